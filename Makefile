@@ -1,0 +1,55 @@
+# cxpulse — the two front-door commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+KAFKA_LIBS := .cache/kafka-libs
+UV_VERSION := 0.13.8
+export CXPULSE_HOME ?= $(CURDIR)/.cxpulse
+
+.PHONY: setup demo test lint unit integration bench lock clean
+
+## setup: .venv with pinned dependencies + the project, and the Kafka jars (idempotent)
+setup: $(BIN)/.installed $(KAFKA_LIBS)/.installed
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(KAFKA_LIBS)/.installed: kafka/pom.xml
+	mvn -q -B -f kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	    -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
+	touch $@
+
+## demo: start Kafka, publish a sample, consume until idle, run the pipeline, print the reconciliation
+demo: setup
+	$(BIN)/cxpulse broker start
+	$(BIN)/python -m streams.sample --out $(CXPULSE_HOME)/sample
+	$(BIN)/cxpulse produce $(CXPULSE_HOME)/sample/touchpoints.jsonl --topic cx.touchpoints
+	$(BIN)/cxpulse produce $(CXPULSE_HOME)/sample/surveys.jsonl --topic cx.surveys
+	$(BIN)/cxpulse consume --until-idle
+	$(BIN)/cxpulse run
+	$(BIN)/cxpulse status --check
+
+## test: ruff, then unit and integration tests (the tests start their own broker)
+test: setup lint
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+unit: setup
+	$(BIN)/pytest -q -m "not integration and not e2e"
+
+integration: setup
+	$(BIN)/pytest -q -m "integration or e2e"
+
+## lock: re-resolve the pinned versions after changing pyproject.toml
+lock:
+	$(BIN)/uv pip compile --python $(BIN)/python pyproject.toml --extra dev -o constraints.txt
+
+clean:
+	-$(BIN)/cxpulse broker stop
+	rm -rf $(CXPULSE_HOME)

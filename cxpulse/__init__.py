@@ -1,0 +1,1 @@
+"""cxpulse: configuration, command line and wiring."""

@@ -1,0 +1,273 @@
+"""The `cxpulse` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cxpulse.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="cxpulse: customer-experience KPIs and drift alerts from Kafka events.\n\n"
+    "Quick start: `cxpulse broker start`, `cxpulse produce events.jsonl --topic cx.touchpoints`, "
+    "`cxpulse consume --until-idle`, `cxpulse run`, `cxpulse status`.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
+broker_app = typer.Typer(
+    help="A local Apache Kafka (KRaft, single node) for development and tests.", no_args_is_help=True
+)
+app.add_typer(broker_app, name="broker")
+console = Console()
+err = Console(stderr=True)
+
+EXIT_CONFIG = 2
+EXIT_BROKER = 3
+EXIT_CHECK = 4
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(EXIT_CONFIG) from None
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    return settings
+
+
+# -- broker ---------------------------------------------------------------------------------------
+@broker_app.command("start")
+def broker_start() -> None:
+    """Format (once) and start the broker on CXPULSE_KAFKA_BOOTSTRAP, then create the topics.
+
+    Example: `CXPULSE_KAFKA_BOOTSTRAP=localhost:19092 cxpulse broker start`
+    """
+    from cxpulse.broker import BrokerError, start_broker
+
+    settings = _settings()
+    try:
+        with console.status(f"starting Kafka on {settings.kafka_bootstrap}..."):
+            info = start_broker(settings)
+    except BrokerError as exc:
+        err.print(f"[red]broker did not start:[/red] {exc}")
+        raise typer.Exit(EXIT_BROKER) from None
+    console.print(f"Kafka is up on [bold]{settings.kafka_bootstrap}[/bold] (pid {info.pid}).")
+
+
+@broker_app.command("stop")
+def broker_stop() -> None:
+    """Stop the broker started by `cxpulse broker start` (only that process)."""
+    from cxpulse.broker import stop_broker
+
+    settings = _settings()
+    console.print("broker stopped" if stop_broker(settings) else "no broker was running")
+
+
+@broker_app.command("status")
+def broker_status() -> None:
+    """Say whether the local broker runs, where, and its topics. Exit code 3 when it is down."""
+    from cxpulse.broker import broker_status as status
+
+    settings = _settings()
+    info = status(settings)
+    if not info["running"]:
+        console.print(
+            f"no broker answering on {settings.kafka_bootstrap}: start one with `cxpulse broker start`"
+        )
+        raise typer.Exit(EXIT_BROKER)
+    topics = ", ".join(f"{name} ({n} partitions)" for name, n in sorted((info.get("topics") or {}).items()))
+    console.print(f"running on {info['bootstrap']} (pid {info['pid']}); topics: {topics}")
+
+
+# -- streams --------------------------------------------------------------------------------------
+@app.command()
+def produce(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON lines, one message per line"),
+    topic: str = typer.Option(..., "--topic", "-t", help="e.g. cx.touchpoints or cx.surveys"),
+) -> None:
+    """Publish each line of FILE as one message (key = customer_id when the line parses).
+
+    Example: `cxpulse produce sample/touchpoints.jsonl --topic cx.touchpoints`
+    """
+    from kafka.errors import NoBrokersAvailable
+
+    from streams.producer import produce_file
+
+    settings = _settings()
+    total = sum(1 for line in file.open("rb") if line.strip())
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task(f"producing to {topic}", total=total)
+            sent = produce_file(
+                file, topic, settings.kafka_bootstrap, progress=lambda n: progress.advance(task, n)
+            )
+    except NoBrokersAvailable:
+        err.print(
+            f"[red]no Kafka broker on {settings.kafka_bootstrap}[/red]: start one with `cxpulse broker start`"
+        )
+        raise typer.Exit(EXIT_BROKER) from None
+    console.print(f"sent {sent} messages to {topic}")
+
+
+@app.command()
+def consume(
+    until_idle: bool = typer.Option(
+        False, "--until-idle", help="exit when nothing arrives for a few seconds"
+    ),
+) -> None:
+    """Consume cx.touchpoints and cx.surveys into durable landing files (runs until SIGTERM).
+
+    Valid events land as Parquet under $CXPULSE_HOME/landing; invalid ones go to cx.deadletter and
+    $CXPULSE_HOME/quarantine with their reason. Offsets are committed after the files are durable.
+
+    Example: `cxpulse consume --until-idle`
+    """
+    from streams.consumer import LandingConsumer
+
+    settings = _settings()
+    stats = LandingConsumer(settings).run(until_idle=until_idle)
+    console.print(
+        f"consumed {stats.consumed} messages: {stats.valid} valid, {stats.rejected} dead letters, "
+        f"{stats.batches} batch files"
+    )
+
+
+# -- warehouse ------------------------------------------------------------------------------------
+@app.command()
+def load() -> None:
+    """Load new landing and quarantine files into raw.touchpoints, raw.surveys, ops.deadletters.
+
+    Example: `cxpulse load` (safe to rerun: a file ledger and id dedupe prevent double loads)
+    """
+    from cxpulse.pipeline import load_step
+
+    result = load_step(_settings())
+    console.print(
+        f"loaded {result.files} files: rows {result.rows_loaded or 0}, "
+        f"duplicates dropped {result.duplicates_dropped or 0}, dead letters {result.dead_letters}"
+    )
+
+
+@app.command()
+def run() -> None:
+    """Run the batch pipeline once: load, then publish the snapshot and Parquet exports.
+
+    Example: `cxpulse run && duckdb -readonly $CXPULSE_HOME/published/cx.duckdb`
+    """
+    from cxpulse.pipeline import run_once
+
+    settings = _settings()
+    result = run_once(settings)
+    console.print(f"loaded {result.files} files; published {settings.published_path}")
+
+
+@app.command()
+def status(
+    check: bool = typer.Option(False, "--check", help="exit 4 when the counts do not add up"),
+) -> None:
+    """Reconciliation per topic and partition: produced = loaded + duplicates + dead letters + pending + lag.
+
+    Example: `cxpulse status --check`
+    """
+    from cxpulse.reconcile import ReconciliationError, check_balanced, reconcile
+    from warehouse.db import connect
+
+    settings = _settings()
+    if not settings.warehouse_path.exists():
+        console.print("no warehouse yet: run `cxpulse consume --until-idle` then `cxpulse run`")
+        raise typer.Exit(1)
+    con = connect(settings.warehouse_path, read_only=True)
+    try:
+        rows = reconcile(con, settings)
+    finally:
+        con.close()
+    table = Table(title="cxpulse reconciliation")
+    headers = (
+        "topic",
+        "partition",
+        "produced",
+        "committed",
+        "consumed",
+        "loaded",
+        "duplicates",
+        "dead letters",
+        "not loaded",
+        "lag",
+        "balance",
+    )
+    for header in headers:
+        table.add_column(header, justify="left" if header == "topic" else "right")
+    totals: dict[str, dict[str, int]] = {}
+    for r in rows:
+        table.add_row(
+            r.topic,
+            str(r.partition),
+            _n(r.produced),
+            _n(r.committed),
+            _n(r.consumed),
+            _n(r.loaded),
+            _n(r.duplicates),
+            _n(r.dead_letters),
+            _n(r.not_loaded),
+            _n(r.lag),
+            _n(r.balance),
+        )
+        t = totals.setdefault(r.topic, {})
+        for key in (
+            "produced",
+            "consumed",
+            "loaded",
+            "duplicates",
+            "dead_letters",
+            "not_loaded",
+            "lag",
+            "balance",
+        ):
+            value = getattr(r, key)
+            t[key] = t.get(key, 0) + (value or 0)
+    for topic, t in totals.items():
+        table.add_row(
+            f"[bold]{topic}[/bold]",
+            "all",
+            _n(t["produced"]),
+            "",
+            _n(t["consumed"]),
+            _n(t["loaded"]),
+            _n(t["duplicates"]),
+            _n(t["dead_letters"]),
+            _n(t["not_loaded"]),
+            _n(t["lag"]),
+            _n(t["balance"]),
+            style="bold",
+        )
+    console.print(table)
+    if rows and rows[0].produced is None:
+        console.print(
+            "[yellow]broker not reachable: produced and lag unknown[/yellow] (`cxpulse broker start`)"
+        )
+    try:
+        check_balanced(rows)
+        console.print("[green]counts reconcile[/green]")
+    except ReconciliationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        if check:
+            raise typer.Exit(EXIT_CHECK) from None
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+if __name__ == "__main__":
+    app()

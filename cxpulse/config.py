@@ -1,0 +1,160 @@
+"""The one place where cxpulse settings are defined.
+
+Precedence: defaults below < `cxpulse.toml` (path from `CXPULSE_CONFIG`, else `./cxpulse.toml` when
+present) < `CXPULSE_<KEY>` environment variables. Secrets (webhook URL, SASL password) are read only
+from the environment and are never accepted from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path(".cxpulse")
+    kafka_bootstrap: str = "localhost:9092"
+    topic_touchpoints: str = "cx.touchpoints"
+    topic_surveys: str = "cx.surveys"
+    topic_deadletter: str = "cx.deadletter"
+    topic_alerts: str = "cx.alerts"
+    consumer_group: str = "cxpulse"
+    # A batch is flushed to one Parquet file per partition when either bound is reached.
+    batch_max_messages: int = 50_000
+    batch_max_seconds: float = 2.0
+    idle_exit_seconds: float = 5.0
+    service_level_target_s: int = 20
+    fcr_window_h: int = 168
+    hourly_cost_eur: float = 40.0
+    alert_current_days: int = 7
+    alert_baseline_days: int = 28
+    log_level: str = "INFO"
+    # Secrets: environment only.
+    alert_webhook: str | None = field(default=None, repr=False)
+
+    # -- derived paths -------------------------------------------------------------------------
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse" / "cx.duckdb"
+
+    @property
+    def published_path(self) -> Path:
+        return self.home / "published" / "cx.duckdb"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.home / "kafka"
+
+    @property
+    def source_topics(self) -> tuple[str, str]:
+        return (self.topic_touchpoints, self.topic_surveys)
+
+
+SECRET_KEYS = frozenset({"alert_webhook"})
+_ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _coerce(key: str, raw: Any, target: Any) -> Any:
+    """Convert a file or environment value to the field's type, or fail naming the key."""
+    expected = {Path: "a path", int: "an integer", float: "a number", str: "a string"}
+    try:
+        if target is Path:
+            return Path(str(raw))
+        if target is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            return int(raw)
+        if target is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"config key '{key}' must be {expected.get(target, target)}, got {raw!r}") from None
+
+
+def _validate(s: Settings) -> None:
+    host, _, port = s.kafka_bootstrap.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"config key 'kafka_bootstrap' must be host:port (e.g. localhost:9092), got {s.kafka_bootstrap!r}"
+        )
+    positives = (
+        "batch_max_messages",
+        "batch_max_seconds",
+        "idle_exit_seconds",
+        "service_level_target_s",
+        "fcr_window_h",
+        "alert_current_days",
+        "alert_baseline_days",
+    )
+    for key in positives:
+        if getattr(s, key) <= 0:
+            raise ConfigError(f"config key '{key}' must be > 0, got {getattr(s, key)!r}")
+    if s.hourly_cost_eur < 0:
+        raise ConfigError(f"config key 'hourly_cost_eur' must be >= 0, got {s.hourly_cost_eur!r}")
+    if s.log_level not in _ALLOWED_LOG_LEVELS:
+        raise ConfigError(
+            f"config key 'log_level' must be one of {', '.join(_ALLOWED_LOG_LEVELS)}, got {s.log_level!r}"
+        )
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    types = {"Path": Path, "int": int, "float": float, "str": str, "str | None": str}
+    values: dict[str, Any] = {}
+
+    config_path = env.get("CXPULSE_CONFIG")
+    path = Path(config_path) if config_path else Path("cxpulse.toml")
+    if config_path and not path.is_file():
+        raise ConfigError(f"CXPULSE_CONFIG points to {path}, which does not exist")
+    if path.is_file():
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        for key, raw in data.items():
+            if key not in fields:
+                raise ConfigError(
+                    f"unknown config key '{key}' in {path}; allowed keys: {', '.join(sorted(fields))}"
+                )
+            if key in SECRET_KEYS:
+                raise ConfigError(
+                    f"config key '{key}' is a secret: set CXPULSE_{key.upper()} in the environment"
+                )
+            values[key] = _coerce(key, raw, types[str(fields[key].type)])
+
+    for key, f in fields.items():
+        raw = env.get(f"CXPULSE_{key.upper()}")
+        if raw is not None and raw != "":
+            values[key] = _coerce(key, raw, types[str(f.type)])
+
+    settings = Settings(**values)
+    _validate(settings)
+    # Airflow tasks and the CLI may run from different folders: pin the data home once.
+    settings = dataclasses.replace(settings, home=settings.home.expanduser().resolve())
+    return settings

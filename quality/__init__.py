@@ -1,0 +1,1 @@
+"""Quality gates, drift detection, alert rules and sinks."""

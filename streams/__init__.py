@@ -1,0 +1,1 @@
+"""Kafka side: event contracts, consumer, producer, dead letters, hot-path rules."""

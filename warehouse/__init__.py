@@ -1,0 +1,1 @@
+"""DuckDB warehouse: connection handling, raw DDL, loader with its file ledger, publishing."""

@@ -1,0 +1,23 @@
+"""Connections to the live warehouse (single writer) and to published snapshots (read-only)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse file with the session settings every query relies on.
+
+    TimeZone is pinned to UTC because `day` in every mart is the UTC date of `occurred_at`, and a
+    TIMESTAMPTZ cast to DATE follows the session time zone.
+    """
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set TimeZone = 'UTC'")
+    if not read_only:
+        con.execute(resources.files("warehouse").joinpath("ddl.sql").read_text())
+    return con

@@ -1,0 +1,104 @@
+-- Raw and ops tables of the live warehouse. Idempotent: run at every connection that writes.
+-- Column names of raw.* follow the event contracts of DESIGN.md; `payload` keeps the original JSON
+-- so unknown extra fields survive (schema evolution) without a migration.
+
+create schema if not exists raw;
+create schema if not exists staging;
+create schema if not exists marts;
+create schema if not exists ops;
+
+create table if not exists raw.touchpoints (
+    event_id          varchar not null,
+    event_type        varchar not null,
+    occurred_at       timestamptz not null,
+    customer_id       varchar not null,
+    channel           varchar not null,
+    journey           varchar,
+    touchpoint        varchar not null,
+    segment           varchar,
+    contact_id        varchar,
+    outcome           varchar,
+    wait_s            double,
+    talk_s            double,
+    hold_s            double,
+    acw_s             double,
+    reason            varchar,
+    agent_id          varchar,
+    case_id           varchar,
+    is_complaint      boolean,
+    category          varchar,
+    handle_s          double,
+    compensation_eur  double,
+    step_status       varchar,
+    duration_s        double,
+    payload           varchar not null,
+    kafka_topic       varchar not null,
+    kafka_partition   integer not null,
+    kafka_offset      bigint not null,
+    loaded_at         timestamptz not null
+);
+
+create table if not exists raw.surveys (
+    response_id       varchar not null,
+    occurred_at       timestamptz not null,
+    customer_id       varchar not null,
+    channel           varchar not null,
+    journey           varchar,
+    touchpoint        varchar not null,
+    segment           varchar,
+    survey            varchar not null,
+    contact_id        varchar,
+    case_id           varchar,
+    nps               smallint,
+    csat              smallint,
+    ces               smallint,
+    expected          smallint,
+    emotion           varchar,
+    verbatim          varchar,
+    language          varchar,
+    payload           varchar not null,
+    kafka_topic       varchar not null,
+    kafka_partition   integer not null,
+    kafka_offset      bigint not null,
+    loaded_at         timestamptz not null
+);
+
+create table if not exists ops.deadletters (
+    topic             varchar not null,
+    "partition"       integer not null,
+    "offset"          bigint not null,
+    error             varchar not null,
+    received_at       timestamptz not null,
+    original          blob,
+    loaded_at         timestamptz not null
+);
+
+-- One row per landing or quarantine file loaded; the ledger is written in the same transaction as
+-- the rows, so a crash leaves either both or neither.
+create table if not exists ops.loaded_files (
+    path              varchar primary key,
+    kind              varchar not null,      -- landing | quarantine
+    topic             varchar not null,
+    "partition"       integer not null,
+    first_offset      bigint not null,
+    last_offset       bigint not null,
+    rows_in_file      bigint not null,
+    rows_loaded       bigint not null,
+    duplicates_dropped bigint not null,
+    loaded_at         timestamptz not null
+);
+
+create table if not exists ops.runs (
+    run_id            varchar primary key,
+    step              varchar not null,
+    started_at        timestamptz not null,
+    finished_at       timestamptz,
+    status            varchar not null,
+    detail            varchar
+);
+
+-- Days (UTC) touched by rows loaded since the last transform: the loader adds them in the same
+-- transaction as the rows, the transform rebuilds from them and clears them in its own.
+create table if not exists ops.dirty_days (
+    day               date primary key
+);
