@@ -99,7 +99,7 @@ def produce(
 
     Example: `cxpulse produce sample/touchpoints.jsonl --topic cx.touchpoints`
     """
-    from kafka.errors import NoBrokersAvailable
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
     from streams.producer import produce_file
 
@@ -112,7 +112,7 @@ def produce(
             sent = produce_file(
                 file, topic, settings.kafka_bootstrap, progress=lambda n: progress.advance(task, n)
             )
-    except NoBrokersAvailable:
+    except (KafkaTimeoutError, KafkaConnectionError):
         err.print(
             f"[red]no Kafka broker on {settings.kafka_bootstrap}[/red]: start one with `cxpulse broker start`"
         )

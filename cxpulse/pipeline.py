@@ -1,10 +1,11 @@
-"""The batch steps, as plain functions: Airflow tasks and the CLI both call these."""
+"""The batch steps as plain functions: the Airflow tasks and the CLI call these and nothing else."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -32,6 +33,24 @@ def load_step(settings: Settings) -> LoadResult:
         return load(con, settings)
 
 
+def transform_step(settings: Settings, *, full: bool = False):
+    """Rebuild the marts for the days touched since the last build (everything with full=True)."""
+    from transforms.runner import build
+
+    with warehouse(settings) as con:
+        return build(con, settings, full=full)
+
+
+def check_step(settings: Settings) -> None:
+    """Run the model tests of transforms/schema.yaml; raises when any fails, so nothing is published."""
+    from transforms.runner import SchemaTestError, run_schema_tests
+
+    with warehouse(settings) as con:
+        failures = run_schema_tests(con)
+    if failures:
+        raise SchemaTestError(failures)
+
+
 def publish_step(settings: Settings) -> tuple[Path, list[Path]]:
     with warehouse(settings) as con:
         exports = export_parquet(con, settings)
@@ -39,10 +58,16 @@ def publish_step(settings: Settings) -> tuple[Path, list[Path]]:
     return snapshot, exports
 
 
-def run_once(settings: Settings) -> LoadResult:
-    """load -> publish, in one writer session."""
-    with warehouse(settings) as con:
-        result = load(con, settings)
-        export_parquet(con, settings)
-        publish_snapshot(con, settings)
-    return result
+@dataclass
+class RunResult:
+    load: LoadResult
+    snapshot: Path
+
+
+def run_once(settings: Settings, *, full: bool = False) -> RunResult:
+    """load -> transform -> check -> publish, the same functions the DAGs run, without Airflow."""
+    loaded = load_step(settings)
+    transform_step(settings, full=full)
+    check_step(settings)
+    snapshot, _ = publish_step(settings)
+    return RunResult(loaded, snapshot)

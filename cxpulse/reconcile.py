@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow.parquet as pq
+from kafka.errors import KafkaError
 
 from cxpulse.config import Settings
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -54,9 +55,10 @@ def _kafka_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=None,
             request_timeout_ms=10_000,
+            bootstrap_timeout_ms=5_000,
             client_id="cxpulse-status",
         )
-    except Exception:  # noqa: BLE001 - any connection failure means "report without the broker"
+    except KafkaError:  # the broker is down: report what the warehouse and files say
         return None
     try:
         tps = [
@@ -69,9 +71,8 @@ def _kafka_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[
         consumer.close()
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="cxpulse-status")
     try:
-        committed = {
-            tp: meta.offset for tp, meta in admin.list_consumer_group_offsets(settings.consumer_group).items()
-        }
+        by_group = admin.list_group_offsets({settings.consumer_group: None})
+        committed = {tp: meta.offset for tp, meta in by_group.get(settings.consumer_group, {}).items()}
     finally:
         admin.close()
     return ends, committed

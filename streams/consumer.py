@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from kafka.errors import CommitFailedError, KafkaError, NoBrokersAvailable
+from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
 from cxpulse.config import Settings
@@ -54,15 +54,27 @@ class ConsumeStats:
     valid: int = 0
     rejected: int = 0
     batches: int = 0
+    first_message_at: float | None = None  # monotonic clock; busy time excludes the idle wait
+    last_flush_at: float | None = None
+
+    @property
+    def busy_seconds(self) -> float:
+        if self.first_message_at is None or self.last_flush_at is None:
+            return 0.0
+        return self.last_flush_at - self.first_message_at
 
 
 class _Rebalance(ConsumerRebalanceListener):
+    """Runs on kafka-python's IO thread, where no blocking consumer call is allowed: both hooks only
+    touch local state (buffers, landing files, seek positions)."""
+
     def __init__(self, owner: LandingConsumer) -> None:
         self.owner = owner
 
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # Flush what we hold for partitions we are about to lose; the next owner resumes from the files.
-        self.owner.flush(only=set(revoked))
+        # Unwritten messages of lost partitions are dropped, never committed: their next owner
+        # reads them again from the last landing file.
+        self.owner.discard(revoked)
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.resume_from_landing(assigned)
@@ -76,6 +88,7 @@ class LandingConsumer:
         self._buffers: dict[TopicPartition, _PartitionBuffer] = {}
         self._oldest: float | None = None
         self._stop = False
+        self._last_activity: float | None = None  # None until partitions are first assigned
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._decoders = {
@@ -91,7 +104,11 @@ class LandingConsumer:
         delay = 1.0
         while not self._stop:
             try:
-                common = {"bootstrap_servers": self.settings.kafka_bootstrap, "client_id": "cxpulse-consumer"}
+                common = {
+                    "bootstrap_servers": self.settings.kafka_bootstrap,
+                    "client_id": "cxpulse-consumer",
+                    "bootstrap_timeout_ms": 5_000,
+                }
                 self._consumer = KafkaConsumer(
                     group_id=self.settings.consumer_group,
                     enable_auto_commit=False,
@@ -99,12 +116,15 @@ class LandingConsumer:
                     max_poll_records=10_000,
                     fetch_max_bytes=64 * 1024 * 1024,
                     max_partition_fetch_bytes=16 * 1024 * 1024,
+                    # A killed consumer's partitions are handed over after this long, not the default 45 s.
+                    session_timeout_ms=10_000,
+                    heartbeat_interval_ms=3_000,
                     **common,
                 )
                 self._producer = KafkaProducer(acks="all", linger_ms=5, **common)
                 self._consumer.subscribe(list(self.settings.source_topics), listener=_Rebalance(self))
                 return
-            except NoBrokersAvailable:
+            except (KafkaTimeoutError, KafkaConnectionError):
                 log.warning(
                     "Kafka broker at %s is not reachable; retrying in %.0f s "
                     "(start a local one with `cxpulse broker start`)",
@@ -121,15 +141,21 @@ class LandingConsumer:
             self._connect()
             if self._consumer is None:
                 return self.stats
-            last_message = time.monotonic()
             while not self._stop:
                 records = self._consumer.poll(timeout_ms=200)
                 if records:
-                    last_message = time.monotonic()
+                    self._last_activity = time.monotonic()
+                    if self.stats.first_message_at is None:
+                        self.stats.first_message_at = self._last_activity
                     self._accept(records)
                 if self._due():
                     self.flush()
-                if until_idle and time.monotonic() - last_message >= self.settings.idle_exit_seconds:
+                # Idle counts from the last message or the last assignment, whichever is later: a
+                # restarted consumer may wait for the group to rebalance before it gets partitions.
+                idle = self._last_activity is not None and (
+                    time.monotonic() - self._last_activity >= self.settings.idle_exit_seconds
+                )
+                if until_idle and idle:
                     log.info(
                         "no message for %.0f s: stopping (--until-idle)", self.settings.idle_exit_seconds
                     )
@@ -176,13 +202,9 @@ class LandingConsumer:
             return True
         return sum(len(b) for b in self._buffers.values()) >= self.settings.batch_max_messages
 
-    def flush(self, only: set[TopicPartition] | None = None) -> None:
+    def flush(self) -> None:
         """Make buffered batches durable, then commit their offsets. Never commits unwritten data."""
-        pending = {
-            tp: b
-            for tp, b in self._buffers.items()
-            if b.first_offset is not None and (only is None or tp in only)
-        }
+        pending = {tp: b for tp, b in self._buffers.items() if b.first_offset is not None}
         if not pending:
             return
         received_at = datetime.now(UTC)
@@ -210,6 +232,7 @@ class LandingConsumer:
         if not self._buffers:
             self._oldest = None
         self._commit(commits)
+        self.stats.last_flush_at = time.monotonic()
 
     def _commit(self, commits: dict[TopicPartition, OffsetAndMetadata]) -> None:
         try:
@@ -237,30 +260,33 @@ class LandingConsumer:
         self._producer.flush()
 
     # -- restart ----------------------------------------------------------------------------------
-    def resume_from_landing(self, assigned: set[TopicPartition]) -> None:
-        """Seek each newly assigned partition past its last landed batch and clear crash leftovers."""
-        for tp in assigned:
+    def discard(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
             self._buffers.pop(tp, None)
+        if not self._buffers:
+            self._oldest = None
+
+    def resume_from_landing(self, assigned: set[TopicPartition]) -> None:
+        """Seek each newly assigned partition past its last landed batch and clear crash leftovers.
+
+        Landing files, not Kafka's committed offset, say where to resume: a crash between a file's
+        rename and the commit must not land that batch twice. Retention keeps the newest landing
+        file of every partition, so the files never lag behind the commit.
+        """
+        self.discard(assigned)
+        self._last_activity = time.monotonic()
+        for tp in assigned:
             landed = landed_next_offset(self.settings.landing_dir, tp.topic, tp.partition)
-            committed = self._consumer.committed(tp)
-            known = [offset for offset in (landed, committed) if offset is not None]
-            if not known:
-                continue
-            # Landing files may have been pruned by retention, so Kafka's commit is also a lower bound.
-            resume_at = max(known)
+            if landed is None:
+                continue  # nothing landed yet: Kafka's committed offset (or the earliest) applies
             removed = remove_incomplete(
-                self.settings.quarantine_dir, self.settings.landing_dir, tp.topic, tp.partition, resume_at
+                self.settings.quarantine_dir, self.settings.landing_dir, tp.topic, tp.partition, landed
             )
             if removed:
                 log.info(
                     "%s[%d]: removed %d leftovers of an interrupted batch", tp.topic, tp.partition, removed
                 )
-            if committed is None or committed < resume_at:
-                log.info(
-                    "%s[%d]: resuming at landed offset %d (committed: %s)",
-                    tp.topic,
-                    tp.partition,
-                    resume_at,
-                    committed,
-                )
-                self._consumer.seek(tp, resume_at)
+            log.info(
+                "%s[%d]: resuming after the last landed batch, at offset %d", tp.topic, tp.partition, landed
+            )
+            self._consumer.seek(tp, landed)

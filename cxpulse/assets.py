@@ -1,0 +1,15 @@
+"""Airflow Assets that chain the batch DAGs: cx_load -> cx_raw -> cx_marts -> cx_marts_checked -> cx_publish.
+
+URIs name the warehouse layer they stand for; the DAGs import them from here so that each is
+defined once.
+"""
+
+from airflow.sdk import Asset
+
+CX_RAW = Asset("cxpulse://warehouse/raw", name="cx_raw")
+CX_MARTS = Asset("cxpulse://warehouse/marts", name="cx_marts")
+CX_MARTS_CHECKED = Asset("cxpulse://warehouse/marts/checked", name="cx_marts_checked")
+
+# Every task that opens the live warehouse for writing runs in this pool of one slot: DuckDB allows
+# one writing process per file, and a second writer would fail on the lock rather than wait.
+WAREHOUSE_POOL = "cx_warehouse"

@@ -1,0 +1,46 @@
+"""
+### cx_publish — snapshot and exports for BI tools
+
+Runs when the marts passed their checks (`cx_marts_checked`): copies the live warehouse to
+`published/cx.duckdb` with an atomic rename (BI tools open it read-only and never meet a lock or a
+half-written file) and writes `exports/marts.<table>.parquet`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from cxpulse.assets import CX_MARTS_CHECKED, WAREHOUSE_POOL
+
+
+@dag(
+    schedule=[CX_MARTS_CHECKED],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "owner": "cx-data",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "pool": WAREHOUSE_POOL,
+    },
+    tags=["cxpulse", "publish"],
+    doc_md=__doc__,
+)
+def cx_publish():
+    @task
+    def publish_snapshot_and_exports() -> dict:
+        from cxpulse.config import load_settings
+        from cxpulse.pipeline import publish_step
+
+        snapshot, exports = publish_step(load_settings())
+        return {"snapshot": str(snapshot), "exports": [str(p) for p in exports]}
+
+    publish_snapshot_and_exports()
+
+
+cx_publish()

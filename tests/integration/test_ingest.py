@@ -1,0 +1,203 @@
+"""Against a real broker: exact counts through consume -> land -> load, dead letters, SIGTERM and SIGKILL."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cxpulse.config import Settings
+from cxpulse.reconcile import check_balanced, reconcile
+from kafka import KafkaConsumer, KafkaProducer
+from streams.consumer import LandingConsumer
+from streams.sample import MALFORMED, generate
+from warehouse.db import connect
+from warehouse.loader import load
+
+pytestmark = pytest.mark.integration
+
+
+def produce(settings: Settings, topic: str, messages: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=10)
+    for i, message in enumerate(messages):
+        producer.send(topic, value=message, key=f"k{i % 17}".encode())
+    producer.flush()
+    producer.close()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {**os.environ, "CXPULSE_HOME": str(settings.home)}
+    for key in (
+        "kafka_bootstrap",
+        "topic_touchpoints",
+        "topic_surveys",
+        "topic_deadletter",
+        "topic_alerts",
+        "consumer_group",
+        "batch_max_messages",
+        "batch_max_seconds",
+        "idle_exit_seconds",
+    ):
+        env[f"CXPULSE_{key.upper()}"] = str(getattr(settings, key))
+    return env
+
+
+def warehouse_counts(settings: Settings) -> dict[str, int]:
+    con = connect(settings.warehouse_path)
+    try:
+        load(con, settings)
+        rows = reconcile(con, settings)
+        check_balanced(rows)
+        q = con.execute
+        return {
+            "touchpoints": q("select count(*) from raw.touchpoints").fetchone()[0],
+            "distinct_events": q("select count(distinct event_id) from raw.touchpoints").fetchone()[0],
+            "surveys": q("select count(*) from raw.surveys").fetchone()[0],
+            "dead_letters": q("select count(*) from ops.deadletters").fetchone()[0],
+            "duplicates": q("select sum(duplicates_dropped)::bigint from ops.loaded_files").fetchone()[0]
+            or 0,
+            "produced": sum(r.produced for r in rows),
+            "lag": sum(r.lag for r in rows),
+        }
+    finally:
+        con.close()
+
+
+def deadletter_messages(settings: Settings, expected: int) -> list:
+    consumer = KafkaConsumer(
+        settings.topic_deadletter,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        consumer_timeout_ms=5000,
+    )
+    messages = []
+    for message in consumer:
+        messages.append(message)
+        if len(messages) >= expected:
+            break
+    consumer.close()
+    return messages
+
+
+def test_valid_malformed_and_redelivered_messages_reconcile_exactly(kafka_settings: Settings) -> None:
+    settings = dataclasses.replace(kafka_settings, batch_max_messages=300, idle_exit_seconds=3)
+    sample = generate(customers=150, seed=3)
+    produce(settings, settings.topic_touchpoints, sample.touchpoints)
+    produce(settings, settings.topic_surveys, sample.surveys)
+
+    stats = LandingConsumer(settings).run(until_idle=True)
+    produced = len(sample.touchpoints) + len(sample.surveys)
+    assert stats.consumed == produced
+    assert stats.rejected == sample.malformed
+
+    counts = warehouse_counts(settings)
+    assert counts["produced"] == produced and counts["lag"] == 0
+    assert counts["touchpoints"] == counts["distinct_events"] == sample.valid_touchpoints
+    assert counts["surveys"] == sample.valid_surveys
+    assert counts["duplicates"] == sample.duplicates
+    assert counts["dead_letters"] == sample.malformed
+    assert (
+        produced == counts["touchpoints"] + counts["surveys"] + counts["duplicates"] + counts["dead_letters"]
+    )
+
+    dead = deadletter_messages(settings, sample.malformed)
+    assert len(dead) == sample.malformed
+    headers = [dict(m.headers) for m in dead]
+    assert {h["cx.source.topic"].decode() for h in headers} == {
+        settings.topic_touchpoints,
+        settings.topic_surveys,
+    }
+    assert all(h["cx.error"] and h["cx.source.offset"].decode().isdigit() for h in headers)
+    reasons = {h["cx.error"].decode().split(":")[0] for h in headers}
+    assert {"empty message", "not UTF-8", "not JSON", "not a JSON object", "contract"} <= reasons
+    assert {m.value for m in dead} >= set(MALFORMED)
+
+
+def test_sigterm_flushes_commits_and_exits_zero(kafka_settings: Settings) -> None:
+    settings = dataclasses.replace(kafka_settings, batch_max_messages=100_000, batch_max_seconds=60)
+    sample = generate(customers=100, seed=5, with_malformed=False)
+    produce(settings, settings.topic_touchpoints, sample.touchpoints)
+    proc = subprocess.Popen([sys.executable, "-m", "cxpulse.cli", "consume"], env=settings_env(settings))
+    deadline = time.monotonic() + 60
+    # batches are large and slow to fill: everything sits in memory until SIGTERM forces the flush
+    while time.monotonic() < deadline and not _consumer_has_partitions(settings):
+        time.sleep(0.5)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    counts = warehouse_counts(settings)
+    assert counts["lag"] == 0
+    assert counts["touchpoints"] == sample.valid_touchpoints
+
+
+def _consumer_has_partitions(settings: Settings) -> bool:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        group = admin.describe_groups([settings.consumer_group]).get(settings.consumer_group, {})
+        return group.get("group_state") == "Stable" and bool(group.get("members"))
+    finally:
+        admin.close()
+
+
+def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_settings: Settings) -> None:
+    settings = dataclasses.replace(
+        kafka_settings, batch_max_messages=500, batch_max_seconds=0.3, idle_exit_seconds=4
+    )
+    sample = generate(customers=4000, seed=11)
+    # Messages keep arriving for ~25 s while consumers are killed, so every kill lands mid-stream.
+    chunks = [(settings.topic_touchpoints, sample.touchpoints[i::25]) for i in range(25)]
+    chunks += [(settings.topic_surveys, sample.surveys)]
+    producer = threading.Thread(target=_produce_slowly, args=(settings, chunks))
+    producer.start()
+    rng = random.Random(42)
+    env = settings_env(settings)
+    landed_before_final = 0
+    for _ in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cxpulse.cli", "consume"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(3.0, 6.0))  # start-up, group join, then somewhere mid-stream
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        landed = len(list(Path(settings.landing_dir).rglob("*.parquet")))
+        assert landed >= landed_before_final
+        landed_before_final = landed
+    producer.join()
+    assert landed_before_final > 0, "the killed consumers landed files before dying"
+    final = subprocess.run(
+        [sys.executable, "-m", "cxpulse.cli", "consume", "--until-idle"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert final.returncode == 0, final.stderr[-2000:]
+
+    counts = warehouse_counts(settings)
+    assert counts["lag"] == 0
+    assert counts["produced"] == len(sample.touchpoints) + len(sample.surveys)
+    assert counts["touchpoints"] == counts["distinct_events"] == sample.valid_touchpoints
+    assert counts["surveys"] == sample.valid_surveys
+    # Only the redeliveries we injected are dropped: the crashes added none.
+    assert counts["duplicates"] == sample.duplicates
+    assert counts["dead_letters"] == sample.malformed
+
+
+def _produce_slowly(settings: Settings, chunks: list[tuple[str, list[bytes]]]) -> None:
+    for topic, messages in chunks:
+        produce(settings, topic, messages)
+        time.sleep(1.0)

@@ -1,0 +1,1 @@
+"""SQL models (staging views, mart tables), their runner and the KPI catalogue."""
