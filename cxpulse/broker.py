@@ -1,130 +1,152 @@
-"""A local single-node Apache Kafka 4.x (KRaft) run from the Maven jars, for development and tests.
+"""A local single-node Apache Kafka 4.x (KRaft) broker run from the Maven jars, for development and tests.
 
-`kafka-storage.sh format` is the class kafka.tools.StorageTool and `kafka-server-start.sh` is
-kafka.Kafka; both run with `java -cp` over the jars that `make setup` copies to .cache/kafka-libs.
-State lives under $CXPULSE_HOME/kafka: server.properties, data/, logs/, broker.pid.
+No tarball: `kafka-storage.sh format` is the class `kafka.tools.StorageTool` and `kafka-server-start.sh`
+is `kafka.Kafka`; both run with `java -cp` over the jars that `make setup` copies to .cache/kafka-libs
+(or the folder in CXPULSE_KAFKA_LIBS). All state lives under `settings.kafka_dir`:
+
+    server.properties   written on every start from the settings
+    controller.port     the CONTROLLER port chosen at the first start (reused ever after, see below)
+    data/               the KRaft metadata log and the topic data (formatted once)
+    logs/               server.log (INFO, log4j2), broker.out (stdout/stderr: WARN and JVM errors)
+    broker.pid          the pid of the running broker
+
+The store is formatted with `--standalone`, which records the controller's endpoint (host:port of the
+CONTROLLER listener) as the single voter in the metadata log. That is why the controller port is chosen
+once and kept: a restart of an existing store listens on the same controller endpoint.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
+import logging
 import os
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import time
-import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
 from cxpulse.config import Settings
-from kafka import KafkaAdminClient
+
+log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOG4J_CONFIG = REPO_ROOT / "kafka" / "log4j2.yaml"
+KAFKA_LIBS_ENV = "CXPULSE_KAFKA_LIBS"
 SOURCE_PARTITIONS = 3
+OTHER_PARTITIONS = 1
+BROKER_HEAP = ("-Xms256m", "-Xmx768m")
+TOOL_HEAP = ("-Xmx256m",)
+_TOPIC_ALREADY_EXISTS = 36  # Kafka error code
+
+# Popen handles of brokers started by this process, so they are reaped (not left as zombies) on stop.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class BrokerError(RuntimeError):
-    pass
+    """The local broker could not be started, reached or stopped; the message says what to do next."""
 
 
 @dataclass(frozen=True)
 class BrokerInfo:
     pid: int
     bootstrap: str
+    controller: str  # host:port of the CONTROLLER listener
+    started_s: float  # seconds this call took (0.0 when the broker was already running)
 
 
+class BrokerStatus(TypedDict):
+    running: bool  # something answers the Kafka protocol on `bootstrap`
+    pid: int | None  # the broker recorded in kafka_dir/broker.pid, when alive
+    bootstrap: str
+    topics: dict[str, int] | None  # name -> partition count (internal topics left out), when running
+
+
+@dataclass(frozen=True)
+class _Paths:
+    root: Path
+
+    @property
+    def props(self) -> Path:
+        return self.root / "server.properties"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def out(self) -> Path:
+        return self.logs / "broker.out"
+
+    @property
+    def server_log(self) -> Path:
+        return self.logs / "server.log"
+
+    @property
+    def pid(self) -> Path:
+        return self.root / "broker.pid"
+
+    @property
+    def controller_port(self) -> Path:
+        return self.root / "controller.port"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "broker.lock"
+
+
+def _paths(settings: Settings) -> _Paths:
+    return _Paths(Path(settings.kafka_dir).expanduser().resolve())
+
+
+# -- environment ------------------------------------------------------------------------------------
 def kafka_classpath() -> str:
-    libs = Path(os.environ.get("CXPULSE_KAFKA_LIBS", REPO_ROOT / ".cache" / "kafka-libs"))
+    """The Java classpath of the Kafka jars (CXPULSE_KAFKA_LIBS, else <repo>/.cache/kafka-libs)."""
+    libs = Path(os.environ.get(KAFKA_LIBS_ENV) or REPO_ROOT / ".cache" / "kafka-libs")
     jars = sorted(libs.glob("*.jar"))
-    if not jars:
-        raise BrokerError(f"no Kafka jars in {libs}: run `make setup` (it fetches them with Maven)")
+    if not any(j.name.startswith("kafka_2.13-") for j in jars):
+        raise BrokerError(
+            f"no Kafka jars in {libs}: run `make setup` (it copies them there with Maven), "
+            f"or point {KAFKA_LIBS_ENV} at a folder holding kafka_2.13-*.jar and its dependencies"
+        )
     return os.pathsep.join(str(j) for j in jars)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
+def _java_executable() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = Path(java_home) / "bin" / "java" if java_home else None
+    if candidate is not None and candidate.is_file():
+        return str(candidate)
+    found = shutil.which("java")
+    if not found:
+        raise BrokerError("no `java` on PATH: install a Java 17+ runtime (or set JAVA_HOME)")
+    return found
 
 
-def _paths(settings: Settings) -> dict[str, Path]:
-    root = settings.kafka_dir
-    return {
-        "root": root,
-        "props": root / "server.properties",
-        "data": root / "data",
-        "logs": root / "logs",
-        "pid": root / "broker.pid",
-        "controller_port": root / "controller.port",
-    }
-
-
-def _pid_alive(pid: int) -> bool:
-    """True when pid is a live kafka.Kafka process started for this data home (never kill a stranger)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"kafka.Kafka" in cmdline and any(b"server.properties" in part for part in cmdline)
-
-
-def _recorded_pid(settings: Settings) -> int | None:
-    try:
-        pid = int(_paths(settings)["pid"].read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if _pid_alive(pid) else None
-
-
-def _write_properties(settings: Settings) -> None:
-    p = _paths(settings)
-    host, _, port = settings.kafka_bootstrap.rpartition(":")
-    # The controller endpoint is recorded in the formatted store (--standalone), so it must not change
-    # between starts of the same store.
-    if p["controller_port"].exists():
-        controller_port = int(p["controller_port"].read_text())
-    else:
-        controller_port = free_port()
-        p["controller_port"].write_text(str(controller_port))
-    props = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"{host}:{controller_port}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        "log.dirs": str(p["data"]),
-        "num.partitions": "1",
-        "offsets.topic.replication.factor": "1",
-        "offsets.topic.num.partitions": "3",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "group.initial.rebalance.delay.ms": "0",
-        "auto.create.topics.enable": "false",
-        "num.network.threads": "2",
-        "num.io.threads": "4",
-        "log.retention.hours": "168",
-    }
-    p["props"].write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-
-
-def _java(settings: Settings, main_class: str, *args: str, heap: str = "-Xmx256m") -> list[str]:
-    p = _paths(settings)
+def _java(paths: _Paths, heap: tuple[str, ...], main_class: str, *args: str) -> list[str]:
     return [
-        "java",
-        heap,
+        _java_executable(),
+        *heap,
         "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-        f"-Dkafka.logs.dir={p['logs']}",
+        f"-Dkafka.logs.dir={paths.logs}",
         "-cp",
         kafka_classpath(),
         main_class,
@@ -132,150 +154,423 @@ def _java(settings: Settings, main_class: str, *args: str, heap: str = "-Xmx256m
     ]
 
 
-def _format_storage(settings: Settings) -> None:
-    p = _paths(settings)
-    if (p["data"] / "meta.properties").exists():
-        return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    done = subprocess.run(
-        _java(
-            settings,
-            "kafka.tools.StorageTool",
-            "format",
-            "--standalone",
-            "-t",
-            cluster_id,
-            "-c",
-            str(p["props"]),
-        ),
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        raise BrokerError(f"formatting the KRaft store failed: {done.stderr.strip() or done.stdout.strip()}")
+def _split_host_port(bootstrap: str) -> tuple[str, int]:
+    host, _, port = bootstrap.rpartition(":")
+    if not host or not port.isdigit():
+        raise BrokerError(f"kafka_bootstrap must be host:port (e.g. localhost:9092), got {bootstrap!r}")
+    return host, int(port)
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def free_port(host: str = "localhost") -> int:
+    """A TCP port that is free right now on host (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
     except OSError:
-        return "(no log)"
+        return False
 
 
-def _admin(bootstrap: str, timeout_ms: int = 5_000) -> KafkaAdminClient:
-    return KafkaAdminClient(
-        bootstrap_servers=bootstrap,
-        client_id="cxpulse-broker",
-        request_timeout_ms=timeout_ms,
-        bootstrap_timeout_ms=timeout_ms,
-    )
+# -- admin client -----------------------------------------------------------------------------------
+def _admin(bootstrap: str, timeout_ms: int = 10_000) -> KafkaAdminClient:
+    """A KafkaAdminClient, without leaking its IO thread when it cannot connect.
 
-
-def answers(bootstrap: str) -> bool:
+    kafka-python 3.0 starts a daemon IO thread before bootstrapping in __init__ and does not stop it
+    when bootstrapping fails; polling a starting broker would pile up threads and sockets.
+    """
+    admin = KafkaAdminClient.__new__(KafkaAdminClient)
     try:
-        _admin(bootstrap, 2_000).close()
+        admin.__init__(  # type: ignore[misc]
+            bootstrap_servers=bootstrap,
+            client_id="cxpulse-broker",
+            request_timeout_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms,
+        )
+    except BaseException:
+        client: Any = getattr(admin, "_client", None)
+        net: Any = getattr(admin, "_net", None)
+        with contextlib.suppress(Exception):
+            if client is not None:
+                client.close()
+        with contextlib.suppress(Exception):
+            if net is not None:
+                net.stop(1_000)
+        raise
+    return admin
+
+
+def _answers(bootstrap: str, timeout_ms: int = 3_000) -> bool:
+    """True when a Kafka broker answers (metadata) on bootstrap."""
+    host, port = _split_host_port(bootstrap)
+    if not _port_open(host, port):
+        return False
+    try:
+        _admin(bootstrap, timeout_ms).close()
     except KafkaError:
         return False
     return True
 
 
-def ensure_topics(bootstrap: str, settings: Settings) -> None:
-    """Create the four cxpulse topics when missing (3 partitions for the sources, 1 for the others)."""
+def ensure_topics(bootstrap: str, settings: Settings, timeout_s: float = 30) -> list[str]:
+    """Create the four cxpulse topics of `settings` on `bootstrap` when missing; return those created.
+
+    Touchpoints and surveys get 3 partitions, dead letters and alerts 1; replication factor 1. Waits until
+    every partition of the four topics has a leader. Existing topics are left as they are.
+    """
     wanted = {
         settings.topic_touchpoints: SOURCE_PARTITIONS,
         settings.topic_surveys: SOURCE_PARTITIONS,
-        settings.topic_deadletter: 1,
-        settings.topic_alerts: 1,
+        settings.topic_deadletter: OTHER_PARTITIONS,
+        settings.topic_alerts: OTHER_PARTITIONS,
     }
-    admin = _admin(bootstrap, 15_000)
     try:
-        missing = [NewTopic(t, n, 1) for t, n in wanted.items() if t not in set(admin.list_topics())]
+        admin = _admin(bootstrap, 15_000)
+    except KafkaError as exc:
+        raise BrokerError(
+            f"no Kafka broker answers on {bootstrap} ({exc}): start one with `cxpulse broker start`"
+        ) from exc
+    try:
+        existing = set(admin.list_topics())
+        missing = {name: n for name, n in wanted.items() if name not in existing}
         if missing:
-            try:
-                admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not set(wanted) <= set(admin.list_topics()):
-            time.sleep(0.2)
+            request = {name: {"num_partitions": n, "replication_factor": 1} for name, n in missing.items()}
+            response = admin.create_topics(request, timeout_ms=int(timeout_s * 1000), raise_errors=False)
+            failed = [
+                f"{t['name']}: {t.get('error_message') or t['error_code']}"
+                for t in response["topics"]
+                if t["error_code"] not in (0, _TOPIC_ALREADY_EXISTS)
+            ]
+            if failed:
+                raise BrokerError(f"could not create topics on {bootstrap}: {'; '.join(failed)}")
+            log.info("created topics %s on %s", ", ".join(sorted(missing)), bootstrap)
+        admin.wait_for_topics(list(wanted), timeout_ms=int(timeout_s * 1000))
+    except KafkaError as exc:
+        raise BrokerError(f"topics {', '.join(wanted)} are not ready on {bootstrap}: {exc}") from exc
     finally:
         admin.close()
+    return sorted(missing)
 
 
-def start_broker(settings: Settings, timeout_s: float = 90) -> BrokerInfo:
-    """Start (or find running) the broker of this data home, wait until it answers, create the topics."""
-    pid = _recorded_pid(settings)
-    if pid is not None and answers(settings.kafka_bootstrap):
-        ensure_topics(settings.kafka_bootstrap, settings)
-        return BrokerInfo(pid, settings.kafka_bootstrap)
-    if pid is None and answers(settings.kafka_bootstrap):
-        raise BrokerError(
-            f"something else already answers on {settings.kafka_bootstrap}: stop it, or choose "
-            "another address with CXPULSE_KAFKA_BOOTSTRAP=host:port"
-        )
-    p = _paths(settings)
-    for folder in (p["root"], p["data"], p["logs"]):
-        folder.mkdir(parents=True, exist_ok=True)
-    _write_properties(settings)
-    _format_storage(settings)
-    out = (p["logs"] / "broker.out").open("ab")
-    process = subprocess.Popen(
-        _java(settings, "kafka.Kafka", str(p["props"]), heap="-Xmx768m"),
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    p["pid"].write_text(str(process.pid))
-    deadline = time.monotonic() + timeout_s
-    delay = 0.25
-    while not answers(settings.kafka_bootstrap):
-        if process.poll() is not None:
-            raise BrokerError(
-                f"Kafka exited with code {process.returncode}; last lines of "
-                f"{p['logs'] / 'broker.out'}:\n{_tail(p['logs'] / 'broker.out')}"
-            )
-        if time.monotonic() > deadline:
-            stop_broker(settings)
-            raise BrokerError(
-                f"Kafka did not answer on {settings.kafka_bootstrap} within {timeout_s:.0f} s; "
-                f"see {p['logs']}"
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
-    ensure_topics(settings.kafka_bootstrap, settings)
-    return BrokerInfo(process.pid, settings.kafka_bootstrap)
-
-
-def stop_broker(settings: Settings, timeout_s: float = 30) -> bool:
-    """SIGTERM the recorded broker (only it), SIGKILL after timeout_s. False when none was running."""
-    pid = _recorded_pid(settings)
-    _paths(settings)["pid"].unlink(missing_ok=True)
-    if pid is None:
+# -- process bookkeeping ----------------------------------------------------------------------------
+def _is_our_broker(pid: int, paths: _Paths) -> bool:
+    """True when pid is a live java running kafka.Kafka with this home's server.properties."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if _pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    try:  # reap it when we are its parent (tests), so it does not linger as a zombie
-        os.waitpid(pid, 0)
-    except ChildProcessError:
+    if not argv or not argv[0] or os.path.basename(argv[0]) != b"java":
+        return False
+    return b"kafka.Kafka" in argv and str(paths.props).encode() in argv
+
+
+def _recorded_pid(paths: _Paths) -> int | None:
+    """The pid in broker.pid when that process is our broker and alive, else None."""
+    try:
+        pid = int(paths.pid.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _is_our_broker(pid, paths) else None
+
+
+@contextlib.contextmanager
+def _locked(paths: _Paths) -> Iterator[None]:
+    """Serialise start/stop of one data home across processes (CLI, Airflow tasks, tests)."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with paths.lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return f"({path} does not exist)"
+    return "\n".join(text) if text else f"({path} is empty)"
+
+
+def _logs_tail(paths: _Paths, lines: int = 30) -> str:
+    return (
+        f"--- last lines of {paths.out} ---\n{_tail(paths.out, lines)}\n"
+        f"--- last lines of {paths.server_log} ---\n{_tail(paths.server_log, lines)}"
+    )
+
+
+# -- configuration and storage ----------------------------------------------------------------------
+def _saved_controller_port(paths: _Paths) -> int | None:
+    try:
+        return int(paths.controller_port.read_text().strip())
+    except (OSError, ValueError):
         pass
+    # A store formatted before controller.port existed: take the port from the old server.properties.
+    with contextlib.suppress(OSError):
+        for line in paths.props.read_text().splitlines():
+            if line.startswith("listeners="):
+                for listener in line.partition("=")[2].split(","):
+                    if listener.startswith("CONTROLLER://"):
+                        return int(listener.rpartition(":")[2])
+    return None
+
+
+def _recorded_bootstrap(paths: _Paths) -> str | None:
+    """host:port of the PLAINTEXT listener in the server.properties of the last start."""
+    with contextlib.suppress(OSError):
+        for line in paths.props.read_text().splitlines():
+            if line.startswith("listeners="):
+                for listener in line.partition("=")[2].split(","):
+                    if listener.startswith("PLAINTEXT://"):
+                        return listener.removeprefix("PLAINTEXT://")
+    return None
+
+
+def _controller_port(paths: _Paths, host: str) -> int:
+    """The CONTROLLER port: the one saved at an earlier start when it is free, else a new free one.
+
+    `--standalone` records the controller endpoint as the only voter in the store, so the saved port is
+    reused. When another program took it meanwhile, a new port works too (checked with Kafka 4.1): the
+    store is at kraft.version 1 (dynamic quorum), and the lone voter rewrites its own endpoint on start.
+    """
+    saved = _saved_controller_port(paths)
+    if saved is not None and not _port_open(host, saved):
+        port = saved
+    else:
+        port = free_port(host)
+        if saved is not None and (paths.data / "meta.properties").exists():
+            log.warning(
+                "controller port %d of %s is taken by another program; using %d instead",
+                saved,
+                paths.root,
+                port,
+            )
+    paths.controller_port.write_text(f"{port}\n")
+    return port
+
+
+def _server_properties(settings: Settings, paths: _Paths, controller_port: int) -> dict[str, str]:
+    host, port = _split_host_port(settings.kafka_bootstrap)
+    return {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.bootstrap.servers": f"{host}:{controller_port}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(paths.data),
+        "auto.create.topics.enable": "false",
+        "num.partitions": "1",
+        "default.replication.factor": "1",
+        "min.insync.replicas": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "3",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "3",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        # A small machine: few threads, small buffers, bounded disk use.
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "num.recovery.threads.per.data.dir": "1",
+        "background.threads": "4",
+        "log.cleaner.threads": "1",
+        "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+        "log.segment.bytes": str(128 * 1024 * 1024),
+        "log.retention.hours": "168",
+        "log.retention.bytes": str(1024 * 1024 * 1024),
+        "log.retention.check.interval.ms": "300000",
+    }
+
+
+def _write_properties(paths: _Paths, props: dict[str, str]) -> None:
+    body = "".join(f"{key}={value}\n" for key, value in props.items())
+    paths.props.write_text("# Written by cxpulse.broker on every start; edits are overwritten.\n" + body)
+
+
+def _new_cluster_id() -> str:
+    """16 random bytes, URL-safe base64 without padding (Kafka's Uuid format)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        if not cluster_id.startswith("-"):  # would be read as an option on the StorageTool command line
+            return cluster_id
+
+
+def _format_storage(paths: _Paths) -> bool:
+    """Format the KRaft store once (--standalone: this node is the only controller). True when done now."""
+    if (paths.data / "meta.properties").exists():
+        return False
+    cmd = _java(
+        paths,
+        TOOL_HEAP,
+        "kafka.tools.StorageTool",
+        "format",
+        "--standalone",
+        "-t",
+        _new_cluster_id(),
+        "-c",
+        str(paths.props),
+    )
+    done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    if done.returncode != 0:
+        output = (done.stderr.strip() + "\n" + done.stdout.strip()).strip()
+        raise BrokerError(
+            f"formatting the KRaft store in {paths.data} failed (exit {done.returncode}):\n{output}\n"
+            f"If {paths.data} holds an old or broken store, delete {paths.root} and start again."
+        )
+    log.info("formatted KRaft store in %s", paths.data)
     return True
 
 
-def broker_status(settings: Settings) -> dict:
-    pid = _recorded_pid(settings)
-    running = answers(settings.kafka_bootstrap)
-    status: dict = {"running": running, "pid": pid, "bootstrap": settings.kafka_bootstrap, "topics": None}
-    if running:
-        admin = _admin(settings.kafka_bootstrap)
+# -- start / stop / status --------------------------------------------------------------------------
+def start_broker(settings: Settings, timeout_s: float = 90) -> BrokerInfo:
+    """Start the broker of this data home (or find it running), wait until it answers, create the topics.
+
+    Idempotent: when the broker recorded in kafka_dir/broker.pid is alive and answers, it is returned.
+    """
+    t0 = time.monotonic()
+    paths = _paths(settings)
+    host, port = _split_host_port(settings.kafka_bootstrap)
+    with _locked(paths):
+        pid = _recorded_pid(paths)
+        if pid is not None:
+            running_on = _recorded_bootstrap(paths)
+            if running_on is not None and running_on != f"{host}:{port}":
+                raise BrokerError(
+                    f"the broker of {paths.root} (pid {pid}) runs on {running_on}, not on "
+                    f"{settings.kafka_bootstrap}: use CXPULSE_KAFKA_BOOTSTRAP={running_on}, or stop it with "
+                    "`cxpulse broker stop` and start it again on the new address"
+                )
+            _wait_until_answers(settings, paths, None, pid, t0 + timeout_s)
+            ensure_topics(settings.kafka_bootstrap, settings)
+            return BrokerInfo(pid, settings.kafka_bootstrap, _controller_endpoint(paths, host), 0.0)
+        if _port_open(host, port):
+            what = "a Kafka broker" if _answers(settings.kafka_bootstrap) else "another program"
+            raise BrokerError(
+                f"{what} already listens on {settings.kafka_bootstrap} and it is not the broker of "
+                f"{paths.root}: stop it, or pick a free address with CXPULSE_KAFKA_BOOTSTRAP=host:port"
+            )
+        for folder in (paths.root, paths.data, paths.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        controller_port = _controller_port(paths, host)
+        _write_properties(paths, _server_properties(settings, paths, controller_port))
+        _format_storage(paths)
+
+        with paths.out.open("ab") as out:
+            process = subprocess.Popen(
+                _java(paths, BROKER_HEAP, "kafka.Kafka", str(paths.props)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=paths.root,
+            )
+        _CHILDREN[process.pid] = process
+        paths.pid.write_text(f"{process.pid}\n")
         try:
-            topics = [t for t in admin.list_topics() if not t.startswith("__")]
-            described = admin.describe_topics(topics)
-            status["topics"] = {d["name"]: len(d["partitions"]) for d in described}
-        finally:
-            admin.close()
+            _wait_until_answers(settings, paths, process, process.pid, t0 + timeout_s)
+            ensure_topics(settings.kafka_bootstrap, settings)
+        except BaseException:
+            _stop_locked(paths, 10)
+            raise
+        elapsed = time.monotonic() - t0
+        log.info(
+            "Kafka broker pid %d answers on %s after %.1f s", process.pid, settings.kafka_bootstrap, elapsed
+        )
+        return BrokerInfo(process.pid, settings.kafka_bootstrap, f"{host}:{controller_port}", elapsed)
+
+
+def _controller_endpoint(paths: _Paths, host: str) -> str:
+    port = _saved_controller_port(paths)
+    return f"{host}:{port}" if port is not None else ""
+
+
+def _wait_until_answers(
+    settings: Settings, paths: _Paths, process: subprocess.Popen[bytes] | None, pid: int, deadline: float
+) -> None:
+    """Poll (with backoff) until the broker answers on the bootstrap address; fail fast if it dies."""
+    delay = 0.2
+    while not _answers(settings.kafka_bootstrap):
+        died = process.poll() is not None if process is not None else not _is_our_broker(pid, paths)
+        if died:
+            code = f" with code {process.returncode}" if process is not None else ""
+            raise BrokerError(
+                f"the Kafka broker (pid {pid}) exited{code} before answering on {settings.kafka_bootstrap}."
+                f"\n{_logs_tail(paths)}"
+            )
+        if time.monotonic() > deadline:
+            raise BrokerError(
+                f"the Kafka broker (pid {pid}) did not answer on {settings.kafka_bootstrap} in time; "
+                f"check {paths.logs}, then `cxpulse broker stop` and start it again (a slow machine may "
+                f"need a longer timeout).\n{_logs_tail(paths)}"
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+
+
+def _stop_locked(paths: _Paths, timeout_s: float) -> bool:
+    pid = _recorded_pid(paths)
+    if pid is None:
+        paths.pid.unlink(missing_ok=True)
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while _is_our_broker(pid, paths) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _is_our_broker(pid, paths):
+        log.warning("Kafka broker pid %d ignored SIGTERM for %.0f s; sending SIGKILL", pid, timeout_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:  # started by this process: reap it so it does not linger as a zombie
+        child.wait(timeout=10)
+    else:
+        while _is_our_broker(pid, paths):
+            time.sleep(0.1)
+    paths.pid.unlink(missing_ok=True)
+    return True
+
+
+def stop_broker(settings: Settings, timeout_s: float = 30) -> bool:
+    """Stop the broker recorded for this data home (only that process): SIGTERM, SIGKILL after timeout_s.
+
+    Returns False when no broker of this home was running.
+    """
+    paths = _paths(settings)
+    if not paths.root.exists():
+        return False
+    with _locked(paths):
+        return _stop_locked(paths, timeout_s)
+
+
+def broker_status(settings: Settings) -> BrokerStatus:
+    """Whether a broker answers on settings.kafka_bootstrap, our recorded pid, and the topics there."""
+    pid = _recorded_pid(_paths(settings))
+    status = BrokerStatus(running=False, pid=pid, bootstrap=settings.kafka_bootstrap, topics=None)
+    if not _port_open(*_split_host_port(settings.kafka_bootstrap)):
+        return status
+    try:
+        admin = _admin(settings.kafka_bootstrap, 5_000)
+    except KafkaError:
+        return status
+    try:
+        names = [t for t in admin.list_topics() if not t.startswith("__")]
+        described = admin.describe_topics(names) if names else []
+        status["topics"] = {d["name"]: len(d["partitions"]) for d in described}
+        status["running"] = True
+    except KafkaError:
+        pass
+    finally:
+        admin.close()
     return status

@@ -16,15 +16,16 @@ from cxpulse.config import Settings
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """host:port of a Kafka broker holding the default cxpulse topics, for the whole session."""
     from cxpulse.broker import ensure_topics, free_port, start_broker, stop_broker
 
     external = os.environ.get("KAFKA_BOOTSTRAP")
     if external:
+        ensure_topics(external, dataclasses.replace(Settings(), kafka_bootstrap=external))
         yield external
         return
     settings = Settings(home=tmp_path_factory.mktemp("broker"), kafka_bootstrap=f"localhost:{free_port()}")
-    start_broker(settings)
-    ensure_topics(settings.kafka_bootstrap, settings)
+    start_broker(settings)  # also creates the four default topics
     try:
         yield settings.kafka_bootstrap
     finally:

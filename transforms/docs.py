@@ -1,0 +1,105 @@
+"""Generates docs/warehouse.md, the data dictionary, from schema.yaml and the KPI catalogue.
+
+Regenerate with `python -m transforms.docs`; a test fails when the committed file is stale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transforms.catalogue import load_catalogue
+from transforms.runner import load_schema
+
+DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "warehouse.md"
+
+EXAMPLES = """## Example queries
+
+Open the published snapshot read-only (`duckdb -readonly $CXPULSE_HOME/published/cx.duckdb`), or read
+`$CXPULSE_HOME/exports/marts.<table>.parquet`.
+
+```sql
+-- Service level and answer rate per channel over the last 7 days, recomputed from counts
+select channel,
+       sum(answered_in_target) / sum(offered) as service_level,
+       sum(answered) / sum(offered) as answer_rate,
+       sum(offered) as offered
+from marts.kpi_service_daily
+where queue = 'all' and day >= current_date - 7
+group by channel order by channel;
+
+-- This month's red KPIs on the progress dashboard, in French
+select kpi, scope, label_fr, value, target, n
+from marts.progress_dashboard
+where period_type = 'month' and period_start = date_trunc('month', current_date) and status = 'red';
+
+-- The vital few complaint categories of last month and what they cost
+select category, complaints, cumulative_share, cost_eur
+from marts.complaints_pareto
+where month = date_trunc('month', current_date) - interval 1 month and vital_few
+order by rank;
+```
+"""
+
+
+def _cell(value: object) -> str:
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def render_warehouse_doc() -> str:
+    lines = [
+        "# Warehouse data dictionary",
+        "",
+        "Generated from `transforms/schema.yaml` and `transforms/kpis.yaml` by `python -m transforms.docs`;",
+        "do not edit by hand. Schemas: `raw` (loaded events), `staging` (views), `marts` (tables for BI),",
+        "`ops` (file ledger, dead letters, dirty days). Days are UTC dates; a KPI with no observation is",
+        "NULL, never 0; a rolled-up dimension holds `'all'`.",
+        "",
+    ]
+    for model, spec in load_schema()["models"].items():
+        lines += [
+            f"## `marts.{model}`",
+            "",
+            spec["description"],
+            "",
+            f"Grain: `{', '.join(spec['grain'])}` (tested unique).",
+            "",
+        ]
+        if spec.get("expressions"):
+            lines += ["Row tests: " + "; ".join(f"`{e}`" for e in spec["expressions"]) + ".", ""]
+        lines += ["| column | unit | meaning | tests |", "|---|---|---|---|"]
+        for column, col in spec["columns"].items():
+            tests = col.get("tests") or {}
+            described = []
+            if tests.get("not_null"):
+                described.append("not null")
+            if "accepted_values" in tests:
+                described.append("in " + ", ".join(map(str, tests["accepted_values"])))
+            if "range" in tests:
+                low, high = tests["range"]
+                described.append(f"range [{'' if low is None else low}, {'' if high is None else high}]")
+            lines.append(
+                f"| `{column}` | {_cell(col.get('unit'))} | {_cell(col['description'])} | "
+                f"{_cell('; '.join(described))} |"
+            )
+        lines.append("")
+    lines += [
+        "## KPI catalogue",
+        "",
+        "From `transforms/kpis.yaml`: the dashboard, the alerts and this page read it.",
+        "",
+        "| kpi | English | français | unit | better | target | tolerance | min n | noise band | min effect |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for kpi in load_catalogue().values():
+        better = "higher" if kpi.higher_is_better else "lower"
+        lines.append(
+            f"| `{kpi.id}` | {kpi.label_en} | {kpi.label_fr} | {kpi.unit} | {better} | {kpi.target} | "
+            f"{kpi.tolerance} | {kpi.min_n} | {kpi.noise_band} | {kpi.min_effect} |"
+        )
+    lines += ["", EXAMPLES]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    DOC_PATH.write_text(render_warehouse_doc())
+    print(f"wrote {DOC_PATH}")

@@ -1,0 +1,30 @@
+-- One row per live contact (call, chat, callback) offered, typed, with its UTC day.
+with contacts as (
+    select *
+    from raw.touchpoints
+    where event_type = 'contact'
+),
+
+final as (
+    select
+        event_id,
+        contact_id,
+        customer_id,
+        occurred_at,
+        cast(occurred_at as date) as day,
+        channel,
+        touchpoint as queue,
+        segment,
+        journey,
+        outcome,
+        wait_s,
+        talk_s,
+        hold_s,
+        acw_s,
+        case when outcome = 'answered' then talk_s + hold_s + acw_s end as handle_s,
+        reason,
+        agent_id
+    from contacts
+)
+
+select * from final
