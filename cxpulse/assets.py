@@ -6,9 +6,9 @@ defined once.
 
 from airflow.sdk import Asset
 
-CX_RAW = Asset("cxpulse://warehouse/raw", name="cx_raw")
-CX_MARTS = Asset("cxpulse://warehouse/marts", name="cx_marts")
-CX_MARTS_CHECKED = Asset("cxpulse://warehouse/marts/checked", name="cx_marts_checked")
+CX_RAW = Asset(name="cx_raw", uri="cxpulse://warehouse/raw")
+CX_MARTS = Asset(name="cx_marts", uri="cxpulse://warehouse/marts")
+CX_MARTS_CHECKED = Asset(name="cx_marts_checked", uri="cxpulse://warehouse/marts/checked")
 
 # Every task that opens the live warehouse for writing runs in this pool of one slot: DuckDB allows
 # one writing process per file, and a second writer would fail on the lock rather than wait.

@@ -160,16 +160,82 @@ def load() -> None:
 
 
 @app.command()
-def run() -> None:
-    """Run the batch pipeline once: load, then publish the snapshot and Parquet exports.
+def transform(
+    full: bool = typer.Option(False, "--full", help="rebuild every day, not only the touched ones"),
+) -> None:
+    """Build the staging views and KPI marts (incremental by default), then run the model tests.
+
+    Example: `cxpulse transform --full`
+    """
+    from cxpulse.pipeline import transform_step
+    from transforms.runner import SchemaTestError
+
+    try:
+        result = transform_step(_settings(), full=full)
+    except SchemaTestError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_CHECK) from None
+    console.print(f"built the marts ({'full' if result.full else 'incremental'}: {len(result.days)} days)")
+
+
+@app.command()
+def check() -> None:
+    """Run the model tests of transforms/schema.yaml on the live marts. Exit code 4 when one fails.
+
+    Example: `cxpulse check`
+    """
+    from cxpulse.pipeline import check_step
+    from transforms.runner import SchemaTestError
+
+    try:
+        check_step(_settings())
+    except SchemaTestError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_CHECK) from None
+    console.print("[green]all model tests pass[/green]")
+
+
+@app.command()
+def run(full: bool = typer.Option(False, "--full", help="rebuild every day of the marts")) -> None:
+    """Run the batch pipeline once without Airflow: load -> transform -> check -> publish.
+
+    The same functions as the DAGs cx_load, cx_marts, cx_quality and cx_publish. When a check
+    fails, nothing is published and BI tools keep the last good snapshot (exit code 4).
 
     Example: `cxpulse run && duckdb -readonly $CXPULSE_HOME/published/cx.duckdb`
     """
     from cxpulse.pipeline import run_once
+    from transforms.runner import SchemaTestError
 
     settings = _settings()
-    result = run_once(settings)
-    console.print(f"loaded {result.files} files; published {settings.published_path}")
+    try:
+        result = run_once(settings, full=full)
+    except SchemaTestError as exc:
+        err.print(f"[red]{exc}[/red]\nnothing published: {settings.published_path} is the last good snapshot")
+        raise typer.Exit(EXIT_CHECK) from None
+    loaded = sum(result.load.rows_loaded.values())
+    console.print(f"loaded {result.load.files} files ({loaded} rows); published {result.snapshot}")
+
+
+@app.command()
+def dags(
+    only: list[str] = typer.Option(None, "--dag", help="run only these DAG ids (repeatable)"),
+) -> None:
+    """Run the Airflow DAGs in order with `dag.test()`: cx_load, cx_marts, cx_quality, cx_publish.
+
+    Airflow home and its SQLite metadata DB default to $CXPULSE_HOME/airflow (AIRFLOW_HOME overrides).
+
+    Example: `cxpulse dags --dag cx_load --dag cx_marts`
+    """
+    from cxpulse.airflow_local import DAG_ORDER, run_dags
+
+    settings = _settings()
+    states = run_dags(settings, tuple(only) if only else DAG_ORDER)
+    for dag_id, state in states.items():
+        colour = "green" if state == "success" else "red"
+        console.print(f"{dag_id}: [{colour}]{state}[/{colour}]")
+    if any(state != "success" for state in states.values()):
+        raise typer.Exit(EXIT_CHECK)
 
 
 @app.command()

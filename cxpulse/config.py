@@ -158,3 +158,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     # Airflow tasks and the CLI may run from different folders: pin the data home once.
     settings = dataclasses.replace(settings, home=settings.home.expanduser().resolve())
     return settings
+
+
+def to_env(settings: Settings) -> dict[str, str]:
+    """The CXPULSE_* variables that reproduce `settings` in a child process (secrets left out)."""
+    return {
+        f"CXPULSE_{f.name.upper()}": str(getattr(settings, f.name))
+        for f in dataclasses.fields(Settings)
+        if f.name not in SECRET_KEYS
+    }

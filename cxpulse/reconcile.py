@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow.parquet as pq
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from cxpulse.config import Settings
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from streams.landing import landed_next_offset, parse_batch_name
 
 

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
 from cxpulse.config import Settings
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from streams.contracts import ContractError, decode_survey, decode_touchpoint
 from streams.landing import (
     Rejected,

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from cxpulse.config import Settings
-from cxpulse.reconcile import check_balanced, reconcile
 from kafka import KafkaConsumer, KafkaProducer
+
+from cxpulse.config import Settings, to_env
+from cxpulse.reconcile import check_balanced, reconcile
 from streams.consumer import LandingConsumer
 from streams.sample import MALFORMED, generate
 from warehouse.db import connect
@@ -31,23 +31,6 @@ def produce(settings: Settings, topic: str, messages: list[bytes]) -> None:
         producer.send(topic, value=message, key=f"k{i % 17}".encode())
     producer.flush()
     producer.close()
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    env = {**os.environ, "CXPULSE_HOME": str(settings.home)}
-    for key in (
-        "kafka_bootstrap",
-        "topic_touchpoints",
-        "topic_surveys",
-        "topic_deadletter",
-        "topic_alerts",
-        "consumer_group",
-        "batch_max_messages",
-        "batch_max_seconds",
-        "idle_exit_seconds",
-    ):
-        env[f"CXPULSE_{key.upper()}"] = str(getattr(settings, key))
-    return env
 
 
 def warehouse_counts(settings: Settings) -> dict[str, int]:
@@ -126,7 +109,8 @@ def test_sigterm_flushes_commits_and_exits_zero(kafka_settings: Settings) -> Non
     settings = dataclasses.replace(kafka_settings, batch_max_messages=100_000, batch_max_seconds=60)
     sample = generate(customers=100, seed=5, with_malformed=False)
     produce(settings, settings.topic_touchpoints, sample.touchpoints)
-    proc = subprocess.Popen([sys.executable, "-m", "cxpulse.cli", "consume"], env=settings_env(settings))
+    env = {**os.environ, **to_env(settings)}
+    proc = subprocess.Popen([sys.executable, "-m", "cxpulse.cli", "consume"], env=env)
     deadline = time.monotonic() + 60
     # batches are large and slow to fill: everything sits in memory until SIGTERM forces the flush
     while time.monotonic() < deadline and not _consumer_has_partitions(settings):
@@ -161,7 +145,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_setti
     producer = threading.Thread(target=_produce_slowly, args=(settings, chunks))
     producer.start()
     rng = random.Random(42)
-    env = settings_env(settings)
+    env = {**os.environ, **to_env(settings)}
     landed_before_final = 0
     for _ in range(5):
         proc = subprocess.Popen(
