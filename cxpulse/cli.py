@@ -24,7 +24,8 @@ broker_app = typer.Typer(
     help="A local Apache Kafka (KRaft, single node) for development and tests.", no_args_is_help=True
 )
 app.add_typer(broker_app, name="broker")
-console = Console()
+# Piped output (make, CI logs) gets a wide console so tables are not squeezed to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True)
 
 EXIT_CONFIG = 2
@@ -41,7 +42,10 @@ def _settings() -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python logs every reconnect and socket close at ERROR; our own log lines say what matters
+    # (broker down, retrying) and what to do. DEBUG shows kafka-python's own logs again.
+    kafka_level = logging.WARNING if settings.log_level == "DEBUG" else logging.CRITICAL
+    logging.getLogger("kafka").setLevel(kafka_level)
     return settings
 
 
