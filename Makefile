@@ -46,6 +46,11 @@ unit: setup
 integration: setup
 	$(BIN)/pytest -q -m "integration or e2e"
 
+## bench: benchmarks -> BENCHMARKS.md and bench/results/latest.json (QUICK=1: smaller, under 3 minutes)
+bench: setup
+	command -v kcat >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
+
 ## lock: re-resolve the pinned versions after changing pyproject.toml
 lock:
 	$(BIN)/uv pip compile --python $(BIN)/python pyproject.toml --extra dev -o constraints.txt

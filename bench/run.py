@@ -1,0 +1,107 @@
+"""Runs the benchmarks and writes bench/results/latest.json and BENCHMARKS.md.
+
+Usage: python -m bench.run [--quick]   (make bench, make bench QUICK=1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+REPORT = ROOT / "BENCHMARKS.md"
+
+
+def _run(module: str, *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{module} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout[done.stdout.index("{") :])
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, dict) and "median" in value:
+        return f"{value['median']:,.2f} (min {value['min']:,.2f}, max {value['max']:,.2f})"
+    if isinstance(value, float):
+        return f"{value:,.3f}"
+    return str(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, same keys (under 3 minutes)")
+    args = parser.parse_args()
+    events, touchpoints, small, repeats = (
+        (200_000, 2_000_000, 1_000_000, 2) if args.quick else (1_000_000, 10_000_000, 1_000_000, 3)
+    )
+    ingest = _run("bench.ingest", "--events", str(events), "--repeats", str(repeats))
+    marts = _run(
+        "bench.marts", "--touchpoints", str(touchpoints), "--small", str(small), "--repeats", str(repeats)
+    )
+    big = touchpoints // 1_000_000
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "command": "make bench" + (" QUICK=1" if args.quick else ""),
+        "ingest_events": events,
+        "ingest_events_per_s": ingest["ingest_events_per_s"],
+        "kcat_events_per_s": ingest["kcat_events_per_s"],
+        "ingest_vs_kcat": ingest["ingest_vs_kcat"],
+        "mean_message_bytes": ingest["mean_message_bytes"],
+        "marts_touchpoints": touchpoints,
+        "full_build_10m_s": marts[f"full_build_{big}m_s"],
+        "incremental_day_10m_s": marts[f"incremental_day_{big}m_s"],
+        "incremental_day_1m_s": marts[f"incremental_day_{small // 1_000_000}m_s"],
+        "incremental_10m_vs_1m": marts["incremental_large_vs_small"],
+        "peak_rss_mb": {**ingest["peak_rss_mb"], **marts["peak_rss_mb"]},
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `{result['command']}` on {result['date']} ({result['machine']['cores']} cores, "
+        f"{result['machine']['memory_gib']} GiB). Figures are medians (min, max) over repeats in one run;",
+        "raw numbers in `bench/results/latest.json`."
+        + (" QUICK mode: smaller sizes, same keys." if args.quick else ""),
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+        f"| ingest, Kafka -> validated durable Parquet, 1 process ({events:,} events of "
+        f"~{result['mean_message_bytes']} B), events/s | {_fmt(result['ingest_events_per_s'])} | >= 30k now, "
+        "60k goal |",
+        f"| kcat raw consume of the same topic, events/s | {_fmt(result['kcat_events_per_s'])} | ceiling |",
+        f"| ingest / kcat | {_fmt(result['ingest_vs_kcat'])} | >= 0.5 |",
+        f"| full build of all marts, {touchpoints:,} touchpoints + {touchpoints // 10:,} surveys, s | "
+        f"{_fmt(result['full_build_10m_s'])} | <= 60 s, goal 20 s |",
+        f"| incremental build of one new day over {touchpoints:,} touchpoints, s | "
+        f"{_fmt(result['incremental_day_10m_s'])} | <= 5 s |",
+        f"| the same over {small:,} touchpoints, s | {_fmt(result['incremental_day_1m_s'])} | |",
+        f"| incremental large / small history | {_fmt(result['incremental_10m_vs_1m'])} | <= 1.5 |",
+        f"| peak RSS, MB | {result['peak_rss_mb']} | <= 4 GiB |",
+        "",
+    ]
+    REPORT.write_text("\n".join(lines) + (REPORT_NOTES.read_text() if REPORT_NOTES.exists() else ""))
+    print("\n".join(lines))
+
+
+REPORT_NOTES = ROOT / "bench" / "NOTES.md"
+
+if __name__ == "__main__":
+    main()
