@@ -1,0 +1,39 @@
+"""docker-compose.yaml checked statically (no Docker engine here): services, commands, variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import yaml
+from typer.main import get_command
+
+from cxpulse.cli import app
+from cxpulse.config import Settings
+
+COMPOSE = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yaml").read_text())
+
+
+def test_services_of_a_real_deployment() -> None:
+    services = COMPOSE["services"]
+    assert {"kafka", "consumer", "postgres", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
+            "airflow-triggerer"} <= set(services)
+    for name, service in services.items():
+        image = service.get("image", "")
+        assert ":" in image and not image.endswith(":latest"), f"{name}: image not pinned"
+
+
+def test_consumer_command_exists_in_the_cli() -> None:
+    command = COMPOSE["services"]["consumer"]["command"]
+    assert command[0] == "cxpulse"
+    assert command[1] in get_command(app).commands
+
+
+def test_cxpulse_variables_are_config_keys_and_secrets_are_not_inline() -> None:
+    keys = {f"CXPULSE_{f.name.upper()}" for f in dataclasses.fields(Settings)}
+    text = (Path(__file__).resolve().parents[2] / "docker-compose.yaml").read_text()
+    used = set(re.findall(r"\b(CXPULSE_[A-Z_]+)\b", text))
+    assert used and used <= keys, used - keys
+    assert re.search(r"POSTGRES_PASSWORD: \$\{POSTGRES_PASSWORD", text)
+    assert "CXPULSE_ALERT_WEBHOOK: ${CXPULSE_ALERT_WEBHOOK" in text
