@@ -17,8 +17,15 @@ COMPOSE = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.
 
 def test_services_of_a_real_deployment() -> None:
     services = COMPOSE["services"]
-    assert {"kafka", "consumer", "postgres", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer"} <= set(services)
+    assert {
+        "kafka",
+        "consumer",
+        "postgres",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+    } <= set(services)
     for name, service in services.items():
         image = service.get("image", "")
         assert ":" in image and not image.endswith(":latest"), f"{name}: image not pinned"
