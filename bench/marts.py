@@ -117,9 +117,7 @@ def generate(con, touchpoints: int, prefix: str, start: date, days: int) -> None
     con.execute(_SINGLE_EVENTS.format(start=sql_start), {**params, "first": 0, "last": single})
     con.execute(_CASE_EVENTS.format(start=sql_start), {**params, "first": 0, "last": cases})
     con.execute(_SURVEYS.format(start=sql_start), {**params, "first": 0, "last": touchpoints // 10})
-    con.execute(
-        "insert or ignore into ops.dirty_days select distinct cast(occurred_at as date) from raw.touchpoints"
-    )
+    con.execute("insert or ignore into ops.dirty_days select distinct cast(occurred_at as date) from raw.touchpoints")
 
 
 def peak_rss_mb() -> float:

@@ -22,9 +22,7 @@ REPORT = ROOT / "BENCHMARKS.md"
 
 
 def _run(module: str, *args: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{module} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout[done.stdout.index("{") :])
@@ -46,8 +44,9 @@ def main() -> None:
         (200_000, 2_000_000, 1_000_000, 2) if args.quick else (1_000_000, 10_000_000, 1_000_000, 3)
     )
     ingest = _run("bench.ingest", "--events", str(events), "--repeats", str(repeats))
-    marts = _run(
-        "bench.marts", "--touchpoints", str(touchpoints), "--small", str(small), "--repeats", str(repeats)
+    marts = _run("bench.marts", "--touchpoints", str(touchpoints), "--small", str(small), "--repeats", str(repeats))
+    alerts = _run(
+        "bench.alerts", "--touchpoints", str(events), "--hot", "50" if args.quick else "200", "--repeats", str(repeats)
     )
     big = touchpoints // 1_000_000
     result = {
@@ -64,6 +63,10 @@ def main() -> None:
         "incremental_day_10m_s": marts[f"incremental_day_{big}m_s"],
         "incremental_day_1m_s": marts[f"incremental_day_{small // 1_000_000}m_s"],
         "incremental_10m_vs_1m": marts["incremental_large_vs_small"],
+        "drift_check_s": alerts["drift_check_s"],
+        "drift_touchpoints": alerts["drift_touchpoints"],
+        "hot_alert_p50_s": alerts["hot_alert_p50_s"],
+        "hot_alert_p95_s": alerts["hot_alert_p95_s"],
         "peak_rss_mb": {**ingest["peak_rss_mb"], **marts["peak_rss_mb"]},
         "machine": {
             "cores": os.cpu_count(),
@@ -94,6 +97,10 @@ def main() -> None:
         f"{_fmt(result['incremental_day_10m_s'])} | <= 5 s |",
         f"| the same over {small:,} touchpoints, s | {_fmt(result['incremental_day_1m_s'])} | |",
         f"| incremental large / small history | {_fmt(result['incremental_10m_vs_1m'])} | <= 1.5 |",
+        f"| drift check over 90 days x all scopes ({result['drift_touchpoints']:,} touchpoints, "
+        f"{result['drift_touchpoints'] // 10:,} answers), s | {_fmt(result['drift_check_s'])} | <= 30 s |",
+        f"| hot alert latency produce -> cx.alerts, p50 / p95, s | {result['hot_alert_p50_s']:.3f} / "
+        f"{result['hot_alert_p95_s']:.3f} | p95 <= 2 s |",
         f"| peak RSS, MB | {result['peak_rss_mb']} | <= 4 GiB |",
         "",
     ]

@@ -484,9 +484,7 @@ def start_broker(settings: Settings, timeout_s: float = 90) -> BrokerInfo:
             _stop_locked(paths, 10)
             raise
         elapsed = time.monotonic() - t0
-        log.info(
-            "Kafka broker pid %d answers on %s after %.1f s", process.pid, settings.kafka_bootstrap, elapsed
-        )
+        log.info("Kafka broker pid %d answers on %s after %.1f s", process.pid, settings.kafka_bootstrap, elapsed)
         return BrokerInfo(process.pid, settings.kafka_bootstrap, f"{host}:{controller_port}", elapsed)
 
 

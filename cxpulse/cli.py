@@ -85,9 +85,7 @@ def broker_status() -> None:
     settings = _settings()
     info = status(settings)
     if not info["running"]:
-        console.print(
-            f"no broker answering on {settings.kafka_bootstrap}: start one with `cxpulse broker start`"
-        )
+        console.print(f"no broker answering on {settings.kafka_bootstrap}: start one with `cxpulse broker start`")
         raise typer.Exit(EXIT_BROKER)
     topics = ", ".join(f"{name} ({n} partitions)" for name, n in sorted((info.get("topics") or {}).items()))
     console.print(f"running on {info['bootstrap']} (pid {info['pid']}); topics: {topics}")
@@ -113,22 +111,16 @@ def produce(
     try:
         with Progress(*columns, console=err) as progress:
             task = progress.add_task(f"producing to {topic}", total=total)
-            sent = produce_file(
-                file, topic, settings.kafka_bootstrap, progress=lambda n: progress.advance(task, n)
-            )
+            sent = produce_file(file, topic, settings.kafka_bootstrap, progress=lambda n: progress.advance(task, n))
     except (KafkaTimeoutError, KafkaConnectionError):
-        err.print(
-            f"[red]no Kafka broker on {settings.kafka_bootstrap}[/red]: start one with `cxpulse broker start`"
-        )
+        err.print(f"[red]no Kafka broker on {settings.kafka_bootstrap}[/red]: start one with `cxpulse broker start`")
         raise typer.Exit(EXIT_BROKER) from None
     console.print(f"sent {sent} messages to {topic}")
 
 
 @app.command()
 def consume(
-    until_idle: bool = typer.Option(
-        False, "--until-idle", help="exit when nothing arrives for a few seconds"
-    ),
+    until_idle: bool = typer.Option(False, "--until-idle", help="exit when nothing arrives for a few seconds"),
 ) -> None:
     """Consume cx.touchpoints and cx.surveys into durable landing files (runs until SIGTERM).
 
@@ -182,21 +174,85 @@ def transform(
     console.print(f"built the marts ({'full' if result.full else 'incremental'}: {len(result.days)} days)")
 
 
-@app.command()
-def check() -> None:
-    """Run the model tests of transforms/schema.yaml on the live marts. Exit code 4 when one fails.
+def _as_of(value: str | None):
+    from datetime import UTC, datetime
 
-    Example: `cxpulse check`
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        err.print(f"[red]--as-of must be an ISO date or timestamp (e.g. 2026-03-15T00:00:00Z), got {value!r}[/red]")
+        raise typer.Exit(EXIT_CONFIG) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command()
+def check(
+    as_of: str = typer.Option(None, "--as-of", help="evaluate as of this instant (default now): reproducible runs"),
+) -> None:
+    """Model tests, quality gates, drift and target alerts, alert delivery. Exit code 4 when a check fails.
+
+    Example: `cxpulse check --as-of 2026-03-15T00:00:00Z`
     """
     from cxpulse.pipeline import check_step
-    from transforms.runner import SchemaTestError
+    from quality.check import QualityGateError
 
     try:
-        check_step(_settings())
-    except SchemaTestError as exc:
-        err.print(f"[red]{exc}[/red]")
+        result = check_step(_settings(), _as_of(as_of))
+    except QualityGateError as exc:
+        err.print(f"[red]quality checks failed:[/red] {exc}")
         raise typer.Exit(EXIT_CHECK) from None
-    console.print("[green]all model tests pass[/green]")
+    changes = result.changes
+    console.print(
+        f"[green]quality checks pass[/green]; alerts opened {len(changes.opened)}, "
+        f"still open {len(changes.refreshed)}, resolved {len(changes.resolved)}"
+    )
+    if result.evidence:
+        console.print(f"drift evidence: {result.evidence}")
+
+
+@app.command()
+def alerts(
+    only_open: bool = typer.Option(False, "--open", help="only alerts still open"),
+    french: bool = typer.Option(False, "--fr", help="messages in French"),
+    limit: int = typer.Option(50, "--limit", help="newest first, at most this many"),
+) -> None:
+    """Print the alerts of marts.alerts as a table (from the published snapshot).
+
+    Example: `cxpulse alerts --open --fr`
+    """
+    import duckdb
+
+    settings = _settings()
+    path = settings.published_path if settings.published_path.exists() else settings.warehouse_path
+    if not path.exists():
+        console.print("no warehouse yet: run `cxpulse run` first")
+        raise typer.Exit(1)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'alerts'"
+        ).fetchall()[0][0]
+        rows = (
+            con.execute(
+                "select status, severity, rule, scope, cast(first_fired_at as varchar), "  # noqa: S608 - column picked from two literals
+                f"{'message_fr' if french else 'message'} from marts.alerts "
+                "where status = 'open' or not ? order by first_fired_at desc limit ?",
+                [only_open, limit],
+            ).fetchall()
+            if exists
+            else []
+        )
+    finally:
+        con.close()
+    table = Table(title=f"cxpulse alerts ({path})")
+    for header in ("status", "severity", "rule", "scope", "first fired", "message"):
+        table.add_column(header, overflow="fold")
+    colours = {"critical": "red", "warning": "yellow", "info": "blue"}
+    for status_, severity, rule, scope, fired, message in rows:
+        table.add_row(status_, f"[{colours.get(severity, 'white')}]{severity}[/]", rule, scope, fired[:16], message)
+    console.print(table if rows else "no alerts")
 
 
 @app.command()
@@ -209,12 +265,12 @@ def run(full: bool = typer.Option(False, "--full", help="rebuild every day of th
     Example: `cxpulse run && duckdb -readonly $CXPULSE_HOME/published/cx.duckdb`
     """
     from cxpulse.pipeline import run_once
-    from transforms.runner import SchemaTestError
+    from quality.check import QualityGateError
 
     settings = _settings()
     try:
         result = run_once(settings, full=full)
-    except SchemaTestError as exc:
+    except QualityGateError as exc:
         err.print(f"[red]{exc}[/red]\nnothing published: {settings.published_path} is the last good snapshot")
         raise typer.Exit(EXIT_CHECK) from None
     loaded = sum(result.load.rows_loaded.values())
@@ -323,9 +379,7 @@ def status(
         )
     console.print(table)
     if rows and rows[0].produced is None:
-        console.print(
-            "[yellow]broker not reachable: produced and lag unknown[/yellow] (`cxpulse broker start`)"
-        )
+        console.print("[yellow]broker not reachable: produced and lag unknown[/yellow] (`cxpulse broker start`)")
     try:
         check_balanced(rows)
         console.print("[green]counts reconcile[/green]")

@@ -37,6 +37,14 @@ class Settings:
     hourly_cost_eur: float = 40.0
     alert_current_days: int = 7
     alert_baseline_days: int = 28
+    # Quality gate: the newest event may be this old at the as-of instant.
+    freshness_max_age_h: float = 48.0
+    # Hot path (in the consumer): a survey answer with NPS <= hot_detractor_nps_max, or with NPS <=
+    # hot_complaint_nps_max and a case_id the consumer saw opened as a complaint, raises a
+    # detractor_complaint alert on cx.alerts at once. Verbatims stay out of alerts unless enabled.
+    hot_detractor_nps_max: int = 2
+    hot_complaint_nps_max: int = 6
+    alert_include_verbatim: bool = False
     log_level: str = "INFO"
     # Secrets: environment only.
     alert_webhook: str | None = field(default=None, repr=False)
@@ -81,8 +89,16 @@ _ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 def _coerce(key: str, raw: Any, target: Any) -> Any:
     """Convert a file or environment value to the field's type, or fail naming the key."""
-    expected = {Path: "a path", int: "an integer", float: "a number", str: "a string"}
+    expected = {Path: "a path", int: "an integer", float: "a number", str: "a string", bool: "true or false"}
     try:
+        if target is bool:
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("true", "1", "yes"):
+                return True
+            if str(raw).lower() in ("false", "0", "no"):
+                return False
+            raise ValueError
         if target is Path:
             return Path(str(raw))
         if target is int:
@@ -112,6 +128,7 @@ def _validate(s: Settings) -> None:
         "fcr_window_h",
         "alert_current_days",
         "alert_baseline_days",
+        "freshness_max_age_h",
     )
     for key in positives:
         if getattr(s, key) <= 0:
@@ -127,7 +144,7 @@ def _validate(s: Settings) -> None:
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     fields = {f.name: f for f in dataclasses.fields(Settings)}
-    types = {"Path": Path, "int": int, "float": float, "str": str, "str | None": str}
+    types = {"Path": Path, "int": int, "float": float, "str": str, "str | None": str, "bool": bool}
     values: dict[str, Any] = {}
 
     config_path = env.get("CXPULSE_CONFIG")
@@ -139,13 +156,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             data = tomllib.load(fh)
         for key, raw in data.items():
             if key not in fields:
-                raise ConfigError(
-                    f"unknown config key '{key}' in {path}; allowed keys: {', '.join(sorted(fields))}"
-                )
+                raise ConfigError(f"unknown config key '{key}' in {path}; allowed keys: {', '.join(sorted(fields))}")
             if key in SECRET_KEYS:
-                raise ConfigError(
-                    f"config key '{key}' is a secret: set CXPULSE_{key.upper()} in the environment"
-                )
+                raise ConfigError(f"config key '{key}' is a secret: set CXPULSE_{key.upper()} in the environment")
             values[key] = _coerce(key, raw, types[str(fields[key].type)])
 
     for key, f in fields.items():

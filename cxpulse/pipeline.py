@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -34,21 +35,26 @@ def load_step(settings: Settings) -> LoadResult:
 
 
 def transform_step(settings: Settings, *, full: bool = False):
-    """Rebuild the marts for the days touched since the last build (everything with full=True)."""
+    """Rebuild the marts for the days touched since the last build (everything with full=True).
+    Raises SchemaTestError, with the marts rolled back, when a model test fails."""
     from transforms.runner import build
 
     with warehouse(settings) as con:
         return build(con, settings, full=full)
 
 
-def check_step(settings: Settings) -> None:
-    """Run the model tests of transforms/schema.yaml; raises when any fails, so nothing is published."""
-    from transforms.runner import SchemaTestError, run_schema_tests
+def check_step(settings: Settings, as_of: datetime | None = None, *, prior_failures: tuple[str, ...] = ()):
+    """Model tests, quality gates, drift and target alerts, alert delivery. Raises QualityGateError
+    after recording a data_quality alert when a test or gate fails, so nothing is published."""
+    from quality.check import QualityGateError, run_checks
 
     with warehouse(settings) as con:
-        failures = run_schema_tests(con)
-    if failures:
-        raise SchemaTestError(failures)
+        # Airflow passes a pendulum DateTime: normalise to a plain aware UTC datetime.
+        moment = datetime.fromtimestamp(as_of.timestamp(), UTC) if as_of else datetime.now(UTC)
+        result = run_checks(con, settings, moment, prior_failures=prior_failures)
+    if not result.passed:
+        raise QualityGateError("; ".join(result.quality_failures))
+    return result
 
 
 def publish_step(settings: Settings) -> tuple[Path, list[Path]]:
@@ -64,10 +70,17 @@ class RunResult:
     snapshot: Path
 
 
-def run_once(settings: Settings, *, full: bool = False) -> RunResult:
+def run_once(settings: Settings, *, full: bool = False, as_of: datetime | None = None) -> RunResult:
     """load -> transform -> check -> publish, the same functions the DAGs run, without Airflow."""
+    from transforms.runner import SchemaTestError
+
     loaded = load_step(settings)
-    transform_step(settings, full=full)
-    check_step(settings)
+    try:
+        transform_step(settings, full=full)
+    except SchemaTestError as exc:
+        # the marts were rolled back; record why in marts.alerts, then stop before publishing
+        check_step(settings, as_of, prior_failures=tuple(str(f) for f in exc.failures))
+        raise
+    check_step(settings, as_of)
     snapshot, _ = publish_step(settings)
     return RunResult(loaded, snapshot)

@@ -35,9 +35,7 @@ class PartitionCounts:
         """Messages produced that no count explains; 0 when the books balance."""
         if self.produced is None:
             return None
-        return self.produced - (
-            self.loaded + self.duplicates + self.dead_letters + self.not_loaded + self.lag
-        )
+        return self.produced - (self.loaded + self.duplicates + self.dead_letters + self.not_loaded + self.lag)
 
     @property
     def consumed_balance(self) -> int:
@@ -62,9 +60,7 @@ def _kafka_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[
         return None
     try:
         tps = [
-            TopicPartition(t, p)
-            for t in settings.source_topics
-            for p in sorted(consumer.partitions_for_topic(t) or ())
+            TopicPartition(t, p) for t in settings.source_topics for p in sorted(consumer.partitions_for_topic(t) or ())
         ]
         ends = consumer.end_offsets(tps)
     finally:
@@ -90,9 +86,7 @@ def _pending_rows(settings: Settings, loaded_paths: set[str]) -> dict[tuple[str,
     return pending
 
 
-def reconcile(
-    con: duckdb.DuckDBPyConnection, settings: Settings, *, with_kafka: bool = True
-) -> list[PartitionCounts]:
+def reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, *, with_kafka: bool = True) -> list[PartitionCounts]:
     offsets = _kafka_offsets(settings) if with_kafka else None
     loaded: dict[tuple[str, int], int] = {}
     for table in ("raw.touchpoints", "raw.surveys"):
@@ -108,9 +102,7 @@ def reconcile(
     }
     dead = {
         (t, p): n
-        for t, p, n in con.execute(
-            'select topic, "partition", count(*) from ops.deadletters group by all'
-        ).fetchall()
+        for t, p, n in con.execute('select topic, "partition", count(*) from ops.deadletters group by all').fetchall()
     }
     loaded_paths = {row[0] for row in con.execute("select path from ops.loaded_files").fetchall()}
     pending = _pending_rows(settings, loaded_paths)

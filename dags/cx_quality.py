@@ -1,8 +1,10 @@
 """
-### cx_quality — model tests on the marts
+### cx_quality — model tests, quality gates, drift alerts
 
-Runs when `cx_marts` updates the `cx_marts` Asset: the tests declared in `transforms/schema.yaml`
-(unique grain, not null, accepted values, ranges, answered + abandoned = offered). A failure fails
+Runs when `cx_marts` updates the `cx_marts` Asset: the tests of `transforms/schema.yaml`, the Great
+Expectations gates on raw tables and marts, drift detection (current 7 days vs the 28 before, as of
+the data interval end) with its Evidently evidence, target breaches, and alert delivery
+(`marts.alerts`, `cx.alerts`, webhook). A failing test or gate raises a `data_quality` alert and fails
 the run, so `cx_publish` does not publish and BI tools keep the last good snapshot. Emits
 `cx_marts_checked` on success.
 """
@@ -34,13 +36,14 @@ from cxpulse.assets import CX_MARTS, CX_MARTS_CHECKED, WAREHOUSE_POOL
 )
 def cx_quality():
     @task(outlets=[CX_MARTS_CHECKED])
-    def run_model_tests() -> None:
+    def check_quality_and_drift(data_interval_end=None) -> dict:
         from cxpulse.config import load_settings
         from cxpulse.pipeline import check_step
 
-        check_step(load_settings())
+        result = check_step(load_settings(), as_of=data_interval_end)
+        return {"alerts_opened": len(result.changes.opened), "alerts_resolved": len(result.changes.resolved)}
 
-    run_model_tests()
+    check_quality_and_drift()
 
 
 cx_quality()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,6 +22,7 @@ from kafka.structs import OffsetAndMetadata
 
 from cxpulse.config import Settings
 from streams.contracts import ContractError, decode_survey, decode_touchpoint
+from streams.hot_rules import HotRules
 from streams.landing import (
     Rejected,
     batch_path,
@@ -81,9 +82,9 @@ class _Rebalance(ConsumerRebalanceListener):
 
 
 class LandingConsumer:
-    def __init__(self, settings: Settings, *, on_valid: Callable[[str, object], None] | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.on_valid = on_valid
+        self._hot: HotRules | None = None
         self.stats = ConsumeStats()
         self._buffers: dict[TopicPartition, _PartitionBuffer] = {}
         self._oldest: float | None = None
@@ -122,6 +123,9 @@ class LandingConsumer:
                     **common,
                 )
                 self._producer = KafkaProducer(acks="all", linger_ms=5, **common)
+                self._hot = HotRules(
+                    self.settings, lambda topic, value, key: self._producer.send(topic, value=value, key=key)
+                )
                 self._consumer.subscribe(list(self.settings.source_topics), listener=_Rebalance(self))
                 return
             except (KafkaTimeoutError, KafkaConnectionError):
@@ -136,7 +140,11 @@ class LandingConsumer:
 
     def run(self, *, until_idle: bool = False) -> ConsumeStats:
         """Consume until SIGTERM/SIGINT (or, with until_idle, until nothing arrives for a while)."""
-        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        # Signal handlers can only be set from the main thread (tests and embedders run us elsewhere).
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = (
+            {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main else {}
+        )
         try:
             self._connect()
             if self._consumer is None:
@@ -156,9 +164,7 @@ class LandingConsumer:
                     time.monotonic() - self._last_activity >= self.settings.idle_exit_seconds
                 )
                 if until_idle and idle:
-                    log.info(
-                        "no message for %.0f s: stopping (--until-idle)", self.settings.idle_exit_seconds
-                    )
+                    log.info("no message for %.0f s: stopping (--until-idle)", self.settings.idle_exit_seconds)
                     break
             self.flush()
             return self.stats
@@ -188,8 +194,7 @@ class LandingConsumer:
                 buffer.events.append(event)
                 buffer.payloads.append(value)
                 buffer.offsets.append(message.offset)
-                if self.on_valid is not None:
-                    self.on_valid(kind, event)
+                self._hot.observe(kind, event)
             buffer.last_offset = messages[-1].offset
             self.stats.consumed += len(messages)
         if self._oldest is None:
@@ -239,9 +244,7 @@ class LandingConsumer:
             self._consumer.commit(commits)
         except (CommitFailedError, KafkaError) as exc:
             # Safe to skip: the files are durable and the next owner of the partition seeks past them.
-            log.warning(
-                "offset commit failed (%s); landing files are durable, restart resumes after them", exc
-            )
+            log.warning("offset commit failed (%s); landing files are durable, restart resumes after them", exc)
 
     def _publish_dead_letters(self, dead: list[tuple[TopicPartition, Rejected]]) -> None:
         for tp, rejected in dead:
@@ -283,10 +286,6 @@ class LandingConsumer:
                 self.settings.quarantine_dir, self.settings.landing_dir, tp.topic, tp.partition, landed
             )
             if removed:
-                log.info(
-                    "%s[%d]: removed %d leftovers of an interrupted batch", tp.topic, tp.partition, removed
-                )
-            log.info(
-                "%s[%d]: resuming after the last landed batch, at offset %d", tp.topic, tp.partition, landed
-            )
+                log.info("%s[%d]: removed %d leftovers of an interrupted batch", tp.topic, tp.partition, removed)
+            log.info("%s[%d]: resuming after the last landed batch, at offset %d", tp.topic, tp.partition, landed)
             self._consumer.seek(tp, landed)

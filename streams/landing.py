@@ -164,9 +164,7 @@ def landed_next_offset(landing_root: Path, topic: str, partition: int) -> int | 
     return None if last is None else last + 1
 
 
-def remove_incomplete(
-    quarantine_root: Path, landing_root: Path, topic: str, partition: int, next_offset: int
-) -> int:
+def remove_incomplete(quarantine_root: Path, landing_root: Path, topic: str, partition: int, next_offset: int) -> int:
     """Delete what a crashed batch left behind: temp files, and quarantine files at or past `next_offset`."""
     removed = 0
     for root in (quarantine_root, landing_root):

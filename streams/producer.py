@@ -25,9 +25,7 @@ def message_key(line: bytes) -> bytes | None:
     return key.encode() if isinstance(key, str) else None
 
 
-def produce_file(
-    path: Path, topic: str, bootstrap: str, *, progress: Callable[[int], None] | None = None
-) -> int:
+def produce_file(path: Path, topic: str, bootstrap: str, *, progress: Callable[[int], None] | None = None) -> int:
     """Send every line of `path` (blank lines skipped, bytes untouched); returns the count sent."""
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,

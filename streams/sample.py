@@ -47,7 +47,8 @@ class Sample:
 
 
 def _ts(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
+    # never in the future: replies and resolutions of recent cases are capped at now
+    return min(moment, datetime.now(UTC)).isoformat(timespec="seconds")
 
 
 def generate(
@@ -59,7 +60,9 @@ def generate(
     with_malformed: bool = True,
 ) -> Sample:
     rng = random.Random(seed)
-    start = start or datetime(2026, 3, 2, tzinfo=UTC)
+    # Recent by default, so that the freshness gate of a demo run passes.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = start or today - timedelta(days=days)
     out = Sample()
     counter = 0
 

@@ -12,6 +12,18 @@ from transforms.runner import load_schema
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "warehouse.md"
 
+PARAMETERS = """## Parameters
+
+Bound into the SQL models from the configuration (`cxpulse.toml` or `CXPULSE_*` variables):
+`service_level_target_s` (default 20: the threshold of `service_level`), `fcr_window_h` (default 168:
+the repeat window of `fcr_rate` and `fcr_final`), `hourly_cost_eur` (default 40: `handling_cost_eur`).
+
+Marts are rebuilt incrementally: the days touched by new events (`ops.dirty_days`), the days whose
+repeat window reaches them, the cohorts of the cases they touch, and the weeks and months around them.
+The staging views (`staging.stg_contacts`, `stg_case_events`, `stg_cases`, `stg_survey_responses`) are
+the typed, one-row-per-event (or per-case) inputs of the marts.
+"""
+
 EXAMPLES = """## Example queries
 
 Open the published snapshot read-only (`duckdb -readonly $CXPULSE_HOME/published/cx.duckdb`), or read
@@ -87,16 +99,18 @@ def render_warehouse_doc() -> str:
         "",
         "From `transforms/kpis.yaml`: the dashboard, the alerts and this page read it.",
         "",
-        "| kpi | English | français | unit | better | target | tolerance | min n | noise band | min effect |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| kpi | English | français | unit | better | target | tolerance | min n | noise band | min effect "
+        "| n counts | daily source |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kpi in load_catalogue().values():
         better = "higher" if kpi.higher_is_better else "lower"
         lines.append(
-            f"| `{kpi.id}` | {kpi.label_en} | {kpi.label_fr} | {kpi.unit} | {better} | {kpi.target} | "
-            f"{kpi.tolerance} | {kpi.min_n} | {kpi.noise_band} | {kpi.min_effect} |"
+            f"| `{kpi.id}` | {_cell(kpi.label_en)} | {_cell(kpi.label_fr)} | {kpi.unit} | {better} | {kpi.target} | "
+            f"{kpi.tolerance} | {kpi.min_n} | {kpi.noise_band} | {kpi.min_effect} | {_cell(kpi.grain)} | "
+            f"`marts.{kpi.source}` |"
         )
-    lines += ["", EXAMPLES]
+    lines += ["", PARAMETERS, EXAMPLES]
     return "\n".join(lines)
 
 

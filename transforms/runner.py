@@ -1,19 +1,41 @@
 """Builds the staging views and the mart tables, then runs the model tests of schema.yaml.
 
-Incremental by day: the loader records the UTC days it touched in ops.dirty_days. A build rebuilds
-those days plus the `fcr_window_h` before them (a new contact or case can turn an earlier contact
-into a repeat) in the day-grained marts kpi_service_daily and kpi_experience_daily, in one
-transaction with the clearing of ops.dirty_days. The other marts aggregate across days (backlog of
-all cohorts, percentiles per period, monthly Pareto) from small inputs, and are rebuilt whole.
+Incremental by day. The loader records the UTC days it touched in `ops.dirty_days`; a build derives
+from them what each mart must rebuild, deletes those slices and inserts them again, and clears
+`ops.dirty_days`, all in one transaction (a failed build leaves the marts and the dirty days as
+they were, so the next run redoes the work):
+
+- `kpi_service_daily`: the dirty days and the `ceil(fcr_window_h / 24)` days before them (a new
+  contact or case can turn an earlier contact into a repeat).
+- `kpi_experience_daily`: the dirty days.
+- `kpi_cases_daily` (cohorts by day of `case_opened`): the dirty days, the opening days of every
+  case with an event on a dirty day (a late `case_resolved` changes its cohort), and every cohort
+  day from the earliest dirty day holding a case event on (the backlog at the end of a day counts
+  all cohorts: a change of state on day D changes the backlog of D and of every later day).
+- `complaints_pareto`: the months of the opening days of those cases.
+- `progress_dashboard`: the ISO weeks and months of every day rebuilt above, and the period after
+  each (its `previous_value` and `delta` follow).
+
+`full=True`, a missing mart or one whose columns differ from schema.yaml rebuilds everything with
+the same SQL (every day counts as dirty). `fcr_final` depends on the latest event overall and is
+refreshed on every row at each build. Model tests run before the commit: a build never commits marts
+that break schema.yaml, and raises SchemaTestError.
+
+SQL safety: the model files use bound parameters (`$service_level_target_s`, `$fcr_window_h`,
+`$hourly_cost_eur`) and read the rebuild scope from temp tables; the only identifiers interpolated
+into SQL are mart, column and model names from this module or schema.yaml, checked against a plain
+identifier pattern.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
+from typing import Any
 
 import duckdb
 import yaml
@@ -24,26 +46,95 @@ from transforms import catalogue
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
-STAGING = ("stg_contacts", "stg_cases", "stg_survey_responses")
-# (model, built by day?) in dependency order.
-MARTS = (
-    ("kpi_service_daily", True),
-    ("kpi_experience_daily", True),
-    ("kpi_cases_daily", False),
-    ("complaints_pareto", False),
-    ("progress_dashboard", False),
+# Staging views, in dependency order.
+STAGING: tuple[str, ...] = ("stg_contacts", "stg_case_events", "stg_cases", "stg_survey_responses")
+
+
+@dataclass(frozen=True)
+class MartSpec:
+    """A mart, the temp table listing the slices to rebuild, and the mart columns that key a slice."""
+
+    name: str
+    scope_table: str
+    key: tuple[str, ...]
+
+
+# Marts in dependency order (progress_dashboard reads the two daily marts built before it).
+MART_SPECS: tuple[MartSpec, ...] = (
+    MartSpec("kpi_service_daily", "rebuild_service_days", ("day",)),
+    MartSpec("kpi_experience_daily", "rebuild_experience_days", ("day",)),
+    MartSpec("kpi_cases_daily", "rebuild_case_days", ("day",)),
+    MartSpec("complaints_pareto", "rebuild_months", ("month",)),
+    MartSpec("progress_dashboard", "rebuild_periods", ("period_type", "period_start")),
 )
+MARTS: tuple[str, ...] = tuple(spec.name for spec in MART_SPECS)
 
-
-@dataclass
-class BuildResult:
-    full: bool
-    days: list[date] = field(default_factory=list)
-    failures: list[TestFailure] = field(default_factory=list)
+# The rebuild scope, derived from temp table changed_days (the dirty days, or every day when full).
+_SCOPE_SQL: tuple[str, ...] = (
+    """
+    create or replace temp table rebuild_service_days as
+    select distinct cast(changed_days.day - cast(back.k as integer) as date) as day
+    from changed_days, range(0, $window_days + 1) as back(k)
+    """,
+    "create or replace temp table rebuild_experience_days as select day from changed_days",
+    # cases with an event on a changed day (range filter first: zone maps skip old row groups)
+    """
+    create or replace temp table touched_case_events as
+    select case_id, day
+    from staging.stg_case_events
+    where occurred_at >= (select min(day) from changed_days)
+        and occurred_at < (select max(day) from changed_days) + 1
+        and day in (select day from changed_days)
+    """,
+    """
+    create or replace temp table touched_case_days as
+    select distinct day
+    from staging.stg_case_events
+    where event_type = 'case_opened' and case_id in (select case_id from touched_case_events)
+    """,
+    """
+    create or replace temp table rebuild_case_days as
+    select day from changed_days
+    union
+    select day from touched_case_days
+    union
+    select distinct day
+    from staging.stg_case_events
+    where event_type = 'case_opened' and occurred_at >= (select min(day) from touched_case_events)
+    """,
+    """
+    create or replace temp table rebuild_months as
+    select distinct cast(date_trunc('month', day) as date) as month from touched_case_days
+    """,
+    """
+    create or replace temp table rebuild_periods as
+    with days as (
+        select day from rebuild_service_days
+        union select day from rebuild_experience_days
+        union select day from touched_case_days
+    ),
+    periods as (
+        select distinct 'week' as period_type, cast(date_trunc('week', day) as date) as period_start from days
+        union
+        select distinct 'month', cast(date_trunc('month', day) as date) from days
+    )
+    select period_type, period_start from periods
+    union
+    select period_type, cast(case period_type
+            when 'week' then period_start + interval 7 day
+            else period_start + interval 1 month
+        end as date)
+    from periods
+    """,
+)
 
 
 @dataclass(frozen=True)
 class TestFailure:
+    """One failed model test: the mart, the test (as declared in schema.yaml) and how many rows fail."""
+
+    __test__ = False  # not a pytest test class
+
     model: str
     test: str
     failing_rows: int
@@ -53,150 +144,248 @@ class TestFailure:
 
 
 class SchemaTestError(RuntimeError):
+    """Model tests of schema.yaml failed; `failures` lists them."""
+
     def __init__(self, failures: list[TestFailure]) -> None:
         super().__init__("model tests failed: " + "; ".join(map(str, failures)))
         self.failures = failures
 
 
-def _sql(folder: str, model: str) -> str:
-    return resources.files("transforms").joinpath(folder, f"{model}.sql").read_text()
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build rebuilt.
+
+    `days`: the union of the days rebuilt in the day-grained marts; `scope`: per mart, the slices
+    rebuilt (days, months, or (period_type, period_start) pairs); `rows`: rows per mart afterwards.
+    """
+
+    full: bool
+    days: list[date] = field(default_factory=list)
+    scope: dict[str, list[Any]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
-def _parameters(sql: str, settings: Settings) -> dict[str, object]:
-    available = {
+# -- model files ------------------------------------------------------------------------------------
+def model_sql(folder: str, model: str) -> str:
+    """The SQL of transforms/<folder>/<model>.sql."""
+    return resources.files("transforms").joinpath(folder, f"{_identifier(model)}.sql").read_text()
+
+
+def _parameters(sql: str, settings: Settings) -> dict[str, Any]:
+    """The bound parameters a model uses, from the settings (never spliced into the SQL text)."""
+    available: dict[str, Any] = {
         "service_level_target_s": settings.service_level_target_s,
         "fcr_window_h": settings.fcr_window_h,
         "hourly_cost_eur": settings.hourly_cost_eur,
     }
-    return {name: value for name, value in available.items() if f"${name}" in sql}
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, model: str) -> bool:
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?",
-        [model],
-    ).fetchone()[0]
-    return found > 0
-
-
-def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    for model in STAGING:
-        con.execute(f"create or replace view staging.{model} as {_sql('staging', model)}")
-
-
-def _rebuild_days(con: duckdb.DuckDBPyConnection, settings: Settings, full: bool) -> list[date]:
-    if full:
-        con.execute("""
-            create or replace temp table rebuild_days as
-            select distinct cast(occurred_at as date) as day from raw.touchpoints
-            union select distinct cast(occurred_at as date) from raw.surveys
-        """)
-    else:
-        window_days = -(-settings.fcr_window_h // 24)  # ceil: a repeat may reach back this many days
-        con.execute(
-            """
-            create or replace temp table rebuild_days as
-            select distinct cast(d.day - to_days(cast(back.k as integer)) as date) as day
-            from ops.dirty_days d, range(0, $window_days + 1) back(k)
-            """,
-            {"window_days": window_days},
-        )
-    return [row[0] for row in con.execute("select day from rebuild_days order by day").fetchall()]
-
-
-def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = False) -> BuildResult:
-    """Rebuild what new data touched (everything when full or on the first build), then test."""
-    create_views(con)
-    catalogue.register(con)
-    full = full or not all(_table_exists(con, model) for model, _ in MARTS)
-    con.execute("begin transaction")
-    try:
-        days = _rebuild_days(con, settings, full)
-        for model, by_day in MARTS:
-            sql = _sql("marts", model)
-            params = _parameters(sql, settings)
-            if full or not by_day:
-                con.execute(f"create or replace table marts.{model} as {sql}", params)
-            else:
-                delete = f"delete from marts.{model} where day in (select day from rebuild_days)"  # noqa: S608
-                con.execute(delete)
-                con.execute(f"insert into marts.{model} by name {sql}", params)
-        # A day's FCR is final once every repeat window of that day has closed in the data.
-        con.execute(
-            """
-            update marts.kpi_service_daily
-            set fcr_final = day + to_days(1) + to_hours(cast($fcr_window_h as bigint))
-                <= (select max(occurred_at) from raw.touchpoints)
-            """,
-            {"fcr_window_h": settings.fcr_window_h},
-        )
-        con.execute("delete from ops.dirty_days")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    failures = run_schema_tests(con)
-    log.info(
-        "built marts (%s, %d days); %d model test failures",
-        "full" if full else "incremental",
-        len(days),
-        len(failures),
-    )
-    if failures:
-        raise SchemaTestError(failures)
-    return BuildResult(full=full, days=days, failures=failures)
-
-
-# -- model tests ----------------------------------------------------------------------------------
-def load_schema() -> dict:
-    return yaml.safe_load(resources.files("transforms").joinpath("schema.yaml").read_text())
-
-
-def _failing_rows(con: duckdb.DuckDBPyConnection, model: str, predicate: str) -> int:
-    # model names and predicates come from schema.yaml, a file of this repository, never from data.
-    sql = f"select count(*) from marts.{_identifier(model)} where not coalesce({predicate}, false)"  # noqa: S608
-    return con.execute(sql).fetchall()[0][0]
+    return {name: value for name, value in available.items() if re.search(rf"\${name}\b", sql)}
 
 
 def _identifier(name: str) -> str:
     if not _IDENTIFIER.match(name):
-        raise ValueError(f"schema.yaml: {name!r} is not a plain identifier")
+        raise ValueError(f"{name!r} is not a plain lower-case identifier")
     return name
 
 
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the staging views from transforms/staging/*.sql."""
+    for model in STAGING:
+        con.execute(f"create or replace view staging.{_identifier(model)} as {model_sql('staging', model)}")
+
+
+def _mart_columns(con: duckdb.DuckDBPyConnection, model: str) -> list[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+        [model],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _needs_full(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why incremental is impossible (a mart missing or with other columns than schema.yaml), or None."""
+    models = load_schema()["models"]
+    for model in MARTS:
+        columns = _mart_columns(con, model)
+        if not columns:
+            return f"marts.{model} does not exist"
+        if columns != list(models[model]["columns"]):
+            return f"marts.{model} has other columns than schema.yaml"
+    return None
+
+
+def _fill_changed_days(con: duckdb.DuckDBPyConnection, full: bool) -> None:
+    if full:
+        con.execute("""
+            create or replace temp table changed_days as
+            select distinct cast(occurred_at as date) as day from raw.touchpoints
+            union
+            select distinct cast(occurred_at as date) from raw.surveys
+        """)
+    else:
+        con.execute("create or replace temp table changed_days as select day from ops.dirty_days")
+
+
+def _fill_scope(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    window_days = -(-settings.fcr_window_h // 24)  # ceil: how many days back a repeat window reaches
+    for sql in _SCOPE_SQL:
+        con.execute(sql, {"window_days": window_days} if "$window_days" in sql else None)
+
+
+def _scope_values(con: duckdb.DuckDBPyConnection, spec: MartSpec) -> list[Any]:
+    """The slices of a mart to rebuild, sorted: days, months, or (period_type, period_start) pairs."""
+    keys = ", ".join(_identifier(k) for k in spec.key)
+    sql = f"select {keys} from {_identifier(spec.scope_table)} order by {keys}"  # noqa: S608 - MART_SPECS constants
+    return [r[0] if len(r) == 1 else tuple(r) for r in con.execute(sql).fetchall()]
+
+
+def _build_mart(con: duckdb.DuckDBPyConnection, spec: MartSpec, settings: Settings, full: bool) -> None:
+    sql = model_sql("marts", spec.name)
+    params = _parameters(sql, settings)
+    table = f"marts.{_identifier(spec.name)}"
+    if full:
+        con.execute(f"create or replace table {table} as {sql}", params)
+        return
+    keys = ", ".join(_identifier(k) for k in spec.key)
+    # table, keys and scope table are the constants of MART_SPECS above, never data
+    delete = f"delete from {table} where ({keys}) in (select ({keys}) from {_identifier(spec.scope_table)})"  # noqa: S608
+    con.execute(delete)
+    con.execute(f"insert into {table} by name {sql}", params)
+
+
+def _refresh_fcr_final(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """A day's FCR is final once every repeat window of the day has closed in the data."""
+    con.execute(
+        """
+        update marts.kpi_service_daily
+        set fcr_final = coalesce(
+            day + interval 1 day + to_hours(cast($fcr_window_h as bigint))
+                <= (select max(occurred_at) from raw.touchpoints),
+            false)
+        where fcr_final is distinct from coalesce(
+            day + interval 1 day + to_hours(cast($fcr_window_h as bigint))
+                <= (select max(occurred_at) from raw.touchpoints),
+            false)
+        """,
+        {"fcr_window_h": settings.fcr_window_h},
+    )
+
+
+def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = False) -> BuildResult:
+    """Rebuild what new data touched (everything when `full` or when a mart is missing), then test.
+
+    Raises SchemaTestError (after rolling back) when the rebuilt marts break a test of schema.yaml.
+    """
+    started = time.perf_counter()
+    create_views(con)
+    catalogue.register(con)
+    reason = "requested" if full else _needs_full(con)
+    full = reason is not None
+    con.execute("begin transaction")
+    try:
+        _fill_changed_days(con, full)
+        _fill_scope(con, settings)
+        scope = {spec.name: _scope_values(con, spec) for spec in MART_SPECS}
+        rows = {}
+        for spec in MART_SPECS:
+            _build_mart(con, spec, settings, full)
+            rows[spec.name] = _count(con, spec.name)
+        _refresh_fcr_final(con, settings)
+        con.execute("delete from ops.dirty_days")
+        failures = run_schema_tests(con)
+        if failures:
+            raise SchemaTestError(failures)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    days = sorted(set().union(*(scope[s.name] for s in MART_SPECS if s.key == ("day",))))
+    result = BuildResult(full=full, days=days, scope=scope, rows=rows, seconds=time.perf_counter() - started)
+    log.info(
+        "built marts (%s%s) in %.2f s; slices rebuilt: %s",
+        "full" if full else "incremental",
+        f", {reason}" if full else "",
+        result.seconds,
+        ", ".join(f"{name} {len(keys)}" for name, keys in scope.items()),
+    )
+    return result
+
+
+def _count(con: duckdb.DuckDBPyConnection, model: str) -> int:
+    sql = f"select count(*) from marts.{_identifier(model)}"  # noqa: S608 - model from MART_SPECS
+    return int(con.execute(sql).fetchall()[0][0])
+
+
+# -- model tests ----------------------------------------------------------------------------------
+def load_schema() -> dict[str, Any]:
+    """transforms/schema.yaml: every mart, its grain, columns (meaning, unit, tests) and row tests."""
+    data: dict[str, Any] = yaml.safe_load(resources.files("transforms").joinpath("schema.yaml").read_text())
+    return data
+
+
+def _failing_rows(con: duckdb.DuckDBPyConnection, model: str, predicate: str) -> int:
+    # model names and predicates come from schema.yaml, a file of this repository, never from data
+    sql = f"select count(*) from marts.{_identifier(model)} where not coalesce({predicate}, false)"  # noqa: S608
+    return int(con.execute(sql).fetchall()[0][0])
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(float(value))
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _column_checks(column: str, tests: dict[str, Any]) -> list[tuple[str, str]]:
+    checks = []
+    if tests.get("not_null"):
+        checks.append(("not_null", f"{column} is not null"))
+    if "accepted_values" in tests:
+        values = ", ".join(_literal(v) for v in tests["accepted_values"])
+        checks.append(("accepted_values", f"{column} is null or {column} in ({values})"))
+    if "range" in tests:
+        low, high = tests["range"]
+        bounds = [
+            f"{column} >= {float(low)!r}" if low is not None else None,
+            f"{column} <= {float(high)!r}" if high is not None else None,
+        ]
+        checks.append(("range", f"{column} is null or ({' and '.join(b for b in bounds if b)})"))
+    return checks
+
+
 def run_schema_tests(con: duckdb.DuckDBPyConnection) -> list[TestFailure]:
-    """Run every test declared in schema.yaml; return the failures (empty when all pass)."""
+    """Run every test declared in schema.yaml on the marts; return the failures (empty when all pass).
+
+    Tests: unique grain, per column not_null / accepted_values / range, and row expressions.
+    """
     failures: list[TestFailure] = []
     for model, spec in load_schema()["models"].items():
+        table = f"marts.{_identifier(model)}"
         grain = spec.get("grain")
         if grain:
             keys = ", ".join(map(_identifier, grain))
-            sql = f"select count(*) from (select {keys} from marts.{_identifier(model)} group by all having count(*) > 1)"  # noqa: S608, E501
-            duplicated = con.execute(sql).fetchall()[0][0]
+            # keys: grain columns of schema.yaml, checked identifiers
+            sql = f"select count(*) from (select {keys} from {table} group by all having count(*) > 1)"  # noqa: S608
+            duplicated = int(con.execute(sql).fetchall()[0][0])
             if duplicated:
                 failures.append(TestFailure(model, f"unique grain ({keys})", duplicated))
         for name, col_spec in (spec.get("columns") or {}).items():
             column = _identifier(name)
-            tests = col_spec.get("tests") or {}
-            checks = []
-            if tests.get("not_null"):
-                checks.append(("not_null", f"{column} is not null"))
-            if "accepted_values" in tests:
-                quoted = ", ".join("'" + str(v).replace("'", "''") + "'" for v in tests["accepted_values"])
-                checks.append(("accepted_values", f"{column} is null or {column} in ({quoted})"))
-            if "range" in tests:
-                low, high = tests["range"]
-                bounds = [
-                    f"{column} >= {float(low)}" if low is not None else None,
-                    f"{column} <= {float(high)}" if high is not None else None,
-                ]
-                checks.append(("range", f"{column} is null or ({' and '.join(b for b in bounds if b)})"))
-            for name, predicate in checks:
+            for test, predicate in _column_checks(column, col_spec.get("tests") or {}):
                 count = _failing_rows(con, model, predicate)
                 if count:
-                    failures.append(TestFailure(model, f"{column} {name}", count))
+                    failures.append(TestFailure(model, f"{column} {test}", count))
         for expression in spec.get("expressions") or []:
             count = _failing_rows(con, model, expression)
             if count:
                 failures.append(TestFailure(model, f"expression: {expression}", count))
     return failures
+
+
+def check_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Run the model tests and raise SchemaTestError when any fails."""
+    failures = run_schema_tests(con)
+    if failures:
+        raise SchemaTestError(failures)

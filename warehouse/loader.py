@@ -51,9 +51,7 @@ def _new_files(con: duckdb.DuckDBPyConnection, root: Path, home: Path) -> list[P
         return []
     known = {row[0] for row in con.execute("select path from ops.loaded_files").fetchall()}
     found = [p for p in root.glob("*/*/*.parquet") if parse_batch_name(p)]
-    return sorted(
-        (p for p in found if str(p.relative_to(home)) not in known), key=lambda p: (p.parent, p.name)
-    )
+    return sorted((p for p in found if str(p.relative_to(home)) not in known), key=lambda p: (p.parent, p.name))
 
 
 def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:

@@ -51,9 +51,7 @@ def test_secrets_are_refused_in_the_file_and_unknown_keys_listed(tmp_path: Path)
     with pytest.raises(ConfigError, match="secret: set CXPULSE_ALERT_WEBHOOK"):
         load_settings({"CXPULSE_CONFIG": str(config)})
     config.write_text("kafka_bootstrapp = 'x:1'\n")
-    with pytest.raises(
-        ConfigError, match="unknown config key 'kafka_bootstrapp'.*allowed keys: .*kafka_bootstrap"
-    ):
+    with pytest.raises(ConfigError, match="unknown config key 'kafka_bootstrapp'.*allowed keys: .*kafka_bootstrap"):
         load_settings({"CXPULSE_CONFIG": str(config)})
     assert load_settings({"CXPULSE_ALERT_WEBHOOK": "https://hooks.example/x"}).alert_webhook
 

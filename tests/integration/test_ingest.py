@@ -45,8 +45,7 @@ def warehouse_counts(settings: Settings) -> dict[str, int]:
             "distinct_events": q("select count(distinct event_id) from raw.touchpoints").fetchone()[0],
             "surveys": q("select count(*) from raw.surveys").fetchone()[0],
             "dead_letters": q("select count(*) from ops.deadletters").fetchone()[0],
-            "duplicates": q("select sum(duplicates_dropped)::bigint from ops.loaded_files").fetchone()[0]
-            or 0,
+            "duplicates": q("select sum(duplicates_dropped)::bigint from ops.loaded_files").fetchone()[0] or 0,
             "produced": sum(r.produced for r in rows),
             "lag": sum(r.lag for r in rows),
         }
@@ -88,9 +87,7 @@ def test_valid_malformed_and_redelivered_messages_reconcile_exactly(kafka_settin
     assert counts["surveys"] == sample.valid_surveys
     assert counts["duplicates"] == sample.duplicates
     assert counts["dead_letters"] == sample.malformed
-    assert (
-        produced == counts["touchpoints"] + counts["surveys"] + counts["duplicates"] + counts["dead_letters"]
-    )
+    assert produced == counts["touchpoints"] + counts["surveys"] + counts["duplicates"] + counts["dead_letters"]
 
     dead = deadletter_messages(settings, sample.malformed)
     assert len(dead) == sample.malformed
@@ -135,9 +132,7 @@ def _consumer_has_partitions(settings: Settings) -> bool:
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_settings: Settings) -> None:
-    settings = dataclasses.replace(
-        kafka_settings, batch_max_messages=500, batch_max_seconds=0.3, idle_exit_seconds=4
-    )
+    settings = dataclasses.replace(kafka_settings, batch_max_messages=500, batch_max_seconds=0.3, idle_exit_seconds=4)
     sample = generate(customers=4000, seed=11)
     # Messages keep arriving for ~25 s while consumers are killed, so every kill lands mid-stream.
     chunks = [(settings.topic_touchpoints, sample.touchpoints[i::25]) for i in range(25)]

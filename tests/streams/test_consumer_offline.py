@@ -21,9 +21,7 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_broker_down_is_logged_with_the_fix_and_retried(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_broker_down_is_logged_with_the_fix_and_retried(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     settings = dataclasses.replace(Settings(), home=tmp_path, kafka_bootstrap=f"localhost:{closed_port()}")
     consumer = LandingConsumer(settings)
     caplog.set_level(logging.WARNING, logger="streams.consumer")

@@ -149,13 +149,9 @@ def test_case_rules() -> None:
         {**base, "event_type": "case_opened", "case_id": "k", "reason": "billing", "is_complaint": True}
     ).encode()
     assert "`category` (required when is_complaint is true)" in reason_of(decode_touchpoint, complaint)
-    resolved = decode_touchpoint(
-        json.dumps({**base, "event_type": "case_resolved", "case_id": "k"}).encode(), NOW
-    )
+    resolved = decode_touchpoint(json.dumps({**base, "event_type": "case_resolved", "case_id": "k"}).encode(), NOW)
     assert isinstance(resolved, CaseResolved) and resolved.compensation_eur == 0
-    negative = json.dumps(
-        {**base, "event_type": "case_resolved", "case_id": "k", "compensation_eur": -1}
-    ).encode()
+    negative = json.dumps({**base, "event_type": "case_resolved", "case_id": "k", "compensation_eur": -1}).encode()
     assert "$.compensation_eur" in reason_of(decode_touchpoint, negative)
     for event_type in ("case_replied", "case_resolved", "case_reopened"):
         missing = json.dumps({**base, "event_type": event_type}).encode()

@@ -45,12 +45,8 @@ def test_progress_and_crash_leftovers(tmp_path: Path) -> None:
     q = quarantine_table([Rejected(120, "empty message", None, b"")], T, 0, datetime.now(UTC))
     write_durably(q, batch_path(quarantine, T, 0, 100, 149))  # belongs to a completed batch: kept
     write_durably(q, batch_path(quarantine, T, 0, 150, 160))  # its landing file never came: orphan
-    (
-        batch_path(landing, T, 0, 150, 160).parent / ".00000000000000000150-00000000000000000160.parquet.tmp"
-    ).touch()
+    (batch_path(landing, T, 0, 150, 160).parent / ".00000000000000000150-00000000000000000160.parquet.tmp").touch()
     assert landed_next_offset(landing, T, 0) == 150
     assert remove_incomplete(quarantine, landing, T, 0, 150) == 2
-    assert [p.name for p in sorted((quarantine / T / "0").iterdir())] == [
-        batch_path(quarantine, T, 0, 100, 149).name
-    ]
+    assert [p.name for p in sorted((quarantine / T / "0").iterdir())] == [batch_path(quarantine, T, 0, 100, 149).name]
     assert not list((landing / T / "0").glob("*.tmp"))

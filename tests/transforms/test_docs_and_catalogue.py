@@ -11,9 +11,7 @@ from transforms.runner import load_schema
 
 
 def test_warehouse_doc_is_up_to_date() -> None:
-    assert DOC_PATH.read_text() == render_warehouse_doc(), (
-        "docs/warehouse.md is stale: python -m transforms.docs"
-    )
+    assert DOC_PATH.read_text() == render_warehouse_doc(), "docs/warehouse.md is stale: python -m transforms.docs"
 
 
 def test_every_catalogue_kpi_is_computed_by_the_dashboard_and_nothing_else() -> None:
@@ -51,6 +49,10 @@ def test_schema_documents_every_column_of_every_mart(tmp_path) -> None:
         ({"higher_is_better": "yes"}, "higher_is_better must be true or false"),
         ({"min_n": -1}, "min_n must be a number >= 0"),
         ({"colour": "red"}, "unknown keys \\['colour'\\]"),
+        ({"target": "high"}, "key 'target': target must be a number"),
+        ({"source": "kpi_service_daily"}, "key 'source': source must be <mart>.<column>"),
+        ({"source": "kpi_nowhere.x"}, "key 'source': unknown mart 'kpi_nowhere'"),
+        ({"source": "kpi_service_daily.nope"}, "key 'source': marts.kpi_service_daily has no column 'nope'"),
     ],
 )
 def test_catalogue_errors_name_the_kpi_and_key(entry: dict, message: str) -> None:
@@ -65,6 +67,14 @@ def test_catalogue_errors_name_the_kpi_and_key(entry: dict, message: str) -> Non
         "noise_band": 0,
         "min_effect": 0,
         "grain": "x",
+        "source": "kpi_service_daily.answer_rate",
     }
+    columns = {"kpi_service_daily": ["answer_rate"]}
     with pytest.raises(catalogue.CatalogueError, match=f"KPI 'k'.*{message}"):
-        catalogue.parse({"kpis": {"k": {**good, **entry}}})
+        catalogue.parse({"kpis": {"k": {**good, **entry}}}, columns)
+
+
+def test_catalogue_sources_are_documented_mart_columns() -> None:
+    schema = load_schema()["models"]
+    for kpi in catalogue.load_catalogue().values():
+        assert kpi.source_column in schema[kpi.source_mart]["columns"], kpi.id

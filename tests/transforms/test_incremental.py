@@ -1,91 +1,347 @@
-"""An incremental build after every load equals a full rebuild, value for value."""
+"""An incremental build after every load equals a full rebuild, value for value.
+
+A seeded random dataset is written straight into the raw tables in chunks, the way the loader does it
+(rows plus their UTC days in ops.dirty_days); later chunks carry late events for old days (contacts
+that turn old contacts into repeats, resolutions and reopenings of old cases, old surveys). After
+each chunk the marts are built incrementally; at the end a copy of the warehouse is rebuilt in full
+and every mart must be identical (EXCEPT ALL both ways is empty). Measures are whole numbers so
+that sums are exact whatever order rows are added in.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import UTC, datetime
+import shutil
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
 
 from cxpulse.config import Settings
-from streams.contracts import decode_survey, decode_touchpoint
-from streams.landing import batch_path, events_table, write_durably
-from streams.sample import generate
 from transforms.runner import MARTS, build
 from warehouse.db import connect
-from warehouse.loader import load
 
-NOW = datetime(2026, 6, 1, tzinfo=UTC)
+START = datetime(2026, 2, 1, tzinfo=UTC)
+DAYS = 45
+CHANNELS = ("phone", "chat", "email", "web")
+REASONS = ("billing", "delivery", "technical")
+CATEGORIES = ("billing_error", "delivery_delay", "product_defect", "staff_attitude")
+TP_COLUMNS = (
+    "event_id event_type occurred_at customer_id channel touchpoint contact_id outcome wait_s talk_s hold_s "
+    "acw_s reason case_id is_complaint category handle_s compensation_eur step_status"
+).split()
+SV_COLUMNS = "response_id occurred_at customer_id channel touchpoint survey nps csat ces expected emotion".split()
 
 
-def land_chunk(settings: Settings, chunk_no: int, touchpoints: list[bytes], surveys: list[bytes]) -> None:
-    for kind, topic, messages, decode in (
-        ("touchpoints", "cx.touchpoints", touchpoints, decode_touchpoint),
-        ("surveys", "cx.surveys", surveys, decode_survey),
-    ):
-        first = chunk_no * 100_000
-        offsets = list(range(first, first + len(messages)))
-        table = events_table(kind, [decode(m, NOW) for m in messages], messages, offsets, topic, 0)
-        write_durably(
-            table, batch_path(settings.landing_dir, topic, 0, first, first + max(len(messages), 1) - 1)
+def as_text(value: Any) -> Any:
+    """Timestamps as RFC 3339 text, every other one with a +02:00 offset (stored in UTC all the same)."""
+    if not isinstance(value, datetime):
+        return value
+    offset = timezone(timedelta(hours=2)) if value.second % 2 else UTC
+    return value.astimezone(offset).isoformat()
+
+
+def random_events(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    rng = random.Random(seed)
+    touchpoints: list[dict[str, Any]] = []
+    surveys: list[dict[str, Any]] = []
+    customers = [f"c{i}" for i in range(40)]
+
+    def at(day: float) -> datetime:
+        return START + timedelta(seconds=int(day * 86400))
+
+    def contact(moment: datetime, customer: str, reason: str) -> None:
+        answered = rng.random() < 0.8
+        touchpoints.append(
+            {
+                "event_type": "contact",
+                "occurred_at": moment,
+                "customer_id": customer,
+                "channel": rng.choice(CHANNELS[:2]),
+                "touchpoint": rng.choice(("queue_a", "queue_b")),
+                "contact_id": f"k{len(touchpoints)}",
+                "outcome": "answered" if answered else "abandoned",
+                "wait_s": float(rng.randint(0, 60)),
+                "talk_s": float(rng.randint(30, 900)) if answered else None,
+                "hold_s": float(rng.randint(0, 60)) if answered else None,
+                "acw_s": float(rng.randint(0, 120)) if answered else None,
+                "reason": reason,
+            }
         )
 
+    for _ in range(600):
+        moment = at(rng.uniform(0, DAYS))
+        customer, reason = rng.choice(customers), rng.choice(REASONS)
+        contact(moment, customer, reason)
+        if rng.random() < 0.15:  # a follow-up right at, or just past, the end of the FCR window
+            contact(moment + timedelta(hours=168, seconds=rng.choice((0, 1, -3600))), customer, reason)
 
-def snapshot(con, model: str) -> set[tuple]:
-    """Rows with doubles rounded: sums in another order may differ in the 15th digit."""
-    columns = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-        [model],
-    ).fetchall()
-    select = ", ".join(f"round({c}, 9)" if t == "DOUBLE" else c for c, t in columns)
-    return set(con.execute(f"select {select} from marts.{model}").fetchall())
+    for i in range(150):
+        opened = at(rng.uniform(0, DAYS))
+        customer, channel = rng.choice(customers), rng.choice(CHANNELS[2:])
+        complaint = rng.random() < 0.5
+        base = {"customer_id": customer, "channel": channel, "touchpoint": "form", "case_id": f"case{i}"}
+        touchpoints.append(
+            {
+                **base,
+                "event_type": "case_opened",
+                "occurred_at": opened,
+                "reason": rng.choice(REASONS),
+                "is_complaint": complaint,
+                "category": rng.choice(CATEGORIES) if complaint else None,
+            }
+        )
+        moment = opened
+        for step in ("case_replied", "case_resolved", "case_reopened", "case_resolved"):
+            if rng.random() < 0.3:
+                break
+            moment += timedelta(hours=rng.randint(1, 200))
+            touchpoints.append(
+                {
+                    **base,
+                    "event_type": step,
+                    "occurred_at": moment,
+                    "handle_s": float(rng.randint(0, 1800)) if step != "case_reopened" else None,
+                    "compensation_eur": float(rng.choice((0, 10, 25))) if step == "case_resolved" else None,
+                }
+            )
+
+    for _ in range(40):
+        touchpoints.append(
+            {
+                "event_type": "journey_step",
+                "occurred_at": at(rng.uniform(0, DAYS)),
+                "customer_id": rng.choice(customers),
+                "channel": "app",
+                "touchpoint": "checkout",
+                "step_status": "ok",
+            }
+        )
+
+    for _ in range(400):
+        scores = {
+            "nps": rng.choice((None, *range(11))),
+            "csat": rng.choice((None, 1, 2, 3, 4, 5)),
+            "ces": rng.choice((None, *range(1, 8))),
+        }
+        if all(v is None for v in scores.values()):
+            scores["ces"] = 4
+        surveys.append(
+            {
+                "occurred_at": at(rng.uniform(0, DAYS)),
+                "customer_id": rng.choice(customers),
+                "channel": rng.choice(CHANNELS),
+                "touchpoint": rng.choice(("queue_a", "form", "checkout")),
+                "survey": "post_contact",
+                **scores,
+                "expected": rng.choice((None, 1, 3, 5)),
+                "emotion": rng.choice((None, "joy", "anger", "fear", "surprise")),
+            }
+        )
+    for i, row in enumerate(touchpoints):
+        row["event_id"] = f"e{seed}-{i}"
+    for i, row in enumerate(surveys):
+        row["response_id"] = f"r{seed}-{i}"
+    return touchpoints, surveys
 
 
-def test_incremental_equals_full(tmp_path: Path) -> None:
-    sample = generate(customers=1500, seed=21, with_malformed=False, days=35)
-    rng = random.Random(5)
-    touchpoints = [m for m in sample.touchpoints]
-    surveys = list(sample.surveys)
-    rng.shuffle(touchpoints)  # chunks mix old and new days: late events must land in their day
-    rng.shuffle(surveys)
-    chunks = 4
-    incremental = dataclasses.replace(Settings(), home=tmp_path / "incremental")
-    con = connect(incremental.warehouse_path)
-    rebuilt_days = []
-    for i in range(chunks):
-        land_chunk(incremental, i, touchpoints[i::chunks], surveys[i::chunks])
-        load(con, incremental)
-        result = build(con, incremental)
-        rebuilt_days.append(len(result.days))
-    assert rebuilt_days[0] > 0 and all(n > 0 for n in rebuilt_days)
+def chunked(rows: list[dict[str, Any]], chunks: int, rng: random.Random) -> list[list[dict[str, Any]]]:
+    """Mostly in time order, one chunk per period, but some events arrive chunks late, and the last
+    chunk holds only a few late events of the first days (their weeks and months change while the
+    following ones, already built, only see their previous_value change)."""
+    ordered = sorted(rows, key=lambda r: r["occurred_at"])
+    early = ordered[: len(ordered) // 5]
+    held = set(map(id, rng.sample(early, 3)))
+    out: list[list[dict[str, Any]]] = [[] for _ in range(chunks + 1)]
+    for i, row in enumerate(ordered):
+        natural = i * chunks // len(ordered)
+        if id(row) in held:
+            out[chunks].append(row)
+        elif rng.random() < 0.05:
+            out[rng.randint(natural, chunks - 1)].append(row)
+        else:
+            out[natural].append(row)
+    return out
 
-    full = dataclasses.replace(Settings(), home=tmp_path / "full")
-    full_con = connect(full.warehouse_path)
-    land_chunk(full, 0, touchpoints, surveys)
-    load(full_con, full)
-    build(full_con, full, full=True)
-    for model, _ in MARTS:
-        expected = snapshot(full_con, model)
-        assert expected, f"{model} is empty"
-        assert snapshot(con, model) == expected, model
+
+def write(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """Insert raw rows (defaults for payload / kafka_* / loaded_at) and mark their UTC days dirty.
+
+    Values go in as text and are cast to the raw column types, in one statement per chunk.
+    """
+    if not rows:
+        return
+    frame = pd.DataFrame(
+        [[None if row.get(c) is None else str(as_text(row.get(c))) for c in columns] for row in rows],
+        columns=columns,
+        dtype=object,
+    )
+    types = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+            table.split("."),
+        ).fetchall()
+    )
+    casts = ", ".join(f"cast({c} as {types[c]}) as {c}" for c in columns)
+    con.register("chunk", frame)
+    con.execute(
+        f"insert into {table} by name select {casts}, '{{}}' as payload, 'test' as kafka_topic, "
+        "0 as kafka_partition, 0 as kafka_offset, now() as loaded_at from chunk"
+    )
+    con.execute(
+        "insert or ignore into ops.dirty_days select distinct cast(cast(occurred_at as timestamptz) as date) from chunk"
+    )
+    con.unregister("chunk")
+
+
+def differences(con: duckdb.DuckDBPyConnection, model: str) -> tuple[int, int, int]:
+    """(rows, rows only in the incremental build, rows only in the full build)."""
+    rows = con.execute(f"select count(*) from marts.{model}").fetchall()[0][0]
+    only_incremental = con.execute(
+        f"select count(*) from (select * from marts.{model} except all select * from full_copy.marts.{model})"
+    ).fetchall()[0][0]
+    only_full = con.execute(
+        f"select count(*) from (select * from full_copy.marts.{model} except all select * from marts.{model})"
+    ).fetchall()[0][0]
+    return rows, only_incremental, only_full
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_incremental_equals_full_rebuild(tmp_path: Path, seed: int) -> None:
+    settings = dataclasses.replace(Settings(), home=tmp_path / "incremental")
+    touchpoints, surveys = random_events(seed)
+    rng = random.Random(seed)
+    chunks = 6
+    con = connect(settings.warehouse_path)
+    for i, (tp_chunk, sv_chunk) in enumerate(
+        zip(chunked(touchpoints, chunks, rng), chunked(surveys, chunks, rng), strict=True)
+    ):
+        write(con, "raw.touchpoints", TP_COLUMNS, tp_chunk)
+        write(con, "raw.surveys", SV_COLUMNS, sv_chunk)
+        result = build(con, settings)
+        assert result.full == (i == 0)  # the first build creates the marts, then only slices are rebuilt
+        assert con.execute("select count(*) from ops.dirty_days").fetchall() == [(0,)]
+    con.execute("checkpoint")
+    con.close()
+
+    copy = dataclasses.replace(Settings(), home=tmp_path / "full")
+    copy.warehouse_path.parent.mkdir(parents=True)
+    shutil.copy(settings.warehouse_path, copy.warehouse_path)
+    full_con = connect(copy.warehouse_path)
+    assert build(full_con, copy, full=True).full
+    full_con.close()
+
+    con = connect(settings.warehouse_path)
+    con.execute(f"attach '{copy.warehouse_path}' as full_copy (read_only)")
+    for model in MARTS:
+        rows, only_incremental, only_full = differences(con, model)
+        assert rows > 0, f"{model} is empty"
+        assert (only_incremental, only_full) == (0, 0), model
+    con.close()
 
 
 def test_incremental_rebuilds_only_touched_days_and_the_fcr_window(tmp_path: Path) -> None:
     settings = dataclasses.replace(Settings(), home=tmp_path)
-    sample = generate(customers=300, seed=2, with_malformed=False, days=60)
-    land_chunk(settings, 0, sample.touchpoints, sample.surveys)
+    touchpoints, surveys = random_events(7)
+    touchpoints = [t for t in touchpoints if t["event_type"] == "contact"]  # no case to touch
     con = connect(settings.warehouse_path)
-    load(con, settings)
-    build(con, settings)
-    late = (
-        b'{"event_type":"contact","event_id":"late-1","occurred_at":"2026-03-20T10:00:00+01:00",'
-        b'"customer_id":"z","channel":"phone","touchpoint":"q","contact_id":"k","outcome":"abandoned",'
-        b'"wait_s":3,"reason":"r"}'
-    )
-    land_chunk(settings, 1, [late], [])
-    load(con, settings)
+    write(con, "raw.touchpoints", TP_COLUMNS, touchpoints)
+    write(con, "raw.surveys", SV_COLUMNS, surveys)
+    assert build(con, settings).full
+    late = {
+        "event_id": "late-1",
+        "event_type": "contact",
+        "occurred_at": "2026-02-20T23:30:00-01:00",  # UTC 2026-02-21 00:30
+        "customer_id": "z",
+        "channel": "phone",
+        "touchpoint": "q",
+        "contact_id": "k",
+        "outcome": "abandoned",
+        "wait_s": 3.0,
+        "reason": "billing",
+    }
+    write(con, "raw.touchpoints", TP_COLUMNS, [late])
     result = build(con, settings)
-    # the late event's day (UTC 2026-03-20) and the 7 days before it
-    assert [d.isoformat() for d in result.days] == [f"2026-03-{d:02d}" for d in range(13, 21)]
     assert not result.full
+    # the late contact's UTC day and the 7 days before it (contacts whose repeat window reaches it)
+    assert result.scope["kpi_service_daily"] == [date(2026, 2, d) for d in range(14, 22)]
+    assert result.scope["kpi_experience_daily"] == [date(2026, 2, 21)]
+    # ISO weeks of Feb 9 and 16 (the FCR window reaches back to the 14th), the week after each, and
+    # the months of February and the one after
+    assert result.scope["progress_dashboard"] == [
+        ("month", date(2026, 2, 1)),
+        ("month", date(2026, 3, 1)),
+        ("week", date(2026, 2, 9)),
+        ("week", date(2026, 2, 16)),
+        ("week", date(2026, 2, 23)),
+    ]
+    # no case event was loaded: no Pareto month to rebuild
+    assert result.scope["complaints_pareto"] == []
+    assert con.execute("select count(*) from ops.dirty_days").fetchall() == [(0,)]
+
+
+def test_late_resolution_updates_cohort_backlog_and_pareto(tmp_path: Path) -> None:
+    """A case_resolved loaded late changes its cohort day, the backlog of every later day and its month."""
+    settings = dataclasses.replace(Settings(), home=tmp_path)
+    con = connect(settings.warehouse_path)
+    case = {"customer_id": "c", "channel": "email", "touchpoint": "form", "case_id": "K"}
+    write(
+        con,
+        "raw.touchpoints",
+        TP_COLUMNS,
+        [
+            {
+                **case,
+                "event_id": "o",
+                "event_type": "case_opened",
+                "occurred_at": "2026-01-05T10:00:00Z",
+                "reason": "billing",
+                "is_complaint": True,
+                "category": "billing_error",
+            },
+            {
+                **case,
+                "case_id": "L",
+                "event_id": "o2",
+                "event_type": "case_opened",
+                "occurred_at": "2026-01-20T10:00:00Z",
+                "reason": "billing",
+            },
+        ],
+    )
+    build(con, settings)
+    backlog = "select day, backlog_end_of_day from marts.kpi_cases_daily where channel = 'all' order by day"
+    assert con.execute(backlog).fetchall() == [(date(2026, 1, 5), 1), (date(2026, 1, 20), 2)]
+    write(
+        con,
+        "raw.touchpoints",
+        TP_COLUMNS,
+        [
+            {
+                **case,
+                "event_id": "r",
+                "event_type": "case_resolved",
+                "occurred_at": "2026-01-10T10:00:00Z",
+                "handle_s": 1800.0,
+                "compensation_eur": 5.0,
+            }
+        ],
+    )
+    result = build(con, settings)
+    # dirty day Jan 10 holds no cohort; K's cohort (Jan 5) and every cohort day from Jan 10 on are rebuilt
+    assert date(2026, 1, 5) in result.scope["kpi_cases_daily"]
+    assert date(2026, 1, 20) in result.scope["kpi_cases_daily"]
+    assert result.scope["complaints_pareto"] == [date(2026, 1, 1)]
+    # K resolved on the 10th: still open at the end of the 5th; only L open at the end of the 20th
+    assert con.execute(backlog).fetchall() == [(date(2026, 1, 5), 1), (date(2026, 1, 20), 1)]
+    assert con.execute(
+        "select resolved, resolution_p50_h from marts.kpi_cases_daily where day = '2026-01-05' and channel = 'all'"
+    ).fetchall() == [(1, 120.0)]  # Jan 5 10:00 -> Jan 10 10:00 = 5 x 24 h
+    # 1800 s = 0.5 h x 40 EUR = 20 EUR handling + 5 EUR compensation
+    assert con.execute(
+        "select handling_cost_eur, compensation_eur, cost_eur from marts.complaints_pareto"
+    ).fetchall() == [(20.0, 5.0, 25.0)]

@@ -109,16 +109,12 @@ def case(con, event_type: str, at: str, customer: str, case_id: str, channel: st
 
 
 def survey(con, at: str, channel: str, touchpoint: str, **scores) -> None:
-    insert(
-        con, "raw.surveys", occurred_at=at, customer_id="s", channel=channel, touchpoint=touchpoint, **scores
-    )
+    insert(con, "raw.surveys", occurred_at=at, customer_id="s", channel=channel, touchpoint=touchpoint, **scores)
 
 
 def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
     # 2026-03-09 (a Monday), phone queue billing_hotline
-    contact(
-        con, "2026-03-09T08:00:00Z", "A", "phone", "billing_hotline", "answered", 10, "billing", 100, 20, 30
-    )
+    contact(con, "2026-03-09T08:00:00Z", "A", "phone", "billing_hotline", "answered", 10, "billing", 100, 20, 30)
     contact(con, "2026-03-09T09:00:00Z", "B", "phone", "billing_hotline", "answered", 30, "tech", 200, 0, 40)
     contact(con, "2026-03-09T10:00:00Z", "C", "phone", "billing_hotline", "abandoned", 50, "billing")
     contact(con, "2026-03-09T11:00:00Z", "D", "phone", "billing_hotline", "answered", 20, "billing", 60, 0, 0)
@@ -129,9 +125,7 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
     # 2026-03-11: only an abandoned contact (rates 0, means NULL)
     contact(con, "2026-03-11T10:00:00Z", "G", "phone", "billing_hotline", "abandoned", 40, "billing")
     # 2026-03-16: A again exactly 7 x 24 h after its first contact (a repeat), B 7 x 24 h + 1 s later (not)
-    contact(
-        con, "2026-03-16T08:00:00Z", "A", "phone", "billing_hotline", "answered", 15, "billing", 100, 0, 0
-    )
+    contact(con, "2026-03-16T08:00:00Z", "A", "phone", "billing_hotline", "answered", 15, "billing", 100, 0, 0)
     contact(con, "2026-03-16T09:00:01Z", "B", "phone", "billing_hotline", "answered", 25, "tech", 50, 0, 10)
     # 2026-04-05: a contact whose repeat window is still open at the end of the data
     contact(con, "2026-04-05T10:00:00Z", "Z", "app", "account", "answered", 3, "other", 10, 0, 0)
@@ -178,6 +172,9 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
         is_complaint=True,
         category="delivery_delay",
     )
+    # K6: a request opened late on the 11th, never replied (a cohort day between K3's resolution on the
+    # 11th and its reopening on the 12th)
+    case(con, "case_opened", "2026-03-11T20:00:00Z", "L", "K6", reason="info")
     # K5: a later request
     case(con, "case_opened", "2026-03-20T10:00:00Z", "K", "K5", reason="info")
     case(con, "case_replied", "2026-03-20T11:00:00Z", "K", "K5", handle_s=60)
@@ -197,9 +194,7 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
         )
 
     # Surveys on 2026-03-09 (UTC). s1 is written 01:30 at +02:00 on the 10th: 23:30 UTC on the 9th.
-    survey(
-        con, "2026-03-10T01:30:00+02:00", "chat", "web_chat", nps=10, csat=5, ces=7, expected=4, emotion="joy"
-    )
+    survey(con, "2026-03-10T01:30:00+02:00", "chat", "web_chat", nps=10, csat=5, ces=7, expected=4, emotion="joy")
     survey(con, "2026-03-09T10:00:00Z", "chat", "web_chat", nps=6, csat=2, ces=2, expected=4, emotion="anger")
     survey(con, "2026-03-09T11:00:00Z", "phone", "billing_hotline", nps=8, csat=4)
     survey(con, "2026-03-09T12:00:00Z", "phone", "billing_hotline", ces=6)  # only CES
@@ -242,9 +237,7 @@ def row(con, sql: str, *params) -> dict:
 
 def approx(value: float | None, expected: float | None) -> bool:
     return (value is None and expected is None) or (
-        value is not None
-        and expected is not None
-        and math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9)
+        value is not None and expected is not None and math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9)
     )
 
 
@@ -324,9 +317,7 @@ def test_null_is_not_zero(con) -> None:
 def test_fcr_final_once_every_window_closed(con) -> None:
     # latest event: the last April complaint, 2026-04-09T09:00Z. Windows end at day + 8 days 00:00:
     # 03-17, 03-19, 03-24 (all closed) and 04-13 (still open)
-    finals = dict(
-        con.execute("select day, fcr_final from marts.kpi_service_daily where channel = 'all'").fetchall()
-    )
+    finals = dict(con.execute("select day, fcr_final from marts.kpi_service_daily where channel = 'all'").fetchall())
     assert finals == {
         date(2026, 3, 9): True,
         date(2026, 3, 11): True,
@@ -379,9 +370,24 @@ def test_cases_cohort(con) -> None:
             "complaint_rate": 3 / 4,
         },
     )
-    # the 20th: 5 opened so far, only K1 resolved (K3 was reopened) -> 4 open
-    assert row(con, CASES, date(2026, 3, 20), "all")["backlog_end_of_day"] == 4
-    assert row(con, CASES, date(2026, 3, 20), "email")["backlog_end_of_day"] == 3
+    # end of the 11th: K1 (resolved on the 12th), K2, K4, K6 open; K3 resolved at 13:00 that day (its
+    # reopening on the 12th does not reach back) -> 4 open, 3 of them email (K1, K2, K6)
+    assert_row(
+        row(con, CASES, date(2026, 3, 11), "all"),
+        {
+            "opened": 1,
+            "complaints": 0,
+            "resolved": 0,
+            "first_reply_p50_h": None,
+            "backlog_end_of_day": 4,
+            "complaint_rate": 0.0,  # observed: no complaint among 4 active customers (D, I, L by mail, G)
+            "active_customers": 4,
+        },
+    )
+    assert row(con, CASES, date(2026, 3, 11), "email")["backlog_end_of_day"] == 3
+    # the 20th: 6 opened so far, only K1 resolved (K3 was reopened) -> 5 open: K2, K3, K4, K5, K6
+    assert row(con, CASES, date(2026, 3, 20), "all")["backlog_end_of_day"] == 5
+    assert row(con, CASES, date(2026, 3, 20), "email")["backlog_end_of_day"] == 4  # all but K4 (web)
 
 
 EXPERIENCE = "select * from marts.kpi_experience_daily where day = ? and channel = ? and touchpoint = ?"
@@ -418,6 +424,9 @@ def test_experience_levels_and_offset_timestamps(con) -> None:
             "passives": 1,
             "detractors": 1,
             "nps": -50.0,
+            # n' = 2 + 3 = 5, p' = (0 + .75)/5 = .15, d' = (1 + .75)/5 = .35:
+            # 100 x 1.96 x sqrt((.15 + .35 - (.15 - .35)^2) / 5) = 196 x sqrt(.46 / 5) = 196 x sqrt(.092)
+            "nps_moe95": 196 * math.sqrt(0.092),
             "csat_n": 2,
             "csat": 0.5,
             "ces_n": 2,
@@ -427,6 +436,8 @@ def test_experience_levels_and_offset_timestamps(con) -> None:
             "negative_emotion_rate": 1.0,
         },
     )
+    moe = row(con, EXPERIENCE, date(2026, 3, 9), "phone", "billing_hotline")["nps_moe95"]
+    assert round(moe, 2) == 59.45  # 196 x 0.30332 by hand
     assert_row(
         row(con, EXPERIENCE, date(2026, 3, 9), "all", "all"),
         {
@@ -443,9 +454,7 @@ def test_experience_levels_and_offset_timestamps(con) -> None:
             "negative_emotion_rate": 2 / 3,
         },
     )
-    assert con.execute(
-        "select count(*) from marts.kpi_experience_daily where day = '2026-03-10'"
-    ).fetchall() == [(0,)]
+    assert con.execute("select count(*) from marts.kpi_experience_daily where day = '2026-03-10'").fetchall() == [(0,)]
 
 
 def test_survey_with_only_ces(con) -> None:
@@ -513,10 +522,7 @@ def test_progress_dashboard_from_counts_with_status(settings: Settings, monkeypa
     connection = connect(settings.warehouse_path)
     load_fixture(connection)
     build(connection, settings)
-    dash = (
-        "select * from marts.progress_dashboard "
-        "where period_type = ? and period_start = ? and kpi = ? and scope = ?"
-    )
+    dash = "select * from marts.progress_dashboard where period_type = ? and period_start = ? and kpi = ? and scope = ?"
     week = row(connection, dash, "week", date(2026, 3, 9), "answer_rate", "all")
     # week of the 9th: 5 answered / 8 offered (9th: 5/7, 11th: 0/1); the mean of daily ratios would be 0.357
     assert_row(week, {"value": 5 / 8, "n": 8, "target": 0.66, "previous_value": None, "delta": None})
@@ -529,8 +535,32 @@ def test_progress_dashboard_from_counts_with_status(settings: Settings, monkeypa
     assert phone["status"] == "red"  # 0.60 < 0.66 - 0.05; the week's 0.625 above was amber
     month = row(connection, dash, "month", date(2026, 3, 1), "answer_rate", "all")
     assert_row(month, {"value": 7 / 10, "n": 10})
-    # service level keeps the catalogue's min_n of 100: 8 contacts are not enough
-    assert row(connection, dash, "week", date(2026, 3, 9), "service_level", "all")["status"] == "no_data"
+    april = row(connection, dash, "month", date(2026, 4, 1), "answer_rate", "all")
+    # April: Z answered 1 / 1; previous month 7 / 10
+    assert_row(april, {"value": 1.0, "n": 1, "previous_value": 0.7, "delta": 0.3})
+    assert april["trend"] == "up" and april["status"] == "green"
+    # service level keeps the catalogue's min_n of 100: 8 contacts are not enough, whatever the value.
+    # Week of the 9th: answered within 20 s A (10), D (20), E (5), E (8) = 4 of 8 offered (C, F, G
+    # abandoned stay in the denominator); week of the 16th: A (15) of A, B = 1 / 2; delta 0 -> flat
+    first = row(connection, dash, "week", date(2026, 3, 9), "service_level", "all")
+    second = row(connection, dash, "week", date(2026, 3, 16), "service_level", "all")
+    assert_row(first, {"value": 4 / 8, "n": 8})
+    assert_row(second, {"value": 1 / 2, "n": 2, "previous_value": 0.5, "delta": 0.0})
+    assert (first["status"], second["status"], second["trend"]) == ("no_data", "no_data", "flat")
+    # complaint first reply in March, from the cases (not from daily medians): K1 24 h, K2 6 h, K4 none
+    # -> median of [6, 24] = 15 h on n = 2 replied complaints; only K1 resolved, in 48 h
+    reply = row(connection, dash, "month", date(2026, 3, 1), "complaint_first_reply_p50_h", "all")
+    assert_row(reply, {"value": 15.0, "n": 2, "target": 48.0, "previous_value": None})
+    assert reply["status"] == "no_data" and reply["direction"] is False  # min_n 20
+    assert_row(
+        row(connection, dash, "month", date(2026, 3, 1), "complaint_resolution_p90_h", "all"),
+        {"value": 48.0, "n": 1},
+    )
+    web = row(connection, dash, "month", date(2026, 3, 1), "complaint_first_reply_p50_h", "channel:web")
+    assert_row(web, {"value": None, "n": 0})  # K4 never replied: NULL, not 0
+    assert web["status"] == "no_data"
+    # NPS of the week of the 9th from counts: 1 promoter, 2 detractors of 4 answers -> -25 points
+    assert_row(row(connection, dash, "week", date(2026, 3, 9), "nps", "all"), {"value": -25.0, "n": 4})
     connection.close()
 
 

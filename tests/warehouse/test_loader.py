@@ -92,9 +92,7 @@ def test_timestamps_are_utc_and_payload_keeps_unknown_fields(settings: Settings,
 
 def test_quarantine_files_load_into_deadletters_with_reason_and_bytes(settings: Settings, con) -> None:
     rejected = [Rejected(7, "not JSON: truncated", b"key", b'{"a":'), Rejected(8, "empty message", None, b"")]
-    write_durably(
-        quarantine_table(rejected, TOPIC, 2, NOW), batch_path(settings.quarantine_dir, TOPIC, 2, 7, 8)
-    )
+    write_durably(quarantine_table(rejected, TOPIC, 2, NOW), batch_path(settings.quarantine_dir, TOPIC, 2, 7, 8))
     result = loader.load(con, settings)
     assert result.dead_letters == 2
     rows = con.execute('select "offset", error, original from ops.deadletters order by 1').fetchall()
@@ -102,9 +100,7 @@ def test_quarantine_files_load_into_deadletters_with_reason_and_bytes(settings: 
     assert loader.load(con, settings).dead_letters == 0
 
 
-def test_crash_inside_a_batch_leaves_nothing_and_rerun_completes(
-    settings: Settings, con, monkeypatch
-) -> None:
+def test_crash_inside_a_batch_leaves_nothing_and_rerun_completes(settings: Settings, con, monkeypatch) -> None:
     land(settings, 0, 0, [contact("a"), contact("b")])
 
     def boom(*_args, **_kwargs):

@@ -1,13 +1,22 @@
 -- Pareto of complaints per month and category, with their handling and compensation cost.
--- Parameter: $hourly_cost_eur.
-with complaints as (
+-- Parameter: $hourly_cost_eur. Only the months in temp table rebuild_months are built.
+with month_case_ids as (
+    select distinct case_id
+    from staging.stg_case_events
+    where event_type = 'case_opened'
+        and cast(date_trunc('month', day) as date) in (select month from rebuild_months)
+),
+
+complaints as (
     select
-        cast(date_trunc('month', opened_at) as date) as month,
-        category,
+        cast(date_trunc('month', day) as date) as month,
+        coalesce(category, 'uncategorised') as category,
         handle_s,
         compensation_eur
     from staging.stg_cases
-    where is_complaint
+    where case_id in (select case_id from month_case_ids)
+        and is_complaint
+        and cast(date_trunc('month', day) as date) in (select month from rebuild_months)
 ),
 
 by_category as (
@@ -15,6 +24,7 @@ by_category as (
         month,
         category,
         count(*) as complaints,
+        sum(handle_s) as handle_s,
         sum(handle_s) / 3600 * $hourly_cost_eur as handling_cost_eur,
         sum(compensation_eur) as compensation_eur
     from complaints
@@ -24,28 +34,22 @@ by_category as (
 ranked as (
     select
         *,
-        complaints / sum(complaints) over (partition by month) as share,
+        sum(complaints) over (partition by month) as month_complaints,
+        -- the month's cost from its exact sums (not a sum of rounded per-category costs)
+        sum(handle_s) over (partition by month) / 3600 * $hourly_cost_eur
+            + sum(compensation_eur) over (partition by month) as month_cost_eur,
         row_number() over (partition by month order by complaints desc, category asc) as rank
     from by_category
 ),
 
+-- Shares are computed from integer counts (cumulative complaints / month's complaints), so that a
+-- cumulative share of exactly 80 % is 0.8 and not 0.7999999.
 cumulated as (
     select
         *,
-        sum(share) over (partition by month order by rank rows between unbounded preceding and current row)
-            as cumulative_share
+        sum(complaints) over (partition by month order by rank rows between unbounded preceding and current row)
+            as cumulative_complaints
     from ranked
-),
-
--- Vital few: every category up to and including the first one whose cumulative share reaches 80 %.
--- Shares are summed in integer counts to avoid a 0.79999 that should be 0.8.
-cut as (
-    select
-        *,
-        sum(complaints) over (partition by month order by rank rows between unbounded preceding and 1 preceding)
-            as complaints_before,
-        sum(complaints) over (partition by month) as month_complaints
-    from cumulated
 ),
 
 final as (
@@ -53,16 +57,17 @@ final as (
         month,
         category,
         complaints,
-        share,
-        cumulative_share,
+        complaints / month_complaints as share,
+        cumulative_complaints / month_complaints as cumulative_share,
         cast(rank as integer) as rank,
-        coalesce(complaints_before, 0) * 10 < month_complaints * 8 as vital_few,
+        -- vital few: up to and including the first category where the cumulative share reaches 0.8,
+        -- i.e. those whose preceding categories stay below 0.8
+        (cumulative_complaints - complaints) * 10 < month_complaints * 8 as vital_few,
         handling_cost_eur,
         compensation_eur,
         handling_cost_eur + compensation_eur as cost_eur,
-        (handling_cost_eur + compensation_eur)
-            / nullif(sum(handling_cost_eur + compensation_eur) over (partition by month), 0) as cost_share
-    from cut
+        (handling_cost_eur + compensation_eur) / nullif(month_cost_eur, 0) as cost_share
+    from cumulated
 )
 
 select * from final

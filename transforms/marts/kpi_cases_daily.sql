@@ -1,7 +1,17 @@
--- Written requests and complaints per day of opening (cohort) and channel, with a roll-up to 'all'.
-with cases as (
+-- Written requests and complaints per day of opening (the cohort) and channel, roll-up channel 'all'.
+-- Only the days in temp table rebuild_case_days are built (the runner fills it).
+with cohort_case_ids as (
+    select distinct case_id
+    from staging.stg_case_events
+    where event_type = 'case_opened'
+        and day in (select day from rebuild_case_days)
+),
+
+cases as (
     select *
     from staging.stg_cases
+    where case_id in (select case_id from cohort_case_ids)
+        and day in (select day from rebuild_case_days)
 ),
 
 cohorts as (
@@ -10,30 +20,69 @@ cohorts as (
         case when grouping(channel) = 1 then 'all' else channel end as channel,
         count(*) as opened,
         count(*) filter (where is_complaint) as complaints,
-        count(*) filter (where resolved_at is not null) as resolved,
+        count(*) filter (where is_resolved) as resolved,
         count(*) filter (where reopened_count > 0) as reopened,
-        quantile_cont(epoch(first_reply_at - opened_at) / 3600, 0.5) as first_reply_p50_h,
-        quantile_cont(epoch(first_reply_at - opened_at) / 3600, 0.9) as first_reply_p90_h,
-        quantile_cont(epoch(resolved_at - opened_at) / 3600, 0.5) as resolution_p50_h,
-        quantile_cont(epoch(resolved_at - opened_at) / 3600, 0.9) as resolution_p90_h
+        quantile_cont(first_reply_h, 0.5) as first_reply_p50_h,
+        quantile_cont(first_reply_h, 0.9) as first_reply_p90_h,
+        quantile_cont(resolution_h, 0.5) as resolution_p50_h,
+        quantile_cont(resolution_h, 0.9) as resolution_p90_h,
+        count(first_reply_h) as replied,
+        count(first_reply_h) filter (where is_complaint) as complaints_replied,
+        count(*) filter (where is_complaint and is_resolved) as complaints_resolved,
+        quantile_cont(first_reply_h, 0.5) filter (where is_complaint) as complaint_first_reply_p50_h,
+        quantile_cont(first_reply_h, 0.9) filter (where is_complaint) as complaint_first_reply_p90_h,
+        quantile_cont(resolution_h, 0.5) filter (where is_complaint) as complaint_resolution_p50_h,
+        quantile_cont(resolution_h, 0.9) filter (where is_complaint) as complaint_resolution_p90_h
     from cases
     group by grouping sets ((day, channel), (day))
 ),
 
--- Backlog at the end of day D = opened up to D minus resolved up to D (all cohorts).
-movements as (
-    select day, channel, 1 as opened, 0 as closed from cases
-    union all
-    select cast(greatest(resolved_at, opened_at) as date), channel, 0, 1 from cases where resolved_at is not null
+-- Backlog: every case is a sequence of states (open at case_opened, resolved at each case_resolved,
+-- open again at each case_reopened). Each change of state is +1 / -1 on the day it happens; the
+-- backlog at the end of day D is the running sum up to D (all cohorts), per channel of the case.
+case_list as (
+    select case_id, channel, opened_at
+    from staging.stg_cases
 ),
 
-daily_movements as (
+state_events as (
+    select case_id, channel, opened_at as effective_at, 0 as kind, opened_at as occurred_at, '' as event_id,
+        1 as open_after
+    from case_list
+    union all
+    select
+        e.case_id,
+        c.channel,
+        greatest(e.occurred_at, c.opened_at) as effective_at,
+        1 as kind,
+        e.occurred_at,
+        e.event_id,
+        case when e.event_type = 'case_reopened' then 1 else 0 end as open_after
+    from staging.stg_case_events as e
+    inner join case_list as c using (case_id)
+    where e.event_type in ('case_resolved', 'case_reopened')
+),
+
+-- At equal instants a case_reopened follows the case_resolved (as stg_cases.is_resolved decides).
+state_changes as (
+    select
+        channel,
+        cast(effective_at as date) as day,
+        open_after - coalesce(
+            lag(open_after) over (
+                partition by case_id order by effective_at, kind, occurred_at, open_after, event_id
+            ),
+            0
+        ) as change
+    from state_events
+),
+
+daily_changes as (
     select
         day,
         case when grouping(channel) = 1 then 'all' else channel end as channel,
-        sum(opened) as opened,
-        sum(closed) as closed
-    from movements
+        sum(change) as change
+    from state_changes
     group by grouping sets ((day, channel), (day))
 ),
 
@@ -41,17 +90,26 @@ backlog as (
     select
         day,
         channel,
-        sum(opened - closed) over (partition by channel order by day) as backlog_end_of_day
-    from daily_movements
+        sum(change) over (partition by channel order by day rows between unbounded preceding and current row)
+            as backlog_end_of_day
+    from daily_changes
+),
+
+touchpoints as (
+    select cast(occurred_at as date) as day, channel, customer_id
+    from raw.touchpoints
+    where occurred_at >= (select min(day) from rebuild_case_days)
+        and occurred_at < (select max(day) from rebuild_case_days) + 1
 ),
 
 active_customers as (
     select
-        cast(occurred_at as date) as day,
+        day,
         case when grouping(channel) = 1 then 'all' else channel end as channel,
         count(distinct customer_id) as active_customers
-    from raw.touchpoints
-    group by grouping sets ((cast(occurred_at as date), channel), (cast(occurred_at as date)))
+    from touchpoints
+    where day in (select day from rebuild_case_days)
+    group by grouping sets ((day, channel), (day))
 ),
 
 final as (
@@ -67,8 +125,15 @@ final as (
         cohorts.resolution_p50_h,
         cohorts.resolution_p90_h,
         cast(backlog.backlog_end_of_day as bigint) as backlog_end_of_day,
-        cohorts.complaints / nullif(active_customers.active_customers, 0) as complaint_rate,
-        active_customers.active_customers
+        cohorts.complaints / active_customers.active_customers as complaint_rate,
+        active_customers.active_customers,
+        cohorts.replied,
+        cohorts.complaints_replied,
+        cohorts.complaints_resolved,
+        cohorts.complaint_first_reply_p50_h,
+        cohorts.complaint_first_reply_p90_h,
+        cohorts.complaint_resolution_p50_h,
+        cohorts.complaint_resolution_p90_h
     from cohorts
     left join backlog using (day, channel)
     left join active_customers using (day, channel)

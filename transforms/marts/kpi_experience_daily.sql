@@ -1,9 +1,11 @@
 -- Survey KPIs per day, channel and touchpoint, with roll-ups to 'all'.
--- Only days in temp table rebuild_days are built.
+-- Only the days in temp table rebuild_experience_days are built (the runner fills it).
 with responses as (
     select *
     from staging.stg_survey_responses
-    where day in (select day from rebuild_days)
+    where occurred_at >= (select min(day) from rebuild_experience_days)
+        and occurred_at < (select max(day) from rebuild_experience_days) + 1
+        and day in (select day from rebuild_experience_days)
 ),
 
 aggregated as (

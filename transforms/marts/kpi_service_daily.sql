@@ -1,22 +1,29 @@
 -- Customer-service KPIs of live contacts per day, channel and queue, with roll-ups to 'all'.
--- Parameters: $service_level_target_s, $fcr_window_h. Only days in temp table rebuild_days are built.
+-- Parameters: $service_level_target_s, $fcr_window_h. Only the days in temp table rebuild_service_days
+-- are built (the runner fills it: new days and the days whose repeat window reaches them).
 with contacts as (
     select *
     from staging.stg_contacts
-    where day in (select day from rebuild_days)
+    where occurred_at >= (select min(day) from rebuild_service_days)
+        and occurred_at < (select max(day) from rebuild_service_days) + 1
+        and day in (select day from rebuild_service_days)
 ),
 
 -- Anything that shows the customer came back for the same reason: another contact or a new case.
+-- Only what can fall in a repeat window of the contacts above is read.
 follow_ups as (
     select customer_id, reason, occurred_at
     from staging.stg_contacts
-    where day between (select min(day) from rebuild_days)
-        and (select max(day) from rebuild_days) + cast($fcr_window_h / 24 + 1 as integer)
+    where occurred_at > (select min(day) from rebuild_service_days)
+        and occurred_at <= (select max(day) from rebuild_service_days) + 1
+            + to_hours(cast($fcr_window_h as bigint))
     union all
-    select customer_id, reason, opened_at as occurred_at
-    from staging.stg_cases
-    where day between (select min(day) from rebuild_days)
-        and (select max(day) from rebuild_days) + cast($fcr_window_h / 24 + 1 as integer)
+    select customer_id, reason, occurred_at
+    from staging.stg_case_events
+    where event_type = 'case_opened'
+        and occurred_at > (select min(day) from rebuild_service_days)
+        and occurred_at <= (select max(day) from rebuild_service_days) + 1
+            + to_hours(cast($fcr_window_h as bigint))
 ),
 
 -- ASOF join: for each answered contact, the first follow-up strictly later (no correlated subquery).

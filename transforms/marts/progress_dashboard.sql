@@ -1,9 +1,28 @@
 -- Tableau de bord du progrès continu: each catalogue KPI per ISO week and month, scopes 'all' and
 -- 'channel:<name>'. Values are recomputed from the period's counts and sums (never averages of
 -- daily ratios). Labels, targets, tolerances, noise bands and min_n come from temp table
--- kpi_catalogue (transforms/kpis.yaml).
+-- kpi_catalogue (loaded from transforms/kpis.yaml by the runner). Only the periods in temp table
+-- rebuild_periods are built; their previous periods are computed too, for previous_value.
 with periods as (
     select 'week' as period_type union all select 'month'
+),
+
+-- The periods to build and the periods before them.
+needed_periods as (
+    select period_type, period_start from rebuild_periods
+    union
+    select
+        period_type,
+        cast(case period_type
+            when 'week' then period_start - interval 7 day
+            else period_start - interval 1 month
+        end as date)
+    from rebuild_periods
+),
+
+needed_range as (
+    select min(period_start) as first_day, max(period_start) + interval 1 month as end_day
+    from needed_periods
 ),
 
 service as (
@@ -20,6 +39,8 @@ service as (
     from marts.kpi_service_daily as s
     cross join periods
     where s.queue = 'all'
+        and s.day >= (select first_day from needed_range)
+        and s.day < (select end_day from needed_range)
     group by all
 ),
 
@@ -40,7 +61,19 @@ experience as (
     from marts.kpi_experience_daily as e
     cross join periods
     where e.touchpoint = 'all'
+        and e.day >= (select first_day from needed_range)
+        and e.day < (select end_day from needed_range)
     group by all
+),
+
+-- Percentiles cannot be combined from daily percentiles: they are recomputed from the cases.
+complaint_ids as (
+    select distinct case_id
+    from staging.stg_case_events
+    where event_type = 'case_opened'
+        and is_complaint
+        and occurred_at >= (select first_day from needed_range)
+        and occurred_at < (select end_day from needed_range)
 ),
 
 complaints as (
@@ -48,11 +81,12 @@ complaints as (
         periods.period_type,
         cast(date_trunc(periods.period_type, c.day) as date) as period_start,
         c.channel,
-        epoch(c.first_reply_at - c.opened_at) / 3600 as first_reply_h,
-        epoch(c.resolved_at - c.opened_at) / 3600 as resolution_h
+        c.first_reply_h,
+        c.resolution_h
     from staging.stg_cases as c
     cross join periods
-    where c.is_complaint
+    where c.case_id in (select case_id from complaint_ids)
+        and c.is_complaint
 ),
 
 complaint_times as (
@@ -151,7 +185,8 @@ final as (
         k.unit,
         k.min_n
     from with_previous as v
-    join kpi_catalogue as k using (kpi)
+    inner join kpi_catalogue as k using (kpi)
+    where (v.period_type, v.period_start) in (select (period_type, period_start) from rebuild_periods)
 )
 
 select * from final

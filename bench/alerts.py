@@ -1,0 +1,118 @@
+"""Alerts benchmark: the drift check over 90 days x all scopes, and hot-path alert latency
+(produce -> consumer -> cx.alerts) against a real broker.
+
+Usage: python -m bench.alerts [--touchpoints 1000000] [--hot 200] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from bench.marts import generate
+from cxpulse.broker import free_port, start_broker, stop_broker
+from cxpulse.config import Settings
+from quality.drift import Windows, detect
+from streams.consumer import LandingConsumer
+from transforms.runner import build
+from warehouse.db import connect
+
+DAYS = 90
+START = date(2026, 1, 1)
+
+
+def drift_check_seconds(touchpoints: int, repeats: int, home: Path) -> list[float]:
+    settings = dataclasses.replace(Settings(), home=home)
+    con = connect(settings.warehouse_path)
+    generate(con, touchpoints, "drift", START, DAYS)
+    build(con, settings, full=True, run_tests=False)
+    as_of = datetime.combine(START + timedelta(days=DAYS), datetime.min.time(), UTC)
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        findings = detect(
+            con, settings, Windows.ending(as_of, settings.alert_current_days, settings.alert_baseline_days)
+        )
+        timings.append(time.perf_counter() - started)
+    assert findings
+    con.close()
+    return timings
+
+
+def hot_latencies(count: int, home: Path) -> list[float]:
+    settings = Settings(home=home / "hot", kafka_bootstrap=f"localhost:{free_port()}", idle_exit_seconds=3600)
+    start_broker(settings)
+    consumer = LandingConsumer(settings)
+    worker = threading.Thread(target=consumer.run, kwargs={"until_idle": True}, daemon=True)
+    try:
+        worker.start()
+        alerts = KafkaConsumer(
+            settings.topic_alerts, bootstrap_servers=settings.kafka_bootstrap, group_id=None, auto_offset_reset="latest"
+        )
+        alerts.poll(timeout_ms=2000)
+        time.sleep(8)  # consumer group join
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks=1, linger_ms=0)
+        latencies = []
+        for i in range(count):
+            answer = {
+                "response_id": f"h{i}",
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "customer_id": f"c{i}",
+                "channel": "chat",
+                "touchpoint": "web_chat",
+                "survey": "post_contact",
+                "nps": 0,
+            }
+            sent = time.perf_counter()
+            producer.send(settings.topic_surveys, json.dumps(answer).encode(), key=f"c{i}".encode())
+            producer.flush()
+            got = False
+            while not got and time.perf_counter() - sent < 30:
+                for batch in alerts.poll(timeout_ms=50).values():
+                    got = got or any(json.loads(m.value).get("response_id") == f"h{i}" for m in batch)
+            latencies.append(time.perf_counter() - sent)
+            time.sleep(0.05)
+        producer.close()
+        alerts.close()
+        return latencies
+    finally:
+        consumer.request_stop()
+        worker.join(timeout=30)
+        stop_broker(settings)
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--touchpoints", type=int, default=1_000_000)
+    parser.add_argument("--hot", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="cxpulse-bench-alerts-"))
+    try:
+        drift = drift_check_seconds(args.touchpoints, args.repeats, home)
+        hot = sorted(hot_latencies(args.hot, home))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    result = {
+        "drift_check_s": {"min": min(drift), "median": statistics.median(drift), "max": max(drift)},
+        "drift_touchpoints": args.touchpoints,
+        "hot_alert_p50_s": hot[len(hot) // 2],
+        "hot_alert_p95_s": hot[int(len(hot) * 0.95) - 1],
+        "hot_alerts": len(hot),
+    }
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

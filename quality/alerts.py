@@ -1,0 +1,232 @@
+"""marts.alerts: one row per alert, one open alert per dedupe_key, resolution when back in band.
+
+A rerun with the same as-of reaches the same decisions and only refreshes `last_seen_at`, so it never
+duplicates an alert. After an alert resolves, the same key stays quiet for COOLDOWN.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+
+from quality.drift import RULES, Finding, Windows, severity
+
+COOLDOWN = timedelta(hours=24)
+
+DDL = """
+create table if not exists marts.alerts (
+    alert_id          varchar primary key,
+    rule              varchar not null,
+    severity          varchar not null,
+    kpi               varchar,
+    scope             varchar not null,
+    window_start      timestamptz,
+    window_end        timestamptz,
+    baseline_value    double,
+    current_value     double,
+    delta             double,
+    n_current         bigint,
+    n_baseline        bigint,
+    p_value           double,
+    message           varchar not null,
+    message_fr        varchar not null,
+    status            varchar not null,
+    first_fired_at    timestamptz not null,
+    last_seen_at      timestamptz not null,
+    resolved_at       timestamptz,
+    dedupe_key        varchar not null,
+    evidence          varchar,
+    delivery_status   varchar not null default 'pending',
+    delivery_attempts integer not null default 0,
+    delivery_error    varchar
+)
+"""
+
+_UNITS = {"points": ("points", "points"), "ratio": ("", ""), "seconds": ("s", "s"), "hours": ("h", "h")}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the checks found this run for one dedupe_key."""
+
+    rule: str
+    severity: str
+    kpi: str | None
+    scope: str
+    window_start: datetime | None
+    window_end: datetime | None
+    baseline_value: float | None
+    current_value: float | None
+    n_current: int | None
+    n_baseline: int | None
+    p_value: float | None
+    message: str
+    message_fr: str
+    dedupe_key: str
+    evidence: str | None = None
+
+    @property
+    def delta(self) -> float | None:
+        if self.current_value is None or self.baseline_value is None:
+            return None
+        return self.current_value - self.baseline_value
+
+
+def _number(value: float, unit: str, french: bool = False) -> str:
+    text = f"{value * 100:.1f} %" if unit == "ratio" else f"{value:,.1f}"
+    if french:
+        text = text.replace(",", "\u202f").replace(".", ",")
+    suffix = _UNITS.get(unit, ("", ""))[1 if french else 0]
+    return f"{text} {suffix}".strip()
+
+
+def shift_messages(f: Finding, windows: Windows) -> tuple[str, str]:
+    """One sentence each in English and French: what moved, where, from what to what, on how many
+    answers, compared to what."""
+    t, k = f.test, f.kpi
+    up = (t.delta or 0) > 0
+    period = f"{windows.current_start:%Y-%m-%d} to {(windows.as_of - timedelta(seconds=1)):%Y-%m-%d}"
+    period_fr = f"du {windows.current_start:%d/%m/%Y} au {(windows.as_of - timedelta(seconds=1)):%d/%m/%Y}"
+    baseline_days = (windows.current_start - windows.baseline_start).days
+    en = (
+        f"{k.label_en} on {t.scope} {'rose' if up else 'fell'} from {_number(t.baseline_value, k.unit)} to "
+        f"{_number(t.current_value, k.unit)} on {t.current.n:,} answers over {period}, against "
+        f"{t.baseline.n:,} answers in the {baseline_days} days before (p = {t.p_value:.2g})."
+    )
+    fr = (
+        f"{k.label_fr} sur {t.scope} : {'hausse' if up else 'baisse'} de {_number(t.baseline_value, k.unit, True)}"
+        f" à {_number(t.current_value, k.unit, True)} sur {t.current.n:,} réponses {period_fr}, contre "
+        f"{t.baseline.n:,} réponses sur les {baseline_days} jours précédents (p = {t.p_value:.2g})."
+    )
+    return en, fr
+
+
+def shift_candidates(findings: list[Finding], windows: Windows, evidence: str | None) -> list[Candidate]:
+    out = []
+    for f in findings:
+        if not f.fires:
+            continue
+        rule = RULES[f.test.kpi]
+        en, fr = shift_messages(f, windows)
+        out.append(
+            Candidate(
+                rule=rule,
+                severity=severity(f),
+                kpi=f.test.kpi,
+                scope=f.test.scope,
+                window_start=windows.current_start,
+                window_end=windows.as_of,
+                baseline_value=f.test.baseline_value,
+                current_value=f.test.current_value,
+                n_current=f.test.current.n,
+                n_baseline=f.test.baseline.n,
+                p_value=f.test.p_value,
+                message=en,
+                message_fr=fr,
+                dedupe_key=f"{rule}|{f.test.kpi}|{f.test.scope}",
+                evidence=evidence,
+            )
+        )
+    return out
+
+
+@dataclass
+class Changes:
+    opened: list[str]
+    refreshed: list[str]
+    resolved: list[str]
+
+
+def apply(
+    con: duckdb.DuckDBPyConnection, candidates: list[Candidate], as_of: datetime, managed_rules: set[str]
+) -> Changes:
+    """Open, refresh or resolve alerts so that open alerts of `managed_rules` are exactly `candidates`."""
+    con.execute(DDL)
+    changes = Changes([], [], [])
+    open_rows = {
+        key: alert_id
+        for key, alert_id in con.execute(
+            "select dedupe_key, alert_id from marts.alerts where status = 'open'"
+        ).fetchall()
+    }
+    wanted = {c.dedupe_key: c for c in candidates}
+    con.execute("begin transaction")
+    try:
+        for key, c in wanted.items():
+            if key in open_rows:
+                con.execute(
+                    """update marts.alerts set last_seen_at = ?, current_value = ?, baseline_value = ?, delta = ?,
+                       n_current = ?, n_baseline = ?, p_value = ?, severity = ?, message = ?, message_fr = ?,
+                       window_start = ?, window_end = ?, evidence = coalesce(?, evidence)
+                       where alert_id = ?""",
+                    [
+                        as_of,
+                        c.current_value,
+                        c.baseline_value,
+                        c.delta,
+                        c.n_current,
+                        c.n_baseline,
+                        c.p_value,
+                        c.severity,
+                        c.message,
+                        c.message_fr,
+                        c.window_start,
+                        c.window_end,
+                        c.evidence,
+                        open_rows[key],
+                    ],
+                )
+                changes.refreshed.append(open_rows[key])
+                continue
+            last_resolved = con.execute(
+                "select max(resolved_at) from marts.alerts where dedupe_key = ?", [key]
+            ).fetchall()[0][0]
+            if last_resolved is not None and as_of - last_resolved < COOLDOWN:
+                continue
+            alert_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"cxpulse:{key}:{as_of.isoformat()}"))
+            con.execute(
+                """insert into marts.alerts (alert_id, rule, severity, kpi, scope, window_start, window_end,
+                   baseline_value, current_value, delta, n_current, n_baseline, p_value, message, message_fr,
+                   status, first_fired_at, last_seen_at, dedupe_key, evidence)
+                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)
+                   on conflict do nothing""",
+                [
+                    alert_id,
+                    c.rule,
+                    c.severity,
+                    c.kpi,
+                    c.scope,
+                    c.window_start,
+                    c.window_end,
+                    c.baseline_value,
+                    c.current_value,
+                    c.delta,
+                    c.n_current,
+                    c.n_baseline,
+                    c.p_value,
+                    c.message,
+                    c.message_fr,
+                    as_of,
+                    as_of,
+                    key,
+                    c.evidence,
+                ],
+            )
+            changes.opened.append(alert_id)
+        for key, alert_id in open_rows.items():
+            rule = key.split("|", 1)[0]
+            if rule in managed_rules and key not in wanted:
+                con.execute(
+                    "update marts.alerts set status = 'resolved', resolved_at = ?, last_seen_at = ?, "
+                    "delivery_status = 'pending' where alert_id = ?",
+                    [as_of, as_of, alert_id],
+                )
+                changes.resolved.append(alert_id)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return changes

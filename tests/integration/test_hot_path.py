@@ -1,0 +1,85 @@
+"""Hot path against the real broker: a detractor answer becomes a cx.alerts message within seconds."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from cxpulse.config import Settings
+from streams.consumer import LandingConsumer
+
+pytestmark = pytest.mark.integration
+
+
+def survey(response_id: str, nps: int, case_id: str | None = None) -> bytes:
+    return json.dumps(
+        {
+            "response_id": response_id,
+            "occurred_at": "2026-03-02T10:00:00+01:00",
+            "customer_id": "cust-42",
+            "channel": "chat",
+            "touchpoint": "web_chat",
+            "survey": "post_contact",
+            "nps": nps,
+            "case_id": case_id,
+            "verbatim": "Personne ne me rappelle <b>jamais</b>",
+        }
+    ).encode()
+
+
+def test_detractor_alerts_arrive_within_seconds(kafka_settings: Settings) -> None:
+    settings = dataclasses.replace(kafka_settings, idle_exit_seconds=600)
+    consumer = LandingConsumer(settings)
+    worker = threading.Thread(target=consumer.run, kwargs={"until_idle": True}, daemon=True)
+    worker.start()
+    alerts = KafkaConsumer(
+        settings.topic_alerts,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        auto_offset_reset="latest",
+        consumer_timeout_ms=500,
+    )
+    alerts.poll(timeout_ms=2000)  # join the topic before producing
+    time.sleep(8)  # the landing consumer joins its group
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    complaint = {
+        "event_id": "c1",
+        "event_type": "case_opened",
+        "occurred_at": "2026-03-01T09:00:00Z",
+        "customer_id": "cust-42",
+        "channel": "email",
+        "touchpoint": "form",
+        "case_id": "K-9",
+        "reason": "billing",
+        "is_complaint": True,
+        "category": "billing_error",
+    }
+    producer.send(settings.topic_touchpoints, json.dumps(complaint).encode(), key=b"cust-42").get(timeout=10)
+    time.sleep(1)
+    sent_at = time.monotonic()
+    producer.send(settings.topic_surveys, survey("r-low", 1), key=b"cust-42")
+    producer.send(settings.topic_surveys, survey("r-complaint", 5, "K-9"), key=b"cust-42")
+    producer.send(settings.topic_surveys, survey("r-fine", 5), key=b"cust-42")  # no alert: 5, no complaint
+    producer.flush()
+    received = {}
+    while time.monotonic() - sent_at < 10 and len(received) < 2:
+        for batch in alerts.poll(timeout_ms=200).values():
+            for message in batch:
+                alert = json.loads(message.value)
+                received[alert["response_id"]] = (alert, time.monotonic() - sent_at)
+    consumer.request_stop()
+    worker.join(timeout=30)
+    producer.close()
+    alerts.close()
+    assert set(received) == {"r-low", "r-complaint"}
+    low, latency = received["r-low"]
+    assert latency < 10
+    assert low["rule"] == "detractor_complaint" and low["severity"] == "warning" and low["customer_id"] == "cust-42"
+    assert "verbatim" not in low  # only when alert_include_verbatim is set
+    linked, _ = received["r-complaint"]
+    assert linked["severity"] == "critical" and "K-9" in linked["message"] and "réclamation K-9" in linked["message_fr"]

@@ -1,0 +1,189 @@
+"""Drift alerts on simulated survey answers with known injected drifts: they fire exactly when they should."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from cxpulse.config import Settings
+from quality import alerts
+from quality.drift import RULES, Side, Windows, benjamini_hochberg, detect, nps_test, proportion_test, welch_test
+from transforms.runner import create_views
+from warehouse.db import connect
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+CHANNELS = ["phone", "chat", "email", "web", "app"]
+TOUCHPOINTS = {c: [f"{c}_main", f"{c}_second"] for c in CHANNELS}  # 10 touchpoints
+SEGMENTS = ["residential", "pro", "premium"]
+BASE_NPS = [0.02] * 7 + [0.15, 0.25] + [0.20, 0.20]  # P(score 0..10): promoters .40, detractors .14 -> NPS 26
+MANAGED = set(RULES.values())
+
+
+def drop_nps(weights: list[float], points: float) -> list[float]:
+    """Move `points`/2 % of answers from promoters to detractors: NPS falls by `points`."""
+    shift = points / 200
+    w = list(weights)
+    w[9] -= shift / 2
+    w[10] -= shift / 2
+    w[0] += shift / 2
+    w[3] += shift / 2
+    return w
+
+
+def simulate(
+    con,
+    seed: int,
+    days: int = 90,
+    per_day: int = 600,
+    drift: dict | None = None,
+    tiny: list[tuple[int, int]] | None = None,
+) -> None:
+    """Survey answers for `days` days. drift = {"channel": "chat", "from_day": d, "to_day": e, "points": 15}."""
+    rng = random.Random(seed)
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "response_id",
+            "occurred_at",
+            "customer_id",
+            "channel",
+            "touchpoint",
+            "segment",
+            "survey",
+            "nps",
+            "csat",
+            "ces",
+            "payload",
+            "kafka_topic",
+            "kafka_partition",
+            "kafka_offset",
+            "loaded_at",
+        )
+    }
+
+    def add(i: int, day: int, channel: str, touchpoint: str, segment: str, weights: list[float]) -> None:
+        nps = rng.choices(range(11), weights)[0]
+        cols["response_id"].append(f"r-{seed}-{i}")
+        cols["occurred_at"].append(START + timedelta(days=day, seconds=rng.randrange(86400)))
+        cols["customer_id"].append(f"c{rng.randrange(10**6)}")
+        cols["channel"].append(channel)
+        cols["touchpoint"].append(touchpoint)
+        cols["segment"].append(segment)
+        cols["survey"].append("post_contact")
+        cols["nps"].append(nps)
+        cols["csat"].append(min(5, max(1, round(nps / 2.2 + rng.gauss(0, 0.7)))))
+        cols["ces"].append(min(7, max(1, round(nps * 0.6 + 1 + rng.gauss(0, 1)))))
+        cols["payload"].append("{}")
+        cols["kafka_topic"].append("t")
+        cols["kafka_partition"].append(0)
+        cols["kafka_offset"].append(i)
+        cols["loaded_at"].append(START)
+
+    i = 0
+    for day in range(days):
+        for _ in range(per_day):
+            channel = rng.choice(CHANNELS)
+            weights = BASE_NPS
+            if drift and channel == drift["channel"] and drift["from_day"] <= day < drift.get("to_day", days):
+                weights = drop_nps(BASE_NPS, drift["points"])
+            add(i, day, channel, rng.choice(TOUCHPOINTS[channel]), rng.choice(SEGMENTS), weights)
+            i += 1
+    for day, count in tiny or []:  # a small segment whose few answers swing wildly
+        for _ in range(count):
+            add(i, day, "web", "web_main", "vip", [1] + [0] * 10)
+            i += 1
+    answers = pa.table(cols)  # noqa: F841 - read by DuckDB replacement scan below
+    con.execute("insert into raw.surveys by name select * from answers")
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    connection = connect(tmp_path / "cx.duckdb")
+    create_views(connection)
+    yield connection
+    connection.close()
+
+
+SETTINGS = Settings()
+
+
+def fired(con, as_of: datetime) -> list:
+    windows = Windows.ending(as_of, 7, 28)
+    return [f for f in detect(con, SETTINGS, windows) if f.fires]
+
+
+def test_fifteen_point_nps_drop_in_one_channel_is_detected_on_the_first_run_after_onset(con) -> None:
+    simulate(con, seed=1, drift={"channel": "chat", "from_day": 83, "points": 15})
+    as_of = START + timedelta(days=90)  # first full current window after onset (days 83-89)
+    findings = fired(con, as_of)
+    keys = {(f.test.kpi, f.test.scope) for f in findings}
+    assert ("nps", "channel:chat") in keys
+    chat = next(f for f in findings if (f.test.kpi, f.test.scope) == ("nps", "channel:chat"))
+    assert chat.test.current.n >= 100 and chat.test.baseline.n >= 100
+    assert -25 < chat.test.delta < -8
+    assert not any(f.test.scope.startswith("channel:") and f.test.scope != "channel:chat" for f in findings)
+    # the day before the drift started, nothing fires
+    assert fired(con, START + timedelta(days=83)) == []
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14, 15])
+def test_ninety_stable_days_over_twenty_scopes_raise_nothing(con, seed: int) -> None:
+    simulate(con, seed=seed)
+    windows = Windows.ending(START + timedelta(days=90), 7, 28)
+    findings = detect(con, SETTINGS, windows)
+    scopes = {f.test.scope for f in findings if f.test.kpi == "nps"}
+    assert len(scopes) >= 19  # all, 5 channels, 10 touchpoints, 3 segments
+    assert [f for f in findings if f.fires] == []
+
+
+def test_dramatic_swing_on_seven_answers_raises_nothing(con) -> None:
+    simulate(con, seed=3, tiny=[(85, 7)])  # segment vip: 7 answers, all scoring 0, only in the current window
+    findings = detect(con, SETTINGS, Windows.ending(START + timedelta(days=90), 7, 28))
+    vip = next(f for f in findings if f.test.kpi == "nps" and f.test.scope == "segment:vip")
+    assert vip.test.current.n == 7 and vip.test.current_value == -100
+    assert not vip.fires and "min_n" in vip.reason
+
+
+def test_rerun_never_duplicates_and_recovery_resolves(con) -> None:
+    simulate(con, seed=2, days=130, drift={"channel": "chat", "from_day": 83, "to_day": 90, "points": 25})
+    as_of = START + timedelta(days=90)
+    windows = Windows.ending(as_of, 7, 28)
+    first = alerts.apply(con, alerts.shift_candidates(detect(con, SETTINGS, windows), windows, None), as_of, MANAGED)
+    assert first.opened
+    again = alerts.apply(con, alerts.shift_candidates(detect(con, SETTINGS, windows), windows, None), as_of, MANAGED)
+    assert again.opened == [] and sorted(again.refreshed) == sorted(first.opened)
+    assert con.execute("select count(*) from marts.alerts").fetchall() == [(len(first.opened),)]
+    row = con.execute(
+        "select message, message_fr, n_current, n_baseline, status from marts.alerts "
+        "where dedupe_key = 'nps_shift|nps|channel:chat'"
+    ).fetchall()[0]
+    message, message_fr, n_current, n_baseline, status = row
+    assert status == "open" and n_current >= 100 and n_baseline >= 400
+    assert (
+        message.startswith("Net Promoter Score on channel:chat fell from ") and f"on {n_current:,} answers" in message
+    )
+    assert "in the 28 days before" in message and "baisse de" in message_fr
+    # 5 weeks later the chat is back to normal and the baseline no longer holds the drift: resolved
+    later = START + timedelta(days=130)
+    lw = Windows.ending(later, 7, 28)
+    changes = alerts.apply(con, alerts.shift_candidates(detect(con, SETTINGS, lw), lw, None), later, MANAGED)
+    assert set(first.opened) <= set(changes.resolved)
+    assert con.execute("select count(*) from marts.alerts where status = 'open'").fetchall() == [(0,)]
+
+
+def test_statistics_against_independent_formulas() -> None:
+    # two-proportion z-test: 60/100 vs 45/100 -> pooled .525, se = sqrt(.525*.475*(2/100)) = .070622, z = 2.1240
+    _, _, p = proportion_test(Side(100, 60), Side(100, 45))
+    assert abs(p - 0.03367) < 1e-4
+    # Welch: n=3 values 1,2,3 (sum 6, sumsq 14) vs n=3 values 4,5,6 (15, 77): t = -3/sqrt(2/3) = -3.674, dof 4
+    _, _, p = welch_test(Side(3, 6, 14), Side(3, 15, 77))
+    assert abs(p - 0.02131) < 1e-4
+    # NPS: identical samples -> p = 1
+    assert nps_test(Side(200, 80, 30), Side(400, 160, 60))[2] == pytest.approx(1.0)
+    # Benjamini-Hochberg on [0.01, 0.04, 0.03, 0.5]: sorted .01,.03,.04,.5 -> q = .04, .0533, .0533, .5
+    assert benjamini_hochberg([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
