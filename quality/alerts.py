@@ -75,7 +75,7 @@ class Candidate:
         return self.current_value - self.baseline_value
 
 
-def _number(value: float, unit: str, french: bool = False) -> str:
+def format_value(value: float, unit: str, french: bool = False) -> str:
     text = f"{value * 100:.1f} %" if unit == "ratio" else f"{value:,.1f}"
     if french:
         text = text.replace(",", "\u202f").replace(".", ",")
@@ -92,13 +92,13 @@ def shift_messages(f: Finding, windows: Windows) -> tuple[str, str]:
     period_fr = f"du {windows.current_start:%d/%m/%Y} au {(windows.as_of - timedelta(seconds=1)):%d/%m/%Y}"
     baseline_days = (windows.current_start - windows.baseline_start).days
     en = (
-        f"{k.label_en} on {t.scope} {'rose' if up else 'fell'} from {_number(t.baseline_value, k.unit)} to "
-        f"{_number(t.current_value, k.unit)} on {t.current.n:,} answers over {period}, against "
+        f"{k.label_en} on {t.scope} {'rose' if up else 'fell'} from {format_value(t.baseline_value, k.unit)} to "
+        f"{format_value(t.current_value, k.unit)} on {t.current.n:,} answers over {period}, against "
         f"{t.baseline.n:,} answers in the {baseline_days} days before (p = {t.p_value:.2g})."
     )
     fr = (
-        f"{k.label_fr} sur {t.scope} : {'hausse' if up else 'baisse'} de {_number(t.baseline_value, k.unit, True)}"
-        f" à {_number(t.current_value, k.unit, True)} sur {t.current.n:,} réponses {period_fr}, contre "
+        f"{k.label_fr} sur {t.scope} : {'hausse' if up else 'baisse'} de {format_value(t.baseline_value, k.unit, True)}"
+        f" à {format_value(t.current_value, k.unit, True)} sur {t.current.n:,} réponses {period_fr}, contre "
         f"{t.baseline.n:,} réponses sur les {baseline_days} jours précédents (p = {t.p_value:.2g})."
     )
     return en, fr

@@ -7,6 +7,7 @@ raises a `data_quality` alert and makes the run fail, so nothing is published.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -138,8 +139,8 @@ def _target_breaches(con: duckdb.DuckDBPyConnection, as_of: datetime) -> list[al
     ).fetchall()
     out = []
     for period_type, start, kpi, scope, label_en, label_fr, value, target, n, unit, previous in rows:
-        fmt_en, fmt_fr = alerts._number(value, unit), alerts._number(value, unit, french=True)
-        tgt_en, tgt_fr = alerts._number(target, unit), alerts._number(target, unit, french=True)
+        fmt_en, fmt_fr = alerts.format_value(value, unit), alerts.format_value(value, unit, french=True)
+        tgt_en, tgt_fr = alerts.format_value(target, unit), alerts.format_value(target, unit, french=True)
         period_fr = "semaine" if period_type == "week" else "mois"
         out.append(
             alerts.Candidate(
@@ -210,10 +211,7 @@ def run_checks(
     candidates = alerts.shift_candidates(result.findings, windows, None)
     candidates += _distribution_candidates(con, settings, windows, result.findings, result)
     if result.evidence:
-        candidates = [
-            c if c.evidence else alerts.Candidate(**{**c.__dict__, "evidence": str(result.evidence)})
-            for c in candidates
-        ]
+        candidates = [c if c.evidence else dataclasses.replace(c, evidence=str(result.evidence)) for c in candidates]
     candidates += _target_breaches(con, as_of)
     candidates += _quality_candidate(result.quality_failures, as_of, gates.report_path)
     result.changes = alerts.apply(con, candidates, as_of, MANAGED_RULES)

@@ -8,6 +8,7 @@ z-test for rates (CSAT, CES easy, answer rate, service level, FCR); Welch's t-te
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -255,7 +256,7 @@ def detect(con: duckdb.DuckDBPyConnection, settings: Settings, windows: Windows)
         q_values = benjamini_hochberg([t.p_value for t in eligible]) if eligible else []
         q_of = {t.scope: q for t, q in zip(eligible, q_values, strict=True)}
         for t in tests:
-            t = Test(**{**t.__dict__, "q_value": q_of.get(t.scope)})
+            t = dataclasses.replace(t, q_value=q_of.get(t.scope))
             if min(t.current.n, t.baseline.n) < kpi.min_n:
                 findings.append(Finding(t, kpi, False, f"n below min_n {kpi.min_n}"))
             elif t.q_value is None or t.q_value > ALPHA:
