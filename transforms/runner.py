@@ -179,7 +179,8 @@ def _parameters(sql: str, settings: Settings) -> dict[str, Any]:
         "fcr_window_h": settings.fcr_window_h,
         "hourly_cost_eur": settings.hourly_cost_eur,
     }
-    return {name: value for name, value in available.items() if re.search(rf"\${name}\b", sql)}
+    code = re.sub(r"--[^\n]*", "", sql)  # a parameter named in a comment only is not bound
+    return {name: value for name, value in available.items() if re.search(rf"\${name}\b", code)}
 
 
 def _identifier(name: str) -> str:
@@ -289,7 +290,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
         scope = {spec.name: _scope_values(con, spec) for spec in MART_SPECS}
         rows = {}
         for spec in MART_SPECS:
-            _build_mart(con, spec, settings, full)
+            if full or scope[spec.name]:
+                _build_mart(con, spec, settings, full)
             rows[spec.name] = _count(con, spec.name)
         _refresh_fcr_final(con, settings)
         con.execute("delete from ops.dirty_days")

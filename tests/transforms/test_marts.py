@@ -585,3 +585,6 @@ def test_build_fails_when_model_tests_fail(con, settings: Settings) -> None:
     con.execute("insert into ops.dirty_days values ('2026-01-01')")
     with pytest.raises(SchemaTestError, match="unique grain"):
         build(con, settings)
+    # the build rolled back: its dirty day is still to do, the marts are as they were
+    assert con.execute("select day from ops.dirty_days").fetchall() == [(date(2026, 1, 1),)]
+    assert build(con, settings, full=True).full  # a full rebuild repairs the mart

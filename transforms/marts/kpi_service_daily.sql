@@ -9,44 +9,45 @@ with contacts as (
         and day in (select day from rebuild_service_days)
 ),
 
--- Anything that shows the customer came back for the same reason: another contact or a new case.
--- Only what can fall in a repeat window of the contacts above is read.
+-- Every event that can show a customer came back for the same reason (another contact, a new case)
+-- and falls in a repeat window of the contacts above: from the first rebuilt day to fcr_window_h
+-- after the last one.
 follow_ups as (
-    select customer_id, reason, occurred_at
+    select event_id, customer_id, reason, occurred_at
     from staging.stg_contacts
-    where occurred_at > (select min(day) from rebuild_service_days)
+    where occurred_at >= (select min(day) from rebuild_service_days)
         and occurred_at <= (select max(day) from rebuild_service_days) + 1
             + to_hours(cast($fcr_window_h as bigint))
     union all
-    select customer_id, reason, occurred_at
+    select event_id, customer_id, reason, occurred_at
     from staging.stg_case_events
     where event_type = 'case_opened'
-        and occurred_at > (select min(day) from rebuild_service_days)
+        and occurred_at >= (select min(day) from rebuild_service_days)
         and occurred_at <= (select max(day) from rebuild_service_days) + 1
             + to_hours(cast($fcr_window_h as bigint))
 ),
 
--- ASOF join: for each answered contact, the first follow-up strictly later (no correlated subquery).
-next_follow_up as (
+-- For each event, how many events of the same customer and reason come strictly later (timestamps
+-- are in microseconds: 1 µs after) and at most fcr_window_h after it: a window frame, no correlated
+-- subquery, one sort per (customer, reason).
+later_counts as (
     select
-        contacts.event_id,
-        follow_ups.occurred_at as next_at
-    from contacts
-    asof left join follow_ups
-        on contacts.customer_id = follow_ups.customer_id
-        and contacts.reason = follow_ups.reason
-        and follow_ups.occurred_at > contacts.occurred_at
-    where contacts.outcome = 'answered'
+        event_id,
+        count(*) over (
+            partition by customer_id, reason
+            order by occurred_at
+            range between interval 1 microsecond following
+                and to_hours(cast($fcr_window_h as bigint)) following
+        ) as later_in_window
+    from follow_ups
 ),
 
 flagged as (
     select
         contacts.*,
-        next_follow_up.next_at is not null
-            and next_follow_up.next_at <= contacts.occurred_at + to_hours(cast($fcr_window_h as bigint))
-            as is_repeated
+        coalesce(later_counts.later_in_window, 0) > 0 as is_repeated
     from contacts
-    left join next_follow_up using (event_id)
+    left join later_counts using (event_id)
 ),
 
 aggregated as (
