@@ -35,7 +35,7 @@ def drift_check_seconds(touchpoints: int, repeats: int, home: Path) -> list[floa
     settings = dataclasses.replace(Settings(), home=home)
     con = connect(settings.warehouse_path)
     generate(con, touchpoints, "drift", START, DAYS)
-    build(con, settings, full=True, run_tests=False)
+    build(con, settings, full=True)
     as_of = datetime.combine(START + timedelta(days=DAYS), datetime.min.time(), UTC)
     timings = []
     for _ in range(repeats):

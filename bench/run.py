@@ -21,11 +21,19 @@ RESULTS = ROOT / "bench" / "results" / "latest.json"
 REPORT = ROOT / "BENCHMARKS.md"
 
 
-def _run(module: str, *args: str) -> dict:
+def _run(module: str, *args: str, reuse: bool = False) -> dict:
+    """Run one benchmark module; its figures are kept in bench/results/<name>.json as soon as they exist,
+    so that `--reuse` can rebuild the report without measuring again what already succeeded."""
+    cache = RESULTS.parent / f"{module.rsplit('.', 1)[-1]}{''.join(args).replace('--', '-')}.json"
+    if reuse and cache.exists():
+        return json.loads(cache.read_text())
     done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{module} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout[done.stdout.index("{") :])
+    result = json.loads(done.stdout[done.stdout.index("{") :])
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def _fmt(value: object) -> str:
@@ -39,14 +47,25 @@ def _fmt(value: object) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same keys (under 3 minutes)")
+    parser.add_argument("--reuse", action="store_true", help="reuse the figures of benchmarks that already ran")
     args = parser.parse_args()
     events, touchpoints, small, repeats = (
         (200_000, 2_000_000, 1_000_000, 2) if args.quick else (1_000_000, 10_000_000, 1_000_000, 3)
     )
-    ingest = _run("bench.ingest", "--events", str(events), "--repeats", str(repeats))
-    marts = _run("bench.marts", "--touchpoints", str(touchpoints), "--small", str(small), "--repeats", str(repeats))
+    ingest = _run("bench.ingest", "--events", str(events), "--repeats", str(repeats), reuse=args.reuse)
+    marts = _run(
+        "bench.marts",
+        "--touchpoints",
+        str(touchpoints),
+        "--small",
+        str(small),
+        "--repeats",
+        str(repeats),
+        reuse=args.reuse,
+    )
+    hot = "50" if args.quick else "200"
     alerts = _run(
-        "bench.alerts", "--touchpoints", str(events), "--hot", "50" if args.quick else "200", "--repeats", str(repeats)
+        "bench.alerts", "--touchpoints", str(events), "--hot", hot, "--repeats", str(repeats), reuse=args.reuse
     )
     big = touchpoints // 1_000_000
     result = {

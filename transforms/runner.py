@@ -11,7 +11,9 @@ they were, so the next run redoes the work):
 - `kpi_cases_daily` (cohorts by day of `case_opened`): the dirty days, the opening days of every
   case with an event on a dirty day (a late `case_resolved` changes its cohort), and every cohort
   day from the earliest dirty day holding a case event on (the backlog at the end of a day counts
-  all cohorts: a change of state on day D changes the backlog of D and of every later day).
+  all cohorts: a change of state on day D changes the backlog of D and of every later day). The
+  running backlog restarts from the last kept row before the first rebuilt day, per channel (temp
+  table backlog_anchors), so only cases with events since then are read.
 - `complaints_pareto`: the months of the opening days of those cases.
 - `progress_dashboard`: the ISO weeks and months of every day rebuilt above, and the period after
   each (its `previous_value` and `delta` follow).
@@ -228,10 +230,26 @@ def _fill_changed_days(con: duckdb.DuckDBPyConnection, full: bool) -> None:
         con.execute("create or replace temp table changed_days as select day from ops.dirty_days")
 
 
-def _fill_scope(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def _fill_scope(con: duckdb.DuckDBPyConnection, settings: Settings, full: bool) -> None:
     window_days = -(-settings.fcr_window_h // 24)  # ceil: how many days back a repeat window reaches
     for sql in _SCOPE_SQL:
         con.execute(sql, {"window_days": window_days} if "$window_days" in sql else None)
+    # Where the running backlog restarts: per channel, the last kept cohort day before the first
+    # rebuilt one (its backlog is final: new events change states from the first rebuilt day on).
+    con.execute(_ANCHORS_SQL if not full else _NO_ANCHORS_SQL)
+
+
+_ANCHORS_SQL = """
+    create or replace temp table backlog_anchors as
+    select channel, max(day) as anchor_day, arg_max(backlog_end_of_day, day) as anchor_backlog
+    from marts.kpi_cases_daily
+    where day < (select min(day) from rebuild_case_days)
+    group by channel
+"""
+_NO_ANCHORS_SQL = """
+    create or replace temp table backlog_anchors
+        (channel varchar, anchor_day date, anchor_backlog bigint)
+"""
 
 
 def _scope_values(con: duckdb.DuckDBPyConnection, spec: MartSpec) -> list[Any]:
@@ -286,7 +304,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
     con.execute("begin transaction")
     try:
         _fill_changed_days(con, full)
-        _fill_scope(con, settings)
+        _fill_scope(con, settings, full)
         scope = {spec.name: _scope_values(con, spec) for spec in MART_SPECS}
         rows = {}
         for spec in MART_SPECS:

@@ -284,60 +284,57 @@ def test_incremental_rebuilds_only_touched_days_and_the_fcr_window(tmp_path: Pat
     assert con.execute("select count(*) from ops.dirty_days").fetchall() == [(0,)]
 
 
+def case_event(event_id: str, event_type: str, at: str, case_id: str, channel: str = "email", **extra: Any):
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": at,
+        "customer_id": "c",
+        "channel": channel,
+        "touchpoint": "form",
+        "case_id": case_id,
+        **extra,
+    }
+
+
 def test_late_resolution_updates_cohort_backlog_and_pareto(tmp_path: Path) -> None:
-    """A case_resolved loaded late changes its cohort day, the backlog of every later day and its month."""
+    """A case_resolved loaded late changes its cohort day, the backlog of every later day and its month;
+    the backlog of rebuilt days restarts from the last kept day before them (changes in between count)."""
     settings = dataclasses.replace(Settings(), home=tmp_path)
     con = connect(settings.warehouse_path)
-    case = {"customer_id": "c", "channel": "email", "touchpoint": "form", "case_id": "K"}
+    opened = {"reason": "billing"}
     write(
         con,
         "raw.touchpoints",
         TP_COLUMNS,
         [
-            {
-                **case,
-                "event_id": "o",
-                "event_type": "case_opened",
-                "occurred_at": "2026-01-05T10:00:00Z",
-                "reason": "billing",
-                "is_complaint": True,
-                "category": "billing_error",
-            },
-            {
-                **case,
-                "case_id": "L",
-                "event_id": "o2",
-                "event_type": "case_opened",
-                "occurred_at": "2026-01-20T10:00:00Z",
-                "reason": "billing",
-            },
+            case_event("w", "case_opened", "2026-01-02T10:00:00Z", "W", channel="web", **opened),
+            case_event("w2", "case_resolved", "2026-01-12T10:00:00Z", "W", channel="web", handle_s=0.0),
+            case_event(
+                "k", "case_opened", "2026-01-05T10:00:00Z", "K", is_complaint=True, category="billing_error", **opened
+            ),
+            case_event("l", "case_opened", "2026-01-20T10:00:00Z", "L", **opened),
         ],
     )
     build(con, settings)
-    backlog = "select day, backlog_end_of_day from marts.kpi_cases_daily where channel = 'all' order by day"
-    assert con.execute(backlog).fetchall() == [(date(2026, 1, 5), 1), (date(2026, 1, 20), 2)]
+    backlog = "select day, backlog_end_of_day from marts.kpi_cases_daily where channel = ? order by day"
+    # end of Jan 2: W; Jan 5: W, K; Jan 20: K, L (W resolved on the 12th)
+    expected = [(date(2026, 1, 2), 1), (date(2026, 1, 5), 2), (date(2026, 1, 20), 2)]
+    assert con.execute(backlog, ["all"]).fetchall() == expected
+
     write(
         con,
         "raw.touchpoints",
         TP_COLUMNS,
-        [
-            {
-                **case,
-                "event_id": "r",
-                "event_type": "case_resolved",
-                "occurred_at": "2026-01-10T10:00:00Z",
-                "handle_s": 1800.0,
-                "compensation_eur": 5.0,
-            }
-        ],
+        [case_event("r", "case_resolved", "2026-01-10T10:00:00Z", "K", handle_s=1800.0, compensation_eur=5.0)],
     )
     result = build(con, settings)
     # dirty day Jan 10 holds no cohort; K's cohort (Jan 5) and every cohort day from Jan 10 on are rebuilt
-    assert date(2026, 1, 5) in result.scope["kpi_cases_daily"]
-    assert date(2026, 1, 20) in result.scope["kpi_cases_daily"]
+    assert result.scope["kpi_cases_daily"] == [date(2026, 1, 5), date(2026, 1, 10), date(2026, 1, 20)]
     assert result.scope["complaints_pareto"] == [date(2026, 1, 1)]
     # K resolved on the 10th: still open at the end of the 5th; only L open at the end of the 20th
-    assert con.execute(backlog).fetchall() == [(date(2026, 1, 5), 1), (date(2026, 1, 20), 1)]
+    expected = [(date(2026, 1, 2), 1), (date(2026, 1, 5), 2), (date(2026, 1, 20), 1)]
+    assert con.execute(backlog, ["all"]).fetchall() == expected
     assert con.execute(
         "select resolved, resolution_p50_h from marts.kpi_cases_daily where day = '2026-01-05' and channel = 'all'"
     ).fetchall() == [(1, 120.0)]  # Jan 5 10:00 -> Jan 10 10:00 = 5 x 24 h
@@ -345,3 +342,15 @@ def test_late_resolution_updates_cohort_backlog_and_pareto(tmp_path: Path) -> No
     assert con.execute(
         "select handling_cost_eur, compensation_eur, cost_eur from marts.complaints_pareto"
     ).fetchall() == [(20.0, 5.0, 25.0)]
+
+    # A new email case M on Jan 15: Jan 15 and Jan 20 are rebuilt, from the last kept day (Jan 5, backlog
+    # 2 for all, 1 for email), through K resolved on the 10th and W (web) on the 12th:
+    # all Jan 15 = 2 - 1 - 1 + 1 (M) = 1; Jan 20 = 1 + 1 (L) = 2; email Jan 15 = 1 - 1 + 1 = 1, Jan 20 = 2
+    write(con, "raw.touchpoints", TP_COLUMNS, [case_event("m", "case_opened", "2026-01-15T10:00:00Z", "M", **opened)])
+    result = build(con, settings)
+    assert result.scope["kpi_cases_daily"] == [date(2026, 1, 15), date(2026, 1, 20)]
+    expected = [(date(2026, 1, 2), 1), (date(2026, 1, 5), 2), (date(2026, 1, 15), 1), (date(2026, 1, 20), 2)]
+    assert con.execute(backlog, ["all"]).fetchall() == expected
+    expected = [(date(2026, 1, 5), 1), (date(2026, 1, 15), 1), (date(2026, 1, 20), 2)]
+    assert con.execute(backlog, ["email"]).fetchall() == expected
+    assert con.execute(backlog, ["web"]).fetchall() == [(date(2026, 1, 2), 1)]

@@ -4,6 +4,8 @@ with cohort_case_ids as (
     select distinct case_id
     from staging.stg_case_events
     where event_type = 'case_opened'
+        and occurred_at >= (select min(day) from rebuild_case_days)
+        and occurred_at < (select max(day) from rebuild_case_days) + 1
         and day in (select day from rebuild_case_days)
 ),
 
@@ -39,10 +41,32 @@ cohorts as (
 
 -- Backlog: every case is a sequence of states (open at case_opened, resolved at each case_resolved,
 -- open again at each case_reopened). Each change of state is +1 / -1 on the day it happens; the
--- backlog at the end of day D is the running sum up to D (all cohorts), per channel of the case.
+-- backlog at the end of day D is the running sum of the changes up to D (all cohorts), per channel
+-- of the case. The sum starts from temp table backlog_anchors: per channel, the last cohort day
+-- kept from the previous build before the first rebuilt day, and its backlog (the runner leaves it
+-- empty in a full build). New events only change states from the first rebuilt day on, so only the
+-- cases with an event since the earliest anchor are read, not the whole history.
+since as (
+    select least(
+        (select min(day) from rebuild_case_days),
+        (select min(anchor_day) + 1 from backlog_anchors)
+    ) as first_day
+),
+
+active_case_ids as (
+    select distinct case_id
+    from staging.stg_case_events
+    where occurred_at >= (select first_day from since)
+),
+
 case_list as (
-    select case_id, channel, opened_at
-    from staging.stg_cases
+    select
+        case_id,
+        arg_min(channel, occurred_at) as channel,
+        min(occurred_at) as opened_at
+    from staging.stg_case_events
+    where event_type = 'case_opened' and case_id in (select case_id from active_case_ids)
+    group by case_id
 ),
 
 state_events as (
@@ -61,6 +85,7 @@ state_events as (
     from staging.stg_case_events as e
     inner join case_list as c using (case_id)
     where e.event_type in ('case_resolved', 'case_reopened')
+        and e.case_id in (select case_id from active_case_ids)
 ),
 
 -- At equal instants a case_reopened follows the case_resolved (as stg_cases.is_resolved decides).
@@ -83,16 +108,22 @@ daily_changes as (
         case when grouping(channel) = 1 then 'all' else channel end as channel,
         sum(change) as change
     from state_changes
+    where day >= (select first_day from since)
     group by grouping sets ((day, channel), (day))
 ),
 
 backlog as (
     select
-        day,
-        channel,
-        sum(change) over (partition by channel order by day rows between unbounded preceding and current row)
-            as backlog_end_of_day
+        daily_changes.day,
+        daily_changes.channel,
+        coalesce(backlog_anchors.anchor_backlog, 0) + sum(daily_changes.change) over (
+            partition by daily_changes.channel
+            order by daily_changes.day
+            rows between unbounded preceding and current row
+        ) as backlog_end_of_day
     from daily_changes
+    left join backlog_anchors using (channel)
+    where daily_changes.day > coalesce(backlog_anchors.anchor_day, date '0001-01-01')
 ),
 
 touchpoints as (
