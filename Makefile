@@ -7,7 +7,7 @@ KAFKA_LIBS := .cache/kafka-libs
 UV_VERSION := 0.13.8
 export CXPULSE_HOME ?= $(CURDIR)/.cxpulse
 
-.PHONY: setup demo test lint unit integration bench lock clean
+.PHONY: setup demo test lint browser unit integration bench lock clean
 
 ## setup: .venv with pinned dependencies + the project, and the Kafka jars (idempotent)
 setup: $(BIN)/.installed $(KAFKA_LIBS)/.installed
@@ -33,9 +33,15 @@ demo: setup
 	$(BIN)/cxpulse run
 	$(BIN)/cxpulse status --check
 
-## test: ruff, then unit and integration tests (the tests start their own broker)
-test: setup lint
+## test: ruff, then unit and integration tests (the tests start their own broker; the dashboard test a Chromium)
+test: setup lint browser
 	$(BIN)/pytest -q
+
+## browser: Debian's Chromium and ChromeDriver for the dashboard test (installed once)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null || \
+	     (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null))
 
 lint: setup
 	$(BIN)/ruff check .

@@ -278,6 +278,30 @@ def run(full: bool = typer.Option(False, "--full", help="rebuild every day of th
 
 
 @app.command()
+def dashboard(
+    out: Path = typer.Option(None, "--out", help="HTML file to write (default $CXPULSE_HOME/reports/dashboard.html)"),
+) -> None:
+    """Write the continuous-progress dashboard: one self-contained HTML file (EN/FR), from the published snapshot.
+
+    Example: `cxpulse dashboard --out reports/dashboard.html`
+    """
+    import duckdb
+
+    from warehouse.dashboard import write_dashboard
+
+    settings = _settings()
+    if not settings.published_path.exists():
+        console.print("no published snapshot yet: run `cxpulse run` (or `cxpulse dags`) first")
+        raise typer.Exit(1)
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    try:
+        written = write_dashboard(con, out or settings.reports_dir / "dashboard.html")
+    finally:
+        con.close()
+    console.print(f"dashboard written: {written}")
+
+
+@app.command()
 def dags(
     only: list[str] = typer.Option(None, "--dag", help="run only these DAG ids (repeatable)"),
 ) -> None:

@@ -58,8 +58,12 @@ def check_step(settings: Settings, as_of: datetime | None = None, *, prior_failu
 
 
 def publish_step(settings: Settings) -> tuple[Path, list[Path]]:
+    """Parquet exports, the HTML dashboard, then the snapshot for BI tools (atomic swap)."""
+    from warehouse.dashboard import write_dashboard
+
     with warehouse(settings) as con:
         exports = export_parquet(con, settings)
+        write_dashboard(con, settings.reports_dir / "dashboard.html")
         snapshot = publish_snapshot(con, settings)
     return snapshot, exports
 

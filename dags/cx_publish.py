@@ -3,7 +3,8 @@
 
 Runs when the marts passed their checks (`cx_marts_checked`): copies the live warehouse to
 `published/cx.duckdb` with an atomic rename (BI tools open it read-only and never meet a lock or a
-half-written file) and writes `exports/marts.<table>.parquet`.
+half-written file), writes `exports/marts.<table>.parquet` and the HTML dashboard
+`reports/dashboard.html`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,192 @@
+"""The continuous-progress dashboard as one self-contained HTML file (no network, no external asset).
+
+Reads the published snapshot (or any warehouse connection): KPI tiles of the latest ISO week from
+marts.progress_dashboard, the weekly NPS with its 95 % band, service KPIs by channel, the complaints
+Pareto with its cost, and open alerts. Every text that comes from data is escaped by Jinja2's
+autoescape; charts are inline SVG. English and French, switched in the page.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import jinja2
+from markupsafe import Markup
+
+
+@dataclass(frozen=True)
+class Tile:
+    kpi: str
+    label_en: str
+    label_fr: str
+    value: str
+    target: str
+    status: str
+    trend: str | None
+    n: int
+
+
+def format_value(value: float | None, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if unit == "ratio":
+        return f"{value * 100:.1f} %"
+    if unit == "points":
+        return f"{value:+.1f}"
+    if unit == "seconds":
+        return f"{value:.0f} s"
+    if unit == "hours":
+        return f"{value:.1f} h"
+    return f"{value:.2f}"
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?", [table]
+        ).fetchall()[0][0]
+        > 0
+    )
+
+
+def collect(con: duckdb.DuckDBPyConnection) -> dict:
+    data: dict = {"tiles": [], "week": None, "nps_weeks": [], "channels": [], "pareto": [], "month": None, "alerts": []}
+    if _has(con, "progress_dashboard"):
+        latest = con.execute(
+            "select max(period_start) from marts.progress_dashboard where period_type = 'week'"
+        ).fetchall()[0][0]
+        data["week"] = latest
+        for r in _rows(
+            con,
+            """
+                select kpi, label_en, label_fr, value, target, status, trend, n, unit
+                from marts.progress_dashboard
+                where period_type = 'week' and period_start = ? and scope = 'all' order by kpi""",
+            [latest],
+        ):
+            data["tiles"].append(
+                Tile(
+                    r["kpi"],
+                    r["label_en"],
+                    r["label_fr"],
+                    format_value(r["value"], r["unit"]),
+                    format_value(r["target"], r["unit"]),
+                    r["status"],
+                    r["trend"],
+                    r["n"],
+                )
+            )
+    if _has(con, "kpi_experience_daily"):
+        data["nps_weeks"] = _rows(
+            con,
+            """
+            with weeks as (
+                select cast(date_trunc('week', day) as date) as week, sum(nps_n) as n, sum(promoters) as p,
+                       sum(detractors) as d
+                from marts.kpi_experience_daily where channel = 'all' and touchpoint = 'all'
+                group by all having sum(nps_n) > 0
+            )
+            select week, n, 100.0 * (p - d) / n as nps,
+                   100 * 1.96 * sqrt(((p + .75) / (n + 3) + (d + .75) / (n + 3)
+                                      - ((p + .75) / (n + 3) - (d + .75) / (n + 3)) ^ 2) / (n + 3)) as moe
+            from weeks order by week""",
+        )
+    if _has(con, "kpi_service_daily") and data["week"] is not None:
+        data["channels"] = _rows(
+            con,
+            """
+            select channel, sum(offered) as offered, sum(answered) / sum(offered) as answer_rate,
+                   sum(answered_in_target) / sum(offered) as service_level,
+                   sum(answered_wait_s_sum) / nullif(sum(answered), 0) as asa_s,
+                   sum(handle_s_sum) / nullif(sum(answered), 0) as aht_s,
+                   1 - sum(repeated) / nullif(sum(answered), 0) as fcr_rate
+            from marts.kpi_service_daily
+            where queue = 'all' and channel <> 'all' and cast(date_trunc('week', day) as date) = ?
+            group by channel order by offered desc""",
+            [data["week"]],
+        )
+    if _has(con, "complaints_pareto"):
+        month = con.execute("select max(month) from marts.complaints_pareto").fetchall()[0][0]
+        data["month"] = month
+        data["pareto"] = _rows(
+            con,
+            """
+            select category, complaints, share, cumulative_share, vital_few, cost_eur
+            from marts.complaints_pareto where month = ? order by rank""",
+            [month],
+        )
+    if _has(con, "alerts"):
+        data["alerts"] = _rows(
+            con,
+            """
+            select severity, rule, scope, message, message_fr, evidence, cast(first_fired_at as varchar) as fired
+            from marts.alerts where status = 'open'
+            order by case severity when 'critical' then 0 when 'warning' then 1 else 2 end, first_fired_at desc
+            limit 50""",
+        )
+    return data
+
+
+def _nps_svg(weeks: list[dict], width: int = 640, height: int = 200) -> str:
+    """Inline SVG: weekly NPS line with its 95 % band; numbers only, so nothing to escape."""
+    if not weeks:
+        return ""
+    lows = [w["nps"] - w["moe"] for w in weeks]
+    highs = [w["nps"] + w["moe"] for w in weeks]
+    lo, hi = min(lows) - 5, max(highs) + 5
+    step = (width - 40) / max(len(weeks) - 1, 1)
+
+    def xy(i: int, v: float) -> str:
+        return f"{20 + i * step:.1f},{height - 20 - (v - lo) / (hi - lo) * (height - 40):.1f}"
+
+    band = (
+        " ".join(xy(i, v) for i, v in enumerate(highs))
+        + " "
+        + " ".join(xy(i, v) for i, v in reversed(list(enumerate(lows))))
+    )
+    line = " ".join(xy(i, w["nps"]) for i, w in enumerate(weeks))
+    return (
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="NPS">'
+        f'<polygon points="{band}" class="band"/><polyline points="{line}" class="line"/></svg>'
+    )
+
+
+def render(con: duckdb.DuckDBPyConnection, *, evidence_root: Path | None = None) -> str:
+    template_text = resources.files("warehouse").joinpath("dashboard.html.j2").read_text()
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["pct"] = lambda v: format_value(v, "ratio")
+    env.filters["secs"] = lambda v: format_value(v, "seconds")
+    env.filters["eur"] = lambda v: "–" if v is None else f"{v:,.0f} €".replace(",", "\u202f")
+    data = collect(con)
+    for alert in data["alerts"]:
+        evidence = alert["evidence"]
+        alert["link"] = (
+            Path(evidence).as_uri()
+            if evidence and Path(evidence).is_absolute()
+            else (evidence_root / evidence).as_uri()
+            if evidence and evidence_root
+            else None
+        )
+    chart = Markup(_nps_svg(data["nps_weeks"]))  # built from numbers only: nothing to escape
+    return env.from_string(template_text).render(
+        **data, nps_svg=chart, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    )
+
+
+def write_dashboard(con: duckdb.DuckDBPyConnection, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(render(con), encoding="utf-8")
+    tmp.replace(out)
+    return out
