@@ -46,6 +46,7 @@ def _settings() -> Settings:
     # (broker down, retrying) and what to do. DEBUG shows kafka-python's own logs again.
     kafka_level = logging.WARNING if settings.log_level == "DEBUG" else logging.CRITICAL
     logging.getLogger("kafka").setLevel(kafka_level)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     return settings
 
 
