@@ -279,6 +279,22 @@ def run(full: bool = typer.Option(False, "--full", help="rebuild every day of th
 
 
 @app.command()
+def forget(customer_id: str = typer.Argument(..., help="the (pseudonymous) customer id to erase")) -> None:
+    """Erase one customer (GDPR): raw tables, landing and quarantine files, dead letters; then rebuild the
+    marts of the days they touched and republish. The erasure ledger keeps counts, not the id.
+
+    Example: `cxpulse forget cust-7-00042`
+    """
+    from cxpulse.pipeline import forget_step
+
+    result = forget_step(_settings(), customer_id)
+    console.print(
+        f"erased {result.raw_rows} events and {result.dead_letters} dead letters, rewrote "
+        f"{len(result.files_rewritten)} files, rebuilt {result.days} days and republished"
+    )
+
+
+@app.command()
 def dashboard(
     out: Path = typer.Option(None, "--out", help="HTML file to write (default $CXPULSE_HOME/reports/dashboard.html)"),
 ) -> None:
@@ -344,64 +360,29 @@ def status(
     finally:
         con.close()
     table = Table(title="cxpulse reconciliation")
-    headers = (
-        "topic",
-        "partition",
+    counted = (
         "produced",
         "committed",
         "consumed",
         "loaded",
         "duplicates",
-        "dead letters",
-        "not loaded",
+        "dead_letters",
+        "not_loaded",
+        "erased",
         "lag",
         "balance",
     )
-    for header in headers:
-        table.add_column(header, justify="left" if header == "topic" else "right")
+    for header in ("topic", "partition", *counted):
+        table.add_column(header.replace("_", " "), justify="left" if header == "topic" else "right")
     totals: dict[str, dict[str, int]] = {}
     for r in rows:
-        table.add_row(
-            r.topic,
-            str(r.partition),
-            _n(r.produced),
-            _n(r.committed),
-            _n(r.consumed),
-            _n(r.loaded),
-            _n(r.duplicates),
-            _n(r.dead_letters),
-            _n(r.not_loaded),
-            _n(r.lag),
-            _n(r.balance),
-        )
+        table.add_row(r.topic, str(r.partition), *(_n(getattr(r, key)) for key in counted))
         t = totals.setdefault(r.topic, {})
-        for key in (
-            "produced",
-            "consumed",
-            "loaded",
-            "duplicates",
-            "dead_letters",
-            "not_loaded",
-            "lag",
-            "balance",
-        ):
-            value = getattr(r, key)
-            t[key] = t.get(key, 0) + (value or 0)
+        for key in counted:
+            t[key] = t.get(key, 0) + (getattr(r, key) or 0)
     for topic, t in totals.items():
-        table.add_row(
-            f"[bold]{topic}[/bold]",
-            "all",
-            _n(t["produced"]),
-            "",
-            _n(t["consumed"]),
-            _n(t["loaded"]),
-            _n(t["duplicates"]),
-            _n(t["dead_letters"]),
-            _n(t["not_loaded"]),
-            _n(t["lag"]),
-            _n(t["balance"]),
-            style="bold",
-        )
+        cells = ["" if key == "committed" else _n(t[key]) for key in counted]
+        table.add_row(f"[bold]{topic}[/bold]", "all", *cells, style="bold")
     console.print(table)
     if rows and rows[0].produced is None:
         console.print("[yellow]broker not reachable: produced and lag unknown[/yellow] (`cxpulse broker start`)")

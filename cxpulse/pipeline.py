@@ -88,3 +88,15 @@ def run_once(settings: Settings, *, full: bool = False, as_of: datetime | None =
     check_step(settings, as_of)
     snapshot, _ = publish_step(settings)
     return RunResult(loaded, snapshot)
+
+
+def forget_step(settings: Settings, customer_id: str):
+    """GDPR erasure of one customer, then rebuild the touched days and republish (checks included)."""
+    from warehouse.erasure import forget
+
+    with warehouse(settings) as con:
+        result = forget(con, settings, customer_id)
+    transform_step(settings)
+    check_step(settings)
+    publish_step(settings)
+    return result

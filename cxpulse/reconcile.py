@@ -12,6 +12,7 @@ from kafka.errors import KafkaError
 
 from cxpulse.config import Settings
 from streams.landing import landed_next_offset, parse_batch_name
+from warehouse.erasure import erased_counts
 
 
 @dataclass
@@ -25,6 +26,7 @@ class PartitionCounts:
     duplicates: int
     dead_letters: int
     not_loaded: int  # messages in landing/quarantine files the loader has not taken yet
+    erased: int = 0  # rows removed by `cxpulse forget` (GDPR)
 
     @property
     def lag(self) -> int | None:
@@ -35,12 +37,14 @@ class PartitionCounts:
         """Messages produced that no count explains; 0 when the books balance."""
         if self.produced is None:
             return None
-        return self.produced - (self.loaded + self.duplicates + self.dead_letters + self.not_loaded + self.lag)
+        return self.produced - (
+            self.loaded + self.duplicates + self.dead_letters + self.not_loaded + self.erased + self.lag
+        )
 
     @property
     def consumed_balance(self) -> int:
         """Consumed messages not explained by the warehouse and pending files (works without a broker)."""
-        return self.consumed - (self.loaded + self.duplicates + self.dead_letters + self.not_loaded)
+        return self.consumed - (self.loaded + self.duplicates + self.dead_letters + self.not_loaded + self.erased)
 
 
 class ReconciliationError(RuntimeError):
@@ -106,6 +110,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, *, with_kafka:
     }
     loaded_paths = {row[0] for row in con.execute("select path from ops.loaded_files").fetchall()}
     pending = _pending_rows(settings, loaded_paths)
+    erased = erased_counts(con)
 
     keys = set(loaded) | set(duplicates) | set(dead) | set(pending)
     if offsets:
@@ -127,6 +132,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, *, with_kafka:
                 duplicates=duplicates.get((topic, partition), 0),
                 dead_letters=dead.get((topic, partition), 0),
                 not_loaded=pending.get((topic, partition), 0),
+                erased=erased.get((topic, partition), 0),
             )
         )
     return rows

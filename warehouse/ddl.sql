@@ -102,3 +102,14 @@ create table if not exists ops.runs (
 create table if not exists ops.dirty_days (
     day               date primary key
 );
+
+-- GDPR erasures (cxpulse forget): counts per topic and partition under a salted hash of the customer
+-- id, never the id, so that produced = loaded + duplicates + dead letters + erased still holds.
+create table if not exists ops.erasures (
+    subject_hash      varchar not null,
+    topic             varchar not null,
+    "partition"       integer not null,
+    kind              varchar not null,      -- raw | deadletter
+    rows_erased       bigint not null,
+    erased_at         timestamptz not null
+);
