@@ -74,6 +74,86 @@ def cxpulse_rate(settings: Settings, events: int, repeat: int) -> tuple[float, f
     return events / stats.busy_seconds, rss_mb
 
 
+def naive_rate(settings: Settings, events: int) -> float:
+    """What a user would write first: a kafka-python loop, json.loads, one DuckDB INSERT per event."""
+    import duckdb
+    from kafka import KafkaConsumer
+
+    con = duckdb.connect(str(settings.home / "naive.duckdb"))
+    con.execute(
+        "create table events (event_id varchar, event_type varchar, occurred_at varchar, "
+        "customer_id varchar, channel varchar, touchpoint varchar, payload varchar)"
+    )
+    consumer = KafkaConsumer(
+        settings.topic_touchpoints,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"naive-{time.time_ns()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=True,
+        consumer_timeout_ms=5000,
+    )
+    seen = 0
+    started = None
+    for message in consumer:
+        started = started or time.perf_counter()
+        event = json.loads(message.value)
+        con.execute(
+            "insert into events values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                event["event_id"],
+                event["event_type"],
+                event["occurred_at"],
+                event["customer_id"],
+                event["channel"],
+                event["touchpoint"],
+                message.value.decode(),
+            ],
+        )
+        seen += 1
+        if seen >= events:
+            break
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    con.close()
+    return seen / elapsed
+
+
+def scaleout_rates(settings: Settings, events: int) -> dict[str, float]:
+    """1 vs 2 `cxpulse consume` processes in one group on the 3 partitions: events / busiest process time."""
+    import subprocess
+    import sys
+
+    from cxpulse.config import to_env
+
+    out = {}
+    for processes in (1, 2):
+        run = dataclasses.replace(
+            settings,
+            home=settings.home / f"scale-{processes}",
+            consumer_group=f"scale-{processes}-{time.time_ns()}",
+            idle_exit_seconds=3.0,
+        )
+        env = {**os.environ, **to_env(run)}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "cxpulse.cli", "consume", "--until-idle"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for _ in range(processes)
+        ]
+        outputs = [p.communicate(timeout=600)[0] for p in procs]
+        busy = [float(o.rsplit("busy ", 1)[1].split(" s")[0]) for o in outputs]
+        landed = sum(int(o.split(": ", 1)[1].split(" valid")[0]) for o in outputs)
+        if landed != events:
+            raise RuntimeError(f"{processes} consumers landed {landed} events, expected {events}")
+        out[f"{processes}_process"] = events / max(busy)
+        shutil.rmtree(run.home)
+    return out
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
@@ -101,6 +181,8 @@ def main() -> dict:
         produce_with_kcat(settings.kafka_bootstrap, settings.topic_touchpoints, data)
         mean_size = sum(map(len, messages)) / len(messages)
         del messages
+        naive = naive_rate(settings, min(args.events, 20_000))  # row inserts: a sample is enough
+        scale = scaleout_rates(settings, args.events)
         kcat, ours, rss = [], [], []
         for repeat in range(args.repeats):  # interleaved, so both see the same machine state
             kcat.append(kcat_rate(settings.kafka_bootstrap, settings.topic_touchpoints, args.events))
@@ -117,6 +199,9 @@ def main() -> dict:
         "ingest_events_per_s": summary(ours),
         "kcat_events_per_s": summary(kcat),
         "ingest_vs_kcat": statistics.median(ours) / statistics.median(kcat),
+        "naive_events_per_s": naive,
+        "scaleout_events_per_s": scale,
+        "scaleout_2_vs_1": scale["2_process"] / scale["1_process"],
         "peak_rss_mb": {"ingest": max(rss)},
         "machine": {
             "cores": os.cpu_count(),

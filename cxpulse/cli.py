@@ -136,7 +136,7 @@ def consume(
     stats = LandingConsumer(settings).run(until_idle=until_idle)
     console.print(
         f"consumed {stats.consumed} messages: {stats.valid} valid, {stats.rejected} dead letters, "
-        f"{stats.batches} batch files"
+        f"{stats.batches} batch files, busy {stats.busy_seconds:.2f} s"
     )
 
 
