@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import resource
 import shutil
 import statistics
 import tempfile
@@ -121,6 +122,7 @@ def main() -> dict:
         "hot_alert_p50_s": hot[len(hot) // 2],
         "hot_alert_p95_s": hot[int(len(hot) * 0.95) - 1],
         "hot_alerts": len(hot),
+        "peak_rss_mb": {"quality_check": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},
     }
     print(json.dumps(result, indent=2))
     return result

@@ -124,10 +124,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(touchpoints: int, repeats: int, root: Path) -> dict:
+def measure(touchpoints: int, repeats: int, root: Path, *, ordered: bool = False) -> dict:
     settings = dataclasses.replace(Settings(), home=root / f"h{touchpoints}")
     con = connect(settings.warehouse_path)
     generate(con, touchpoints, "base", START, DAYS)
+    if ordered:  # history in time order, as real landing files arrive: zone maps can prune by day
+        for table in ("raw.touchpoints", "raw.surveys"):
+            con.execute(f"create or replace table {table} as select * from {table} order by occurred_at")  # noqa: S608
     con.execute("checkpoint")
     full = []
     for _ in range(repeats):
@@ -157,16 +160,18 @@ def main() -> dict:
     parser.add_argument("--touchpoints", type=int, default=10_000_000)
     parser.add_argument("--small", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--ordered", action="store_true", help="store the history in time order")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="cxpulse-bench-marts-"))
     try:
-        small = measure(args.small, args.repeats, root)
-        large = measure(args.touchpoints, args.repeats, root)
+        small = measure(args.small, args.repeats, root, ordered=args.ordered)
+        large = measure(args.touchpoints, args.repeats, root, ordered=args.ordered)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     big = args.touchpoints // 1_000_000
     result = {
         "touchpoints": args.touchpoints,
+        "ordered_history": args.ordered,
         "surveys": args.touchpoints // 10,
         f"full_build_{big}m_s": summary(large["full_build_s"]),
         f"incremental_day_{big}m_s": summary(large["incremental_day_s"]),

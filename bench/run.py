@@ -91,7 +91,7 @@ def main() -> None:
         "drift_touchpoints": alerts["drift_touchpoints"],
         "hot_alert_p50_s": alerts["hot_alert_p50_s"],
         "hot_alert_p95_s": alerts["hot_alert_p95_s"],
-        "peak_rss_mb": {**ingest["peak_rss_mb"], **marts["peak_rss_mb"]},
+        "peak_rss_mb": {**ingest["peak_rss_mb"], **marts["peak_rss_mb"], **alerts.get("peak_rss_mb", {})},
         "machine": {
             "cores": os.cpu_count(),
             "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
@@ -132,7 +132,8 @@ def main() -> None:
         f"process; statistics alone {_fmt(result['drift_statistics_s'])}) | <= 30 s |",
         f"| hot alert latency produce -> cx.alerts, p50 / p95, s | {result['hot_alert_p50_s']:.3f} / "
         f"{result['hot_alert_p95_s']:.3f} | p95 <= 2 s |",
-        f"| peak RSS, MB | {result['peak_rss_mb']} | <= 4 GiB |",
+        f"| peak RSS per stage, MB (ingest: process RSS after consuming; others: process peak) | "
+        f"{ {k: round(v) for k, v in result['peak_rss_mb'].items()} } | <= 4 GiB |",
         "",
     ]
     REPORT.write_text("\n".join(lines) + (REPORT_NOTES.read_text() if REPORT_NOTES.exists() else ""))
