@@ -4,6 +4,8 @@ URIs name the warehouse layer they stand for; the DAGs import them from here so 
 defined once.
 """
 
+from datetime import timedelta
+
 from airflow.sdk import Asset
 
 CX_RAW = Asset(name="cx_raw", uri="cxpulse://warehouse/raw")
@@ -13,3 +15,14 @@ CX_MARTS_CHECKED = Asset(name="cx_marts_checked", uri="cxpulse://warehouse/marts
 # Every task that opens the live warehouse for writing runs in this pool of one slot: DuckDB allows
 # one writing process per file, and a second writer would fail on the lock rather than wait.
 WAREHOUSE_POOL = "cx_warehouse"
+
+
+def warehouse_task_args(retries: int) -> dict:
+    """default_args of every cxpulse DAG: one owner, retries with exponential backoff, the writer pool."""
+    return {
+        "owner": "cx-data",
+        "retries": retries,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "pool": WAREHOUSE_POOL,
+    }

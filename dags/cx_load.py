@@ -9,20 +9,10 @@ which triggers `cx_marts`.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
-from cxpulse.assets import CX_RAW, WAREHOUSE_POOL
-
-DEFAULT_ARGS = {
-    "owner": "cx-data",
-    "retries": 3,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "pool": WAREHOUSE_POOL,
-}
+from cxpulse.assets import CX_RAW, warehouse_task_args
 
 
 @dag(
@@ -30,7 +20,7 @@ DEFAULT_ARGS = {
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=warehouse_task_args(retries=3),
     tags=["cxpulse", "warehouse"],
     doc_md=__doc__,
 )

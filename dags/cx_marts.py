@@ -8,12 +8,10 @@ months), so a run's cost follows new data, not history. Emits `cx_marts`.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
-from cxpulse.assets import CX_MARTS, CX_RAW, WAREHOUSE_POOL
+from cxpulse.assets import CX_MARTS, CX_RAW, warehouse_task_args
 
 
 @dag(
@@ -21,13 +19,7 @@ from cxpulse.assets import CX_MARTS, CX_RAW, WAREHOUSE_POOL
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "cx-data",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "pool": WAREHOUSE_POOL,
-    },
+    default_args=warehouse_task_args(retries=2),
     tags=["cxpulse", "warehouse"],
     doc_md=__doc__,
 )

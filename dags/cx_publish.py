@@ -9,12 +9,10 @@ half-written file), writes `exports/marts.<table>.parquet` and the HTML dashboar
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
-from cxpulse.assets import CX_MARTS_CHECKED, WAREHOUSE_POOL
+from cxpulse.assets import CX_MARTS_CHECKED, warehouse_task_args
 
 
 @dag(
@@ -22,13 +20,7 @@ from cxpulse.assets import CX_MARTS_CHECKED, WAREHOUSE_POOL
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "cx-data",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "pool": WAREHOUSE_POOL,
-    },
+    default_args=warehouse_task_args(retries=2),
     tags=["cxpulse", "publish"],
     doc_md=__doc__,
 )

@@ -11,12 +11,10 @@ the run, so `cx_publish` does not publish and BI tools keep the last good snapsh
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import dag, task
 
-from cxpulse.assets import CX_MARTS, CX_MARTS_CHECKED, WAREHOUSE_POOL
+from cxpulse.assets import CX_MARTS, CX_MARTS_CHECKED, warehouse_task_args
 
 
 @dag(
@@ -24,13 +22,7 @@ from cxpulse.assets import CX_MARTS, CX_MARTS_CHECKED, WAREHOUSE_POOL
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "owner": "cx-data",
-        "retries": 1,
-        "retry_delay": timedelta(seconds=30),
-        "retry_exponential_backoff": True,
-        "pool": WAREHOUSE_POOL,
-    },
+    default_args=warehouse_task_args(retries=1),
     tags=["cxpulse", "quality"],
     doc_md=__doc__,
 )
