@@ -104,32 +104,45 @@ def shift_messages(f: Finding, windows: Windows) -> tuple[str, str]:
     return en, fr
 
 
+def finding_candidate(
+    f: Finding, windows: Windows, *, rule: str, severity: str, message: str, message_fr: str, evidence: str | None
+) -> Candidate:
+    """The alert for one tested KPI and scope: values, sizes and windows come from the finding."""
+    return Candidate(
+        rule=rule,
+        severity=severity,
+        kpi=f.test.kpi,
+        scope=f.test.scope,
+        window_start=windows.current_start,
+        window_end=windows.as_of,
+        baseline_value=f.test.baseline_value,
+        current_value=f.test.current_value,
+        n_current=f.test.current.n,
+        n_baseline=f.test.baseline.n,
+        p_value=f.test.p_value,
+        message=message,
+        message_fr=message_fr,
+        dedupe_key=f"{rule}|{f.test.kpi}|{f.test.scope}",
+        evidence=evidence,
+    )
+
+
 def shift_candidates(findings: list[Finding], windows: Windows, evidence: str | None) -> list[Candidate]:
     out = []
     for f in findings:
-        if not f.fires:
-            continue
-        rule = RULES[f.test.kpi]
-        en, fr = shift_messages(f, windows)
-        out.append(
-            Candidate(
-                rule=rule,
-                severity=severity(f),
-                kpi=f.test.kpi,
-                scope=f.test.scope,
-                window_start=windows.current_start,
-                window_end=windows.as_of,
-                baseline_value=f.test.baseline_value,
-                current_value=f.test.current_value,
-                n_current=f.test.current.n,
-                n_baseline=f.test.baseline.n,
-                p_value=f.test.p_value,
-                message=en,
-                message_fr=fr,
-                dedupe_key=f"{rule}|{f.test.kpi}|{f.test.scope}",
-                evidence=evidence,
+        if f.fires:
+            en, fr = shift_messages(f, windows)
+            out.append(
+                finding_candidate(
+                    f,
+                    windows,
+                    rule=RULES[f.test.kpi],
+                    severity=severity(f),
+                    message=en,
+                    message_fr=fr,
+                    evidence=evidence,
+                )
             )
-        )
     return out
 
 

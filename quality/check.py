@@ -101,21 +101,13 @@ def _distribution_candidates(
             continue
         en, fr = alerts.shift_messages(f, windows)
         candidates.append(
-            alerts.Candidate(
+            alerts.finding_candidate(
+                f,
+                windows,
                 rule="distribution_drift",
                 severity="info",
-                kpi=f.test.kpi,
-                scope=f.test.scope,
-                window_start=windows.current_start,
-                window_end=windows.as_of,
-                baseline_value=f.test.baseline_value,
-                current_value=f.test.current_value,
-                n_current=f.test.current.n,
-                n_baseline=f.test.baseline.n,
-                p_value=f.test.p_value,
                 message=f"Score distribution changed ({verdict.method}): {en}",
                 message_fr=f"La distribution des notes a changé ({verdict.method}) : {fr}",
-                dedupe_key=f"distribution_drift|{f.test.kpi}|{f.test.scope}",
                 evidence=str(out_html),
             )
         )
