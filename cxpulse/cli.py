@@ -112,7 +112,7 @@ def produce(
     try:
         with Progress(*columns, console=err) as progress:
             task = progress.add_task(f"producing to {topic}", total=total)
-            sent = produce_file(file, topic, settings.kafka_bootstrap, progress=lambda n: progress.advance(task, n))
+            sent = produce_file(file, topic, settings, progress=lambda n: progress.advance(task, n))
     except (KafkaTimeoutError, KafkaConnectionError):
         err.print(f"[red]no Kafka broker on {settings.kafka_bootstrap}[/red]: start one with `cxpulse broker start`")
         raise typer.Exit(EXIT_BROKER) from None

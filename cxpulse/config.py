@@ -23,6 +23,11 @@ class ConfigError(ValueError):
 class Settings:
     home: Path = Path(".cxpulse")
     kafka_bootstrap: str = "localhost:9092"
+    # PLAINTEXT for the local broker; SSL / SASL_SSL in production. The SASL password (and the
+    # user name, kept beside it) come from CXPULSE_KAFKA_SASL_USERNAME / _PASSWORD only.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_ssl_cafile: str | None = None
     topic_touchpoints: str = "cx.touchpoints"
     topic_surveys: str = "cx.surveys"
     topic_deadletter: str = "cx.deadletter"
@@ -48,6 +53,8 @@ class Settings:
     log_level: str = "INFO"
     # Secrets: environment only.
     alert_webhook: str | None = field(default=None, repr=False)
+    kafka_sasl_username: str | None = field(default=None, repr=False)
+    kafka_sasl_password: str | None = field(default=None, repr=False)
 
     # -- derived paths -------------------------------------------------------------------------
     @property
@@ -83,8 +90,10 @@ class Settings:
         return (self.topic_touchpoints, self.topic_surveys)
 
 
-SECRET_KEYS = frozenset({"alert_webhook"})
+SECRET_KEYS = frozenset({"alert_webhook", "kafka_sasl_username", "kafka_sasl_password"})
 _ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_ALLOWED_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_ALLOWED_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 def _coerce(key: str, raw: Any, target: Any) -> Any:
@@ -135,6 +144,17 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"config key '{key}' must be > 0, got {getattr(s, key)!r}")
     if s.hourly_cost_eur < 0:
         raise ConfigError(f"config key 'hourly_cost_eur' must be >= 0, got {s.hourly_cost_eur!r}")
+    for key, allowed in (
+        ("kafka_security_protocol", _ALLOWED_SECURITY_PROTOCOLS),
+        ("kafka_sasl_mechanism", _ALLOWED_SASL_MECHANISMS),
+    ):
+        if getattr(s, key) not in allowed:
+            raise ConfigError(f"config key '{key}' must be one of {', '.join(allowed)}, got {getattr(s, key)!r}")
+    if s.kafka_security_protocol.startswith("SASL_") and not (s.kafka_sasl_username and s.kafka_sasl_password):
+        raise ConfigError(
+            f"config key 'kafka_security_protocol' is {s.kafka_security_protocol}: set CXPULSE_KAFKA_SASL_USERNAME "
+            "and CXPULSE_KAFKA_SASL_PASSWORD in the environment"
+        )
     if s.log_level not in _ALLOWED_LOG_LEVELS:
         raise ConfigError(
             f"config key 'log_level' must be one of {', '.join(_ALLOWED_LOG_LEVELS)}, got {s.log_level!r}"
@@ -178,5 +198,21 @@ def to_env(settings: Settings) -> dict[str, str]:
     return {
         f"CXPULSE_{f.name.upper()}": str(getattr(settings, f.name))
         for f in dataclasses.fields(Settings)
-        if f.name not in SECRET_KEYS
+        if f.name not in SECRET_KEYS and getattr(settings, f.name) is not None
     }
+
+
+def kafka_client_options(settings: Settings, client_id: str) -> dict[str, Any]:
+    """Connection options shared by every Kafka client cxpulse creates (consumer, producers, admin)."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "client_id": client_id,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL") and settings.kafka_ssl_cafile:
+        options["ssl_cafile"] = settings.kafka_ssl_cafile
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password
+    return options

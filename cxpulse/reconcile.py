@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from cxpulse.config import Settings
+from cxpulse.config import Settings, kafka_client_options
 from streams.landing import landed_next_offset, parse_batch_name
 from warehouse.erasure import erased_counts
 
@@ -54,11 +54,10 @@ class ReconciliationError(RuntimeError):
 def _kafka_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]] | None:
     try:
         consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
             group_id=None,
             request_timeout_ms=10_000,
             bootstrap_timeout_ms=5_000,
-            client_id="cxpulse-status",
+            **kafka_client_options(settings, "cxpulse-status"),
         )
     except KafkaError:  # the broker is down: report what the warehouse and files say
         return None
@@ -69,7 +68,7 @@ def _kafka_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[
         ends = consumer.end_offsets(tps)
     finally:
         consumer.close()
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="cxpulse-status")
+    admin = KafkaAdminClient(**kafka_client_options(settings, "cxpulse-status"))
     try:
         by_group = admin.list_group_offsets({settings.consumer_group: None})
         committed = {tp: meta.offset for tp, meta in by_group.get(settings.consumer_group, {}).items()}

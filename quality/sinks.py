@@ -18,7 +18,7 @@ import duckdb
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from cxpulse.config import Settings
+from cxpulse.config import Settings, kafka_client_options
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,7 @@ def deliver_pending(
     try:
         if producer is None:
             producer = KafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap,
-                acks="all",
-                bootstrap_timeout_ms=5_000,
-                client_id="cxpulse-alerts",
+                acks="all", bootstrap_timeout_ms=5_000, **kafka_client_options(settings, "cxpulse-alerts")
             )
     except KafkaError as exc:
         log.warning("alerts stay pending: Kafka unreachable (%s)", exc)

@@ -20,7 +20,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
-from cxpulse.config import Settings
+from cxpulse.config import Settings, kafka_client_options
 from streams.contracts import ContractError, decode_survey, decode_touchpoint
 from streams.hot_rules import HotRules
 from streams.landing import (
@@ -105,11 +105,7 @@ class LandingConsumer:
         delay = 1.0
         while not self._stop:
             try:
-                common = {
-                    "bootstrap_servers": self.settings.kafka_bootstrap,
-                    "client_id": "cxpulse-consumer",
-                    "bootstrap_timeout_ms": 5_000,
-                }
+                common = {**kafka_client_options(self.settings, "cxpulse-consumer"), "bootstrap_timeout_ms": 5_000}
                 self._consumer = KafkaConsumer(
                     group_id=self.settings.consumer_group,
                     enable_auto_commit=False,

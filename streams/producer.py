@@ -8,6 +8,8 @@ from pathlib import Path
 import msgspec
 from kafka import KafkaProducer
 
+from cxpulse.config import Settings, kafka_client_options
+
 
 class _Keyed(msgspec.Struct):
     customer_id: str | None = None
@@ -25,15 +27,19 @@ def message_key(line: bytes) -> bytes | None:
     return key.encode() if isinstance(key, str) else None
 
 
-def produce_file(path: Path, topic: str, bootstrap: str, *, progress: Callable[[int], None] | None = None) -> int:
-    """Send every line of `path` (blank lines skipped, bytes untouched); returns the count sent."""
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap,
+def make_producer(settings: Settings) -> KafkaProducer:
+    """A producer tuned for bulk sends: acks from every replica, large batches."""
+    return KafkaProducer(
         acks="all",
         linger_ms=20,
         batch_size=256 * 1024,
-        client_id="cxpulse-producer",
+        **kafka_client_options(settings, "cxpulse-producer"),
     )
+
+
+def produce_file(path: Path, topic: str, settings: Settings, *, progress: Callable[[int], None] | None = None) -> int:
+    """Send every line of `path` (blank lines skipped, bytes untouched); returns the count sent."""
+    producer = make_producer(settings)
     sent = 0
     try:
         with path.open("rb") as fh:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cxpulse.config import ConfigError, load_settings
+from cxpulse.config import ConfigError, kafka_client_options, load_settings, to_env
 
 
 def test_defaults_follow_design(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +59,36 @@ def test_secrets_are_refused_in_the_file_and_unknown_keys_listed(tmp_path: Path)
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings({"CXPULSE_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_kafka_security_options_come_from_the_environment(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'kafka_security_protocol' must be one of PLAINTEXT, SSL, SASL_PLAINTEXT"):
+        load_settings({"CXPULSE_KAFKA_SECURITY_PROTOCOL": "TLS"})
+    with pytest.raises(ConfigError, match="set CXPULSE_KAFKA_SASL_USERNAME and CXPULSE_KAFKA_SASL_PASSWORD"):
+        load_settings({"CXPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"})
+    config = tmp_path / "cxpulse.toml"
+    config.write_text('kafka_sasl_password = "hunter2"\n')
+    with pytest.raises(ConfigError, match="secret: set CXPULSE_KAFKA_SASL_PASSWORD"):
+        load_settings({"CXPULSE_CONFIG": str(config)})
+
+    settings = load_settings(
+        {
+            "CXPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "CXPULSE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "CXPULSE_KAFKA_SSL_CAFILE": "/etc/ssl/kafka-ca.pem",
+            "CXPULSE_KAFKA_SASL_USERNAME": "cx",
+            "CXPULSE_KAFKA_SASL_PASSWORD": "hunter2",
+        }
+    )
+    assert kafka_client_options(settings, "t") == {
+        "bootstrap_servers": "localhost:9092",
+        "client_id": "t",
+        "security_protocol": "SASL_SSL",
+        "ssl_cafile": "/etc/ssl/kafka-ca.pem",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "cx",
+        "sasl_plain_password": "hunter2",
+    }
+    assert "hunter2" not in repr(settings)
+    assert "CXPULSE_KAFKA_SASL_PASSWORD" not in to_env(settings)
+    assert kafka_client_options(load_settings({}), "t")["security_protocol"] == "PLAINTEXT"
