@@ -5,16 +5,26 @@ consumer; it goes to `cx.deadletter` (headers say why and where from) and to the
 Order per batch: dead letters produced and flushed -> quarantine file durable -> landing file durable
 -> offsets committed. The landing file is the batch's commit record (see streams.landing), so a
 crash between any two steps is repaired on restart by seeking past the landed files.
+
+A full landing disk (ENOSPC/EDQUOT) stalls the consumer instead of stopping it: the partial file is
+removed, the batches stay in memory (bounded: fetching is paused), nothing is committed past the last
+landed batch, the group membership is kept by polling the paused partitions, and the write is
+retried with backoff until space returns. SIGTERM/SIGINT only set a flag; every wait checks it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
@@ -35,6 +45,37 @@ from streams.landing import (
 
 log = logging.getLogger(__name__)
 
+BACKOFF_MAX_S = 30.0
+STOP_CHECK_S = 0.2  # the longest a wait goes without looking at the stop flag
+COMMIT_TIMEOUT_MS = 10_000  # a failed commit is harmless (the landing files say where to resume)
+CLOSE_TIMEOUT_S = 5.0
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class _Interrupted(BaseException):
+    """Raised by the signal handler to abandon a Kafka client that is still bootstrapping."""
+
+
+def _open_client(cls: type, **config: Any) -> Any:
+    """Construct a kafka-python client; when construction fails (or is interrupted), stop what it started.
+
+    kafka-python 3.0's KafkaConsumer starts its IO thread before it bootstraps and leaves it running
+    when bootstrapping fails: without this, every retry against a dead broker leaked a thread.
+    """
+    client = cls.__new__(cls)
+    try:
+        client.__init__(**config)
+    except BaseException:
+        net, inner = getattr(client, "_net", None), getattr(client, "_client", None)
+        with contextlib.suppress(Exception):
+            if net is not None:
+                net.stop(1_000)
+        with contextlib.suppress(Exception):
+            if inner is not None:
+                inner.close()
+        raise
+    return client
+
 
 @dataclass
 class _PartitionBuffer:
@@ -44,6 +85,7 @@ class _PartitionBuffer:
     payloads: list[bytes] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    dead_letters_sent: bool = False  # a retried write does not publish the batch's dead letters again
 
     def __len__(self) -> int:
         return len(self.offsets) + len(self.rejected)
@@ -63,6 +105,16 @@ class ConsumeStats:
         if self.first_message_at is None or self.last_flush_at is None:
             return 0.0
         return self.last_flush_at - self.first_message_at
+
+
+@dataclass
+class _Stall:
+    """The landing disk is full: batches wait in memory, fetching is paused, the write is retried."""
+
+    since: float
+    path: Path
+    delay: float
+    retry_at: float
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -89,6 +141,9 @@ class LandingConsumer:
         self._buffers: dict[TopicPartition, _PartitionBuffer] = {}
         self._oldest: float | None = None
         self._stop = False
+        self._wake = threading.Event()  # set by request_stop: ends a wait at once (other threads)
+        self._in_connect = False  # a signal may abandon the client being constructed
+        self._stall: _Stall | None = None
         self._last_activity: float | None = None  # None until partitions are first assigned
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
@@ -99,53 +154,105 @@ class LandingConsumer:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def request_stop(self, *_: object) -> None:
+        """Stop from any thread: the current wait ends at once, the loop flushes, commits and returns."""
         self._stop = True
+        self._wake.set()
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        # Only a flag: Event.set() from a handler can deadlock with an Event.wait() that this same
+        # (main) thread is inside; _sleep looks at the flag every STOP_CHECK_S instead.
+        self._stop = True
+        if self._in_connect:  # blocked in a client's bootstrap (up to its timeout): give it up now
+            self._in_connect = False
+            raise _Interrupted
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stop:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._wake.wait(min(remaining, STOP_CHECK_S))
 
     def _connect(self) -> None:
         delay = 1.0
         while not self._stop:
+            consumer = producer = None
             try:
-                common = {**kafka_client_options(self.settings, "cxpulse-consumer"), "bootstrap_timeout_ms": 5_000}
-                self._consumer = KafkaConsumer(
-                    group_id=self.settings.consumer_group,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                    max_poll_records=10_000,
-                    fetch_max_bytes=64 * 1024 * 1024,
-                    max_partition_fetch_bytes=16 * 1024 * 1024,
-                    # A killed consumer's partitions are handed over after this long, not the default 45 s.
-                    session_timeout_ms=10_000,
-                    heartbeat_interval_ms=3_000,
-                    **common,
-                )
-                self._producer = KafkaProducer(acks="all", linger_ms=5, **common)
-                self._hot = HotRules(
-                    self.settings, lambda topic, value, key: self._producer.send(topic, value=value, key=key)
-                )
-                self._consumer.subscribe(list(self.settings.source_topics), listener=_Rebalance(self))
+                self._in_connect = True
+                try:
+                    common = {
+                        **kafka_client_options(self.settings, "cxpulse-consumer"),
+                        "bootstrap_timeout_ms": 5_000,
+                    }
+                    consumer = _open_client(
+                        KafkaConsumer,
+                        group_id=self.settings.consumer_group,
+                        enable_auto_commit=False,
+                        auto_offset_reset="earliest",
+                        max_poll_records=10_000,
+                        fetch_max_bytes=64 * 1024 * 1024,
+                        max_partition_fetch_bytes=16 * 1024 * 1024,
+                        # A killed consumer's partitions are handed over after this long, not the default 45 s.
+                        session_timeout_ms=10_000,
+                        heartbeat_interval_ms=3_000,
+                        **common,
+                    )
+                    producer = _open_client(KafkaProducer, acks="all", linger_ms=5, **common)
+                finally:
+                    self._in_connect = False
+            except _Interrupted:
+                self._close_clients(consumer, producer)
                 return
             except (KafkaTimeoutError, KafkaConnectionError):
+                self._close_clients(consumer, producer)
                 log.warning(
                     "Kafka broker at %s is not reachable; retrying in %.0f s "
                     "(start a local one with `cxpulse broker start`)",
                     self.settings.kafka_bootstrap,
                     delay,
                 )
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                self._sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+                continue
+            self._consumer, self._producer = consumer, producer
+            self._hot = HotRules(
+                self.settings, lambda topic, value, key: self._producer.send(topic, value=value, key=key)
+            )
+            self._consumer.subscribe(list(self.settings.source_topics), listener=_Rebalance(self))
+            return
+
+    @staticmethod
+    def _close_clients(consumer: KafkaConsumer | None, producer: KafkaProducer | None) -> None:
+        """Close with bounded waits: a broker that is down must not hold up a stop."""
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.close(autocommit=False, timeout_ms=int(CLOSE_TIMEOUT_S * 1000))
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                producer.close(timeout=CLOSE_TIMEOUT_S)
 
     def run(self, *, until_idle: bool = False) -> ConsumeStats:
         """Consume until SIGTERM/SIGINT (or, with until_idle, until nothing arrives for a while)."""
         # Signal handlers can only be set from the main thread (tests and embedders run us elsewhere).
         in_main = threading.current_thread() is threading.main_thread()
         previous = (
-            {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main else {}
+            {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main else {}
         )
         try:
+            log.info(
+                "consuming %s from %s as group %s into %s",
+                ", ".join(self.settings.source_topics),
+                self.settings.kafka_bootstrap,
+                self.settings.consumer_group,
+                self.settings.landing_dir,
+            )
             self._connect()
             if self._consumer is None:
                 return self.stats
             while not self._stop:
+                if self._stall is not None:
+                    self._pause_fetching()  # again: a rebalance may have assigned new partitions
                 records = self._consumer.poll(timeout_ms=200)
                 if records:
                     self._last_activity = time.monotonic()
@@ -156,21 +263,28 @@ class LandingConsumer:
                     self.flush()
                 # Idle counts from the last message or the last assignment, whichever is later: a
                 # restarted consumer may wait for the group to rebalance before it gets partitions.
-                idle = self._last_activity is not None and (
-                    time.monotonic() - self._last_activity >= self.settings.idle_exit_seconds
+                # A stalled consumer is not idle: its batches are not landed yet.
+                idle = (
+                    self._stall is None
+                    and self._last_activity is not None
+                    and time.monotonic() - self._last_activity >= self.settings.idle_exit_seconds
                 )
                 if until_idle and idle:
                     log.info("no message for %.0f s: stopping (--until-idle)", self.settings.idle_exit_seconds)
                     break
             self.flush()
+            if self._stall is not None:
+                log.warning(
+                    "stopping with %d messages not landed (the landing disk is full, cannot write in %s): none "
+                    "of them was committed, the next start reads them again from Kafka",
+                    sum(len(b) for b in self._buffers.values()),
+                    self._stall.path,
+                )
             return self.stats
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if self._consumer is not None:
-                self._consumer.close(autocommit=False)
-            if self._producer is not None:
-                self._producer.close()
+            self._close_clients(self._consumer, self._producer)
 
     # -- batching ---------------------------------------------------------------------------------
     def _accept(self, records: dict[TopicPartition, list]) -> None:
@@ -197,6 +311,8 @@ class LandingConsumer:
             self._oldest = time.monotonic()
 
     def _due(self) -> bool:
+        if self._stall is not None:
+            return time.monotonic() >= self._stall.retry_at
         if self._oldest is None:
             return False
         if time.monotonic() - self._oldest >= self.settings.batch_max_seconds:
@@ -207,42 +323,117 @@ class LandingConsumer:
         """Make buffered batches durable, then commit their offsets. Never commits unwritten data."""
         pending = {tp: b for tp, b in self._buffers.items() if b.first_offset is not None}
         if not pending:
+            if self._stall is not None:
+                self._end_stall("its partitions were revoked, nothing is left to land")
             return
         received_at = datetime.now(UTC)
-        dead = [(tp, r) for tp, b in pending.items() for r in b.rejected]
+        dead = [(tp, r) for tp, b in pending.items() if not b.dead_letters_sent for r in b.rejected]
         if dead:
             self._publish_dead_letters(dead)
+        for buffer in pending.values():
+            buffer.dead_letters_sent = True
         commits: dict[TopicPartition, OffsetAndMetadata] = {}
-        for tp, buffer in pending.items():
-            kind, _ = self._decoders[tp.topic]
-            first, last = buffer.first_offset, buffer.last_offset
-            if buffer.rejected:
+        path: Path | None = None
+        try:
+            for tp, buffer in pending.items():
+                kind, _ = self._decoders[tp.topic]
+                first, last = buffer.first_offset, buffer.last_offset
+                if buffer.rejected:
+                    path = batch_path(self.settings.quarantine_dir, tp.topic, tp.partition, first, last)
+                    write_durably(quarantine_table(buffer.rejected, tp.topic, tp.partition, received_at), path)
+                path = batch_path(self.settings.landing_dir, tp.topic, tp.partition, first, last)
                 write_durably(
-                    quarantine_table(buffer.rejected, tp.topic, tp.partition, received_at),
-                    batch_path(self.settings.quarantine_dir, tp.topic, tp.partition, first, last),
+                    events_table(kind, buffer.events, buffer.payloads, buffer.offsets, tp.topic, tp.partition),
+                    path,
                 )
-            write_durably(
-                events_table(kind, buffer.events, buffer.payloads, buffer.offsets, tp.topic, tp.partition),
-                batch_path(self.settings.landing_dir, tp.topic, tp.partition, first, last),
+                commits[tp] = OffsetAndMetadata(last + 1, "", -1)
+                self.stats.valid += len(buffer.offsets)
+                self.stats.rejected += len(buffer.rejected)
+                self.stats.batches += 1
+                self._buffers.pop(tp, None)
+        except OSError as exc:
+            if exc.errno not in DISK_FULL_ERRNOS:
+                raise
+            self._disk_full(exc, path)
+        else:
+            if self._stall is not None:
+                self._end_stall("the waiting batches are landed")
+        finally:
+            if not self._buffers:
+                self._oldest = None
+            if commits:  # only what is durable: the batches written before a failure
+                self._commit(commits)
+                self.stats.last_flush_at = time.monotonic()
+
+    # -- a full landing disk --------------------------------------------------------------------
+    def _disk_full(self, exc: OSError, path: Path | None) -> None:
+        """Keep the unwritten batches, pause fetching, retry later: no crash loop, no loss, no commit."""
+        now = time.monotonic()
+        held = sum(len(b) for b in self._buffers.values())
+        folder = path.parent if path is not None else self.settings.home
+        first = self._stall is None
+        if first:
+            self._stall = _Stall(since=now, path=folder, delay=1.0, retry_at=now + 1.0)
+        if self._stop:
+            return  # the last attempt before exiting: run() says what is left unlanded
+        if first:
+            log.error(
+                "landing disk full: cannot write %s ([Errno %d] %s). Consumption is paused and nothing is "
+                "committed past the last landed batch; %d messages of %d partitions wait in memory. Free "
+                "space on the filesystem of %s (`df -h %s`): run `cxpulse load`, then delete landing and "
+                "quarantine files already loaded (keep the newest landing file of each partition), or grow "
+                "the volume. The write is retried every %.0f s at most and consumption resumes by itself.",
+                path,
+                exc.errno,
+                os.strerror(exc.errno),
+                held,
+                len(self._buffers),
+                folder,
+                folder,
+                BACKOFF_MAX_S,
             )
-            commits[tp] = OffsetAndMetadata(last + 1, "", -1)
-            self.stats.valid += len(buffer.offsets)
-            self.stats.rejected += len(buffer.rejected)
-            self.stats.batches += 1
-            del self._buffers[tp]
-        if not self._buffers:
-            self._oldest = None
-        self._commit(commits)
-        self.stats.last_flush_at = time.monotonic()
+        else:
+            self._stall.delay = min(self._stall.delay * 2, BACKOFF_MAX_S)
+            self._stall.retry_at = now + self._stall.delay
+            self._stall.path = folder
+            log.warning(
+                "landing disk still full after %.0f s (cannot write %s): %d messages wait, retrying in %.0f s",
+                now - self._stall.since,
+                path,
+                held,
+                self._stall.delay,
+            )
+        self._pause_fetching()
+
+    def _pause_fetching(self) -> None:
+        if self._consumer is None:
+            return
+        assigned = self._consumer.assignment()
+        if assigned:
+            self._consumer.pause(*assigned)
+
+    def _end_stall(self, why: str) -> None:
+        stall, self._stall = self._stall, None
+        if self._consumer is not None:
+            paused = self._consumer.paused()
+            if paused:
+                self._consumer.resume(*paused)
+        log.warning(
+            "landing stall over after %.0f s (%s): %s; consumption resumed",
+            time.monotonic() - stall.since,
+            stall.path,
+            why,
+        )
 
     def _commit(self, commits: dict[TopicPartition, OffsetAndMetadata]) -> None:
         try:
-            self._consumer.commit(commits)
+            self._consumer.commit(commits, timeout_ms=COMMIT_TIMEOUT_MS)
         except (CommitFailedError, KafkaError) as exc:
             # Safe to skip: the files are durable and the next owner of the partition seeks past them.
             log.warning("offset commit failed (%s); landing files are durable, restart resumes after them", exc)
 
     def _publish_dead_letters(self, dead: list[tuple[TopicPartition, Rejected]]) -> None:
+        futures = []
         for tp, rejected in dead:
             headers = [
                 ("cx.error", rejected.error.encode()),
@@ -250,13 +441,22 @@ class LandingConsumer:
                 ("cx.source.partition", str(tp.partition).encode()),
                 ("cx.source.offset", str(rejected.offset).encode()),
             ]
-            self._producer.send(
-                self.settings.topic_deadletter,
-                value=rejected.original or b"",
-                key=rejected.key,
-                headers=headers,
+            futures.append(
+                self._producer.send(
+                    self.settings.topic_deadletter,
+                    value=rejected.original or b"",
+                    key=rejected.key,
+                    headers=headers,
+                )
             )
         self._producer.flush()
+        failed = [f.exception for f in futures if f.failed()]
+        if failed:
+            # Nothing of this batch is written or committed: a restart reads it again from Kafka and
+            # sends the dead letters again (at least once), rather than losing them.
+            raise KafkaError(
+                f"{len(failed)} dead letters not delivered to {self.settings.topic_deadletter}: {failed[0]!r}"
+            )
 
     # -- restart ----------------------------------------------------------------------------------
     def discard(self, partitions: set[TopicPartition]) -> None:
@@ -276,12 +476,14 @@ class LandingConsumer:
         self._last_activity = time.monotonic()
         for tp in assigned:
             landed = landed_next_offset(self.settings.landing_dir, tp.topic, tp.partition)
-            if landed is None:
-                continue  # nothing landed yet: Kafka's committed offset (or the earliest) applies
+            # Nothing landed yet: every quarantine file of the partition is from a first batch that
+            # never completed (it would otherwise be loaded beside its redo as duplicate dead letters).
             removed = remove_incomplete(
-                self.settings.quarantine_dir, self.settings.landing_dir, tp.topic, tp.partition, landed
+                self.settings.quarantine_dir, self.settings.landing_dir, tp.topic, tp.partition, landed or 0
             )
             if removed:
                 log.info("%s[%d]: removed %d leftovers of an interrupted batch", tp.topic, tp.partition, removed)
+            if landed is None:
+                continue  # Kafka's committed offset (or the earliest) applies
             log.info("%s[%d]: resuming after the last landed batch, at offset %d", tp.topic, tp.partition, landed)
             self._consumer.seek(tp, landed)

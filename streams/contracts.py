@@ -168,6 +168,10 @@ def _decode(decoder: msgspec.json.Decoder, value: bytes | None, now: datetime):
         raise ContractError(f"contract: {text}") from None
     except msgspec.DecodeError as exc:
         raise ContractError(f"not JSON: {exc}") from None
+    except RecursionError as exc:
+        # msgspec gives up on JSON nested deeper than the recursion limit (~1000 levels), even inside
+        # an unknown field: a contract error like any other, not a crash (it was a poison pill).
+        raise ContractError(f"not JSON: nested too deeply ({exc})") from None
     problem = _cross_field_errors(event, now)
     if problem:
         raise ContractError(f"contract: {problem}")

@@ -13,6 +13,7 @@ a crash at any instant neither loses nor repeats a message, whatever Kafka's com
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -143,11 +144,17 @@ def write_durably(table: pa.Table, path: Path) -> None:
     """Write to a temporary name, fsync, rename, fsync the directory: the file exists whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    # zstd level 1: most of the size gain of zstd at a fraction of the CPU (the consumer is CPU-bound).
-    pq.write_table(table, tmp, compression="zstd", compression_level=1)
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        # zstd level 1: most of the size gain of zstd at a fraction of the CPU (the consumer is CPU-bound).
+        pq.write_table(table, tmp, compression="zstd", compression_level=1)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk (ENOSPC) fails the write or the fsync: leave no partial file taking space.
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
 
 
@@ -165,7 +172,12 @@ def landed_next_offset(landing_root: Path, topic: str, partition: int) -> int | 
 
 
 def remove_incomplete(quarantine_root: Path, landing_root: Path, topic: str, partition: int, next_offset: int) -> int:
-    """Delete what a crashed batch left behind: temp files, and quarantine files at or past `next_offset`."""
+    """Delete what a crashed batch left behind: temp files, and quarantine files at or past `next_offset`.
+
+    `next_offset` is `landed_next_offset(...)`, or 0 when nothing has landed yet: a quarantine file of a
+    partition without any landing file belongs to a first batch that never completed (the newest landing
+    file of a partition is never pruned).
+    """
     removed = 0
     for root in (quarantine_root, landing_root):
         folder = root / topic / str(partition)

@@ -1,0 +1,199 @@
+"""Fault paths of the consumer that need no broker: exact crash leftovers, a disk that fills up between
+two partitions of one flush, a poison message nested too deeply, and clients that fail to bootstrap."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import socket
+import threading
+from collections import namedtuple
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.future import Future
+
+import streams.consumer as consumer_module
+from cxpulse.config import Settings
+from streams.consumer import LandingConsumer, _open_client
+from streams.landing import Rejected, batch_path, quarantine_table, write_durably
+
+Record = namedtuple("Record", "offset key value")
+
+
+class FakeKafka:
+    """The part of KafkaConsumer the batching code uses."""
+
+    def __init__(self, assigned: set[TopicPartition]) -> None:
+        self.assigned = assigned
+        self.paused_set: set[TopicPartition] = set()
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: dict[TopicPartition, int] = {}
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.assigned)
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self.paused_set |= set(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self.paused_set -= set(tps)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self.paused_set)
+
+    def commit(self, offsets: dict, timeout_ms: int | None = None) -> None:
+        self.commits.append({tp: meta.offset for tp, meta in offsets.items()})
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks[tp] = offset
+
+
+class FakeProducer:
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[bytes] = []
+        self.fail = fail
+
+    def send(self, topic: str, value: bytes, key: bytes | None = None, headers: list | None = None) -> Future:
+        self.sent.append(value)
+        return Future().failure(KafkaTimeoutError("delivery timed out")) if self.fail else Future().success(None)
+
+    def flush(self) -> None:
+        pass
+
+
+class NoHotRules:
+    def observe(self, kind: str, event: object) -> None:
+        return None
+
+
+def survey(i: int) -> bytes:
+    return json.dumps(
+        {
+            "response_id": f"r{i}",
+            "occurred_at": "2026-03-10T10:00:00Z",
+            "customer_id": "c1",
+            "channel": "chat",
+            "touchpoint": "web_chat",
+            "survey": "post_contact",
+            "nps": i % 11,
+        }
+    ).encode()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return dataclasses.replace(Settings(), home=tmp_path / "home")
+
+
+def offline_consumer(settings: Settings, assigned: set[TopicPartition]) -> LandingConsumer:
+    consumer = LandingConsumer(settings)
+    consumer._consumer = FakeKafka(assigned)
+    consumer._producer = FakeProducer()
+    consumer._hot = NoHotRules()
+    return consumer
+
+
+def test_a_first_batch_that_never_landed_leaves_no_quarantine_file_behind(settings: Settings) -> None:
+    """Killed between the quarantine file and the landing file of a partition's first batch: the redo
+    may cover another range, so the orphan would have been loaded beside it as duplicate dead letters."""
+    tp = TopicPartition(settings.topic_surveys, 1)
+    orphan = batch_path(settings.quarantine_dir, tp.topic, tp.partition, 0, 41)
+    rejected = [Rejected(7, "not JSON: Input data was truncated", None, b"{")]
+    write_durably(quarantine_table(rejected, tp.topic, tp.partition, datetime.now(UTC)), orphan)
+    consumer = offline_consumer(settings, {tp})
+    consumer.resume_from_landing({tp})
+    assert not orphan.exists()
+    assert tp not in consumer._consumer.seeks, "nothing landed: Kafka's committed offset applies"
+
+
+def test_disk_full_between_two_partitions_commits_only_what_is_durable(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full, fine = TopicPartition(settings.topic_surveys, 1), TopicPartition(settings.topic_surveys, 0)
+    consumer = offline_consumer(settings, {full, fine})
+    records = {fine: [Record(o, b"k", survey(o)) for o in range(0, 5)]}
+    records[full] = [Record(o, b"k", survey(o)) for o in range(10, 20)] + [Record(20, b"k", b"{")]
+    consumer._accept(records)
+    real_write = consumer_module.write_durably
+
+    def no_space_for_partition_1(table, path: Path) -> None:
+        if path.parent.name == "1":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(table, path)
+
+    monkeypatch.setattr(consumer_module, "write_durably", no_space_for_partition_1)
+    consumer.flush()
+    kafka = consumer._consumer
+    assert kafka.commits == [{fine: 5}], "the landed partition is committed, the other one is not"
+    assert consumer._stall is not None and kafka.paused() == {full, fine}
+    assert len(consumer._buffers[full]) == 11, "the unwritten batch is kept whole"
+    assert consumer._producer.sent == [b"{"]
+    consumer.flush()  # still full: retried, nothing committed, the dead letter not published again
+    assert kafka.commits == [{fine: 5}] and consumer._producer.sent == [b"{"]
+    assert not consumer._due(), "the next try waits for the backoff"
+
+    monkeypatch.setattr(consumer_module, "write_durably", real_write)
+    consumer._stall.retry_at = 0
+    assert consumer._due()
+    consumer.flush()
+    assert kafka.commits[-1] == {full: 21}
+    assert consumer._stall is None and kafka.paused() == set() and not consumer._buffers
+    assert batch_path(settings.landing_dir, full.topic, 1, 10, 20).exists()
+    assert batch_path(settings.quarantine_dir, full.topic, 1, 10, 20).exists()
+
+
+def test_other_write_errors_still_stop_the_consumer(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    tp = TopicPartition(settings.topic_surveys, 0)
+    consumer = offline_consumer(settings, {tp})
+    consumer._accept({tp: [Record(0, b"k", survey(0))]})
+
+    def read_only(table, path: Path) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(consumer_module, "write_durably", read_only)
+    with pytest.raises(OSError, match="Read-only"):
+        consumer.flush()
+    assert consumer._consumer.commits == [] and consumer._stall is None
+
+
+def test_json_nested_too_deeply_is_a_dead_letter_not_a_crash(settings: Settings) -> None:
+    tp = TopicPartition(settings.topic_touchpoints, 0)
+    consumer = offline_consumer(settings, {tp})
+    poison = b'{"event_id": "x", "extra": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    consumer._accept({tp: [Record(0, None, poison)]})
+    (rejected,) = consumer._buffers[tp].rejected
+    assert rejected.error.startswith("not JSON: nested too deeply") and rejected.original == poison
+
+
+def dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def io_threads() -> int:
+    return sum(t.name.startswith("kafka-io") for t in threading.enumerate())
+
+
+def test_a_client_that_cannot_bootstrap_leaves_no_io_thread_running() -> None:
+    before = io_threads()
+    for _ in range(3):
+        with pytest.raises(KafkaTimeoutError):
+            _open_client(KafkaConsumer, bootstrap_servers=f"localhost:{dead_port()}", bootstrap_timeout_ms=300)
+    assert io_threads() == before
+
+
+def test_undelivered_dead_letters_stop_the_batch_before_anything_is_written_or_committed(settings: Settings) -> None:
+    tp = TopicPartition(settings.topic_surveys, 0)
+    consumer = offline_consumer(settings, {tp})
+    consumer._producer = FakeProducer(fail=True)
+    consumer._accept({tp: [Record(0, b"k", survey(0)), Record(1, b"k", b"{")]})
+    with pytest.raises(KafkaError, match="1 dead letters not delivered"):
+        consumer.flush()
+    assert consumer._consumer.commits == []
+    assert not list(settings.home.rglob("*.parquet")), "a restart reads the batch again, dead letter included"
