@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from cxpulse.config import Settings
@@ -52,16 +54,25 @@ def load_dags() -> dict:
     return bag.dags
 
 
-def run_dags(settings: Settings, dag_ids: tuple[str, ...] = DAG_ORDER) -> dict[str, str]:
-    """`dag.test()` each DAG in order (the order their Assets would trigger them); stop at a failure."""
+def run_dags(
+    settings: Settings,
+    dag_ids: tuple[str, ...] = DAG_ORDER,
+    *,
+    logical_date: datetime | None = None,
+    on_done: Callable[[str, str], None] | None = None,
+) -> dict[str, str]:
+    """`dag.test()` each DAG in order (the order their Assets would trigger them); stop at a failure.
+    `logical_date` reruns a past interval (a local backfill); `on_done(dag_id, state)` follows each run."""
     configure(settings)
     prepare_metadata_db()
     dags = load_dags()
     states: dict[str, str] = {}
     for dag_id in dag_ids:
-        run = dags[dag_id].test()
+        run = dags[dag_id].test(logical_date=logical_date)
         states[dag_id] = str(run.state)
         log.info("%s finished: %s", dag_id, run.state)
+        if on_done is not None:
+            on_done(dag_id, states[dag_id])
         if states[dag_id] != "success":
             break
     return states

@@ -217,6 +217,11 @@ def _answers(bootstrap: str, timeout_ms: int = 3_000) -> bool:
     return True
 
 
+def answers(bootstrap: str) -> bool:
+    """Whether a Kafka broker (ours or not) answers on `bootstrap`."""
+    return _answers(bootstrap)
+
+
 def ensure_topics(bootstrap: str, settings: Settings, timeout_s: float = 30) -> list[str]:
     """Create the four cxpulse topics of `settings` on `bootstrap` when missing; return those created.
 

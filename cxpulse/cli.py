@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cxpulse.config import ConfigError, Settings, load_settings
+from cxpulse.views import alerts_table, reconciliation_table
 
 app = typer.Typer(
     help="cxpulse: customer-experience KPIs and drift alerts from Kafka events.\n\n"
@@ -26,7 +27,7 @@ broker_app = typer.Typer(
 app.add_typer(broker_app, name="broker")
 # Piped output (make, CI logs) gets a wide console so tables are not squeezed to 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error message stays one line, greppable
 
 EXIT_CONFIG = 2
 EXIT_BROKER = 3
@@ -100,6 +101,9 @@ def produce(
 ) -> None:
     """Publish each line of FILE as one message (key = customer_id when the line parses).
 
+    Lines larger than Kafka's 1 MB message limit are refused with their line number (exit code 4);
+    the other lines are still sent.
+
     Example: `cxpulse produce sample/touchpoints.jsonl --topic cx.touchpoints`
     """
     from kafka.errors import KafkaConnectionError, KafkaTimeoutError
@@ -112,11 +116,15 @@ def produce(
     try:
         with Progress(*columns, console=err) as progress:
             task = progress.add_task(f"producing to {topic}", total=total)
-            sent = produce_file(file, topic, settings, progress=lambda n: progress.advance(task, n))
+            result = produce_file(file, topic, settings, progress=lambda n: progress.advance(task, n))
     except (KafkaTimeoutError, KafkaConnectionError):
         err.print(f"[red]no Kafka broker on {settings.kafka_bootstrap}[/red]: start one with `cxpulse broker start`")
         raise typer.Exit(EXIT_BROKER) from None
-    console.print(f"sent {sent} messages to {topic}")
+    console.print(f"sent {result.sent:,} messages to {topic}")
+    for number, why in result.refused:
+        err.print(f"[red]line {number} refused[/red]: {why}")
+    if result.refused:
+        raise typer.Exit(EXIT_CHECK)
 
 
 @app.command()
@@ -138,6 +146,114 @@ def consume(
         f"consumed {stats.consumed} messages: {stats.valid} valid, {stats.rejected} dead letters, "
         f"{stats.batches} batch files, busy {stats.busy_seconds:.2f} s"
     )
+
+
+DEMO_SCENARIO = "nps-drop:channel=chat:from=-7d:points=15"
+
+
+def _simulation_options(
+    days: int,
+    customers: int,
+    seed: int,
+    scenarios: list[str],
+    malformed_rate: float,
+    duplicate_rate: float,
+    end: datetime | None = None,
+):
+    from streams.simulator import SimulationOptions, parse_scenario
+
+    try:
+        parsed = tuple(parse_scenario(text) for text in scenarios)
+    except ValueError as exc:
+        err.print(f"[red]--scenario:[/red] {exc}")
+        raise typer.Exit(EXIT_CONFIG) from None
+    for name, rate in (("--malformed-rate", malformed_rate), ("--duplicate-rate", duplicate_rate)):
+        if not 0 <= rate < 1:
+            err.print(f"[red]{name} must be in [0, 1), got {rate}[/red]")
+            raise typer.Exit(EXIT_CONFIG)
+    if days < 1 or customers < 1:
+        err.print("[red]--days and --customers must be >= 1[/red]")
+        raise typer.Exit(EXIT_CONFIG)
+    return SimulationOptions(
+        days=days,
+        customers=customers,
+        seed=seed,
+        scenarios=parsed,
+        malformed_rate=malformed_rate,
+        duplicate_rate=duplicate_rate,
+        end=end,
+    )
+
+
+@app.command()
+def simulate(
+    days: int = typer.Option(90, "--days", help="days of history, ending now"),
+    customers: int = typer.Option(20_000, "--customers", help="customers living journeys"),
+    seed: int = typer.Option(42, "--seed", help="same seed (and end) => the same events, byte for byte"),
+    scenario: list[str] = typer.Option(
+        None,
+        "--scenario",
+        help="drift to inject, repeatable: nps-drop:channel=chat:from=-7d:points=15, "
+        "wait-spike:queue=billing_hotline, complaint-burst:category=delivery_delay",
+    ),
+    malformed_rate: float = typer.Option(0.0, "--malformed-rate", help="share of malformed messages, e.g. 0.001"),
+    duplicate_rate: float = typer.Option(0.0, "--duplicate-rate", help="share of redelivered messages"),
+    to: str = typer.Option("kafka", "--to", help="'kafka' (the source topics) or a folder for JSON-lines files"),
+) -> None:
+    """Simulate customers living journeys across channels: touchpoints and survey answers.
+
+    Example: `cxpulse simulate --days 90 --customers 20000 --scenario nps-drop:channel=chat:from=-7d:points=15`
+
+    Example: `cxpulse simulate --days 7 --to sample/` then `cxpulse produce sample/touchpoints.jsonl -t cx.touchpoints`
+    """
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    from streams.producer import KafkaSink
+    from streams.simulator import JsonlSink, simulate
+
+    settings = _settings()
+    options = _simulation_options(days, customers, seed, scenario or [], malformed_rate, duplicate_rate)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task(f"simulating -> {to} (days)", total=days)
+            with KafkaSink(settings) if to == "kafka" else JsonlSink(Path(to)) as sink:
+                summary = simulate(options, sink, progress=lambda n: progress.advance(task, n))
+    except (KafkaTimeoutError, KafkaConnectionError):
+        err.print(f"[red]no Kafka broker on {settings.kafka_bootstrap}[/red]: start one with `cxpulse broker start`")
+        raise typer.Exit(EXIT_BROKER) from None
+    console.print(f"sent {summary.total:,} messages to {to}: {summary.describe()}")
+
+
+@app.command()
+def demo(
+    days: int = typer.Option(90, "--days", help="days of history, ending now"),
+    customers: int = typer.Option(20_000, "--customers", help="customers (20k x 90 days is about 550k events)"),
+    seed: int = typer.Option(42, "--seed"),
+    scenario: list[str] = typer.Option(None, "--scenario", help=f"drift to inject (default {DEMO_SCENARIO})"),
+) -> None:
+    """The whole pipeline once: Kafka, simulated events with a drift, consumer, the Airflow DAGs, results.
+
+    Ends with the reconciliation, the KPI tiles, the alerts that fired and the paths of the dashboard
+    and of the BI snapshot. Exit code 4 when a DAG fails or the counts do not reconcile.
+
+    Example: `make demo` (or `cxpulse demo --days 30 --customers 5000` for a smaller run)
+    """
+    from cxpulse.broker import BrokerError
+    from cxpulse.demo import run_demo
+
+    settings = _settings()
+    # History ends at midnight UTC: a second demo the same day sends exactly the same events again,
+    # which the loader drops as redeliveries (the reconciliation counts them).
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    options = _simulation_options(days, customers, seed, scenario or [DEMO_SCENARIO], 0.001, 0.002, midnight)
+    try:
+        result = run_demo(settings, options, console)
+    except BrokerError as exc:
+        err.print(f"[red]Kafka did not start:[/red] {exc}")
+        raise typer.Exit(EXIT_BROKER) from None
+    if not result.balanced:
+        raise typer.Exit(EXIT_CHECK)
 
 
 # -- warehouse ------------------------------------------------------------------------------------
@@ -175,15 +291,13 @@ def transform(
     console.print(f"built the marts ({'full' if result.full else 'incremental'}: {len(result.days)} days)")
 
 
-def _as_of(value: str | None):
-    from datetime import UTC, datetime
-
+def _as_of(value: str | None, option: str = "--as-of") -> datetime | None:
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        err.print(f"[red]--as-of must be an ISO date or timestamp (e.g. 2026-03-15T00:00:00Z), got {value!r}[/red]")
+        err.print(f"[red]{option} must be an ISO date or timestamp (e.g. 2026-03-15T00:00:00Z), got {value!r}[/red]")
         raise typer.Exit(EXIT_CONFIG) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -217,7 +331,7 @@ def check(
 def alerts(
     only_open: bool = typer.Option(False, "--open", help="only alerts still open"),
     french: bool = typer.Option(False, "--fr", help="messages in French"),
-    limit: int = typer.Option(50, "--limit", help="newest first, at most this many"),
+    limit: int = typer.Option(50, "--limit", help="most severe first, at most this many"),
 ) -> None:
     """Print the alerts of marts.alerts as a table (from the published snapshot).
 
@@ -232,28 +346,11 @@ def alerts(
         raise typer.Exit(1)
     con = duckdb.connect(str(path), read_only=True)
     try:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'alerts'"
-        ).fetchall()[0][0]
-        rows = (
-            con.execute(
-                "select status, severity, rule, scope, cast(first_fired_at as varchar), "  # noqa: S608 - column picked from two literals
-                f"{'message_fr' if french else 'message'} from marts.alerts "
-                "where status = 'open' or not ? order by first_fired_at desc limit ?",
-                [only_open, limit],
-            ).fetchall()
-            if exists
-            else []
-        )
+        title = f"cxpulse alerts ({path}), most severe first"
+        table = alerts_table(con, only_open=only_open, french=french, limit=limit, title=title)
     finally:
         con.close()
-    table = Table(title=f"cxpulse alerts ({path})")
-    for header in ("status", "severity", "rule", "scope", "first fired", "message"):
-        table.add_column(header, overflow="fold")
-    colours = {"critical": "red", "warning": "yellow", "info": "blue"}
-    for status_, severity, rule, scope, fired, message in rows:
-        table.add_row(status_, f"[{colours.get(severity, 'white')}]{severity}[/]", rule, scope, fired[:16], message)
-    console.print(table if rows else "no alerts")
+    console.print(table or "no alerts")
 
 
 @app.command()
@@ -321,20 +418,27 @@ def dashboard(
 @app.command()
 def dags(
     only: list[str] = typer.Option(None, "--dag", help="run only these DAG ids (repeatable)"),
+    logical_date: str = typer.Option(None, "--logical-date", help="rerun a past interval (local backfill)"),
 ) -> None:
     """Run the Airflow DAGs in order with `dag.test()`: cx_load, cx_marts, cx_quality, cx_publish.
 
     Airflow home and its SQLite metadata DB default to $CXPULSE_HOME/airflow (AIRFLOW_HOME overrides).
 
     Example: `cxpulse dags --dag cx_load --dag cx_marts`
+
+    Example: `cxpulse dags --logical-date 2026-03-14T00:00:00Z` (the marts come out the same as a single run)
     """
     from cxpulse.airflow_local import DAG_ORDER, run_dags
 
     settings = _settings()
-    states = run_dags(settings, tuple(only) if only else DAG_ORDER)
-    for dag_id, state in states.items():
+
+    def done(dag_id: str, state: str) -> None:
         colour = "green" if state == "success" else "red"
         console.print(f"{dag_id}: [{colour}]{state}[/{colour}]")
+
+    states = run_dags(
+        settings, tuple(only) if only else DAG_ORDER, logical_date=_as_of(logical_date, "--logical-date"), on_done=done
+    )
     if any(state != "success" for state in states.values()):
         raise typer.Exit(EXIT_CHECK)
 
@@ -359,31 +463,7 @@ def status(
         rows = reconcile(con, settings)
     finally:
         con.close()
-    table = Table(title="cxpulse reconciliation")
-    counted = (
-        "produced",
-        "committed",
-        "consumed",
-        "loaded",
-        "duplicates",
-        "dead_letters",
-        "not_loaded",
-        "erased",
-        "lag",
-        "balance",
-    )
-    for header in ("topic", "partition", *counted):
-        table.add_column(header.replace("_", " "), justify="left" if header == "topic" else "right")
-    totals: dict[str, dict[str, int]] = {}
-    for r in rows:
-        table.add_row(r.topic, str(r.partition), *(_n(getattr(r, key)) for key in counted))
-        t = totals.setdefault(r.topic, {})
-        for key in counted:
-            t[key] = t.get(key, 0) + (getattr(r, key) or 0)
-    for topic, t in totals.items():
-        cells = ["" if key == "committed" else _n(t[key]) for key in counted]
-        table.add_row(f"[bold]{topic}[/bold]", "all", *cells, style="bold")
-    console.print(table)
+    console.print(reconciliation_table(rows))
     if rows and rows[0].produced is None:
         console.print("[yellow]broker not reachable: produced and lag unknown[/yellow] (`cxpulse broker start`)")
     try:
@@ -393,10 +473,6 @@ def status(
         console.print(f"[red]{exc}[/red]")
         if check:
             raise typer.Exit(EXIT_CHECK) from None
-
-
-def _n(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""Rich tables shared by the commands: reconciliation, KPI tiles, alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import duckdb
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from cxpulse.reconcile import PartitionCounts
+
+RECONCILED = (
+    "produced",
+    "committed",
+    "consumed",
+    "loaded",
+    "duplicates",
+    "dead_letters",
+    "not_loaded",
+    "erased",
+    "lag",
+    "balance",
+)
+_SEVERITY_COLOURS = {"critical": "red", "warning": "yellow", "info": "blue"}
+_STATUS_COLOURS = {"green": "green", "amber": "yellow", "red": "red", "no_data": "dim"}
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def reconciliation_table(rows: Sequence[PartitionCounts]) -> Table:
+    """One row per topic and partition, then one total per topic."""
+    table = Table(title="reconciliation: produced = loaded + duplicates + dead letters + not loaded + erased + lag")
+    for header in ("topic", "partition", *RECONCILED):
+        table.add_column(header.replace("_", " "), justify="left" if header == "topic" else "right")
+    totals: dict[str, dict[str, int]] = {}
+    for r in rows:
+        table.add_row(r.topic, str(r.partition), *(_n(getattr(r, key)) for key in RECONCILED))
+        t = totals.setdefault(r.topic, {})
+        for key in RECONCILED:
+            t[key] = t.get(key, 0) + (getattr(r, key) or 0)
+    for topic, t in totals.items():
+        cells = ["" if key == "committed" else _n(t[key]) for key in RECONCILED]
+        table.add_row(f"[bold]{topic}[/bold]", "all", *cells, style="bold")
+    return table
+
+
+def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:
+    """The dashboard's tiles: every KPI of the latest ISO week, scope all."""
+    from warehouse.dashboard import collect
+
+    data = collect(con)
+    table = Table(title=f"KPIs, week of {data['week']}" if data["week"] else "KPIs: no data yet")
+    for header in ("KPI", "value", "target", "status", "trend", "n"):
+        table.add_column(header, justify="left" if header == "KPI" else "right")
+    for tile in data["tiles"]:
+        colour = _STATUS_COLOURS.get(tile.status, "white")
+        table.add_row(
+            tile.label_fr if french else tile.label_en,
+            tile.value,
+            tile.target,
+            f"[{colour}]{tile.status}[/]",
+            tile.trend or "",
+            f"{tile.n:,}",
+        )
+    return table
+
+
+def alerts_table(
+    con: duckdb.DuckDBPyConnection, *, only_open: bool, french: bool, limit: int, title: str
+) -> Table | None:
+    """marts.alerts, most severe first, drift before target breaches, then newest first; None when
+    there is no alert (or no alert table yet)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'alerts'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    rows = con.execute(
+        "select status, severity, rule, scope, cast(first_fired_at as varchar), "  # noqa: S608 - column picked from two literals
+        f"{'message_fr' if french else 'message'} from marts.alerts "
+        "where status = 'open' or not ? "
+        "order by case severity when 'critical' then 0 when 'warning' then 1 else 2 end, "
+        "rule = 'target_breach', first_fired_at desc limit ?",
+        [only_open, limit],
+    ).fetchall()
+    if not rows:
+        return None
+    table = Table(title=title)
+    for header in ("status", "severity", "rule", "scope", "first fired", "message"):
+        table.add_column(header, overflow="fold")
+    for status, severity, rule, scope, fired, message in rows:
+        colour = _SEVERITY_COLOURS.get(severity, "white")
+        table.add_row(status, f"[{colour}]{severity}[/]", rule, scope, fired[:16], message)
+    return table
