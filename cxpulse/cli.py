@@ -188,7 +188,9 @@ def _simulation_options(
 @app.command()
 def simulate(
     days: int = typer.Option(90, "--days", help="days of history, ending now"),
-    customers: int = typer.Option(20_000, "--customers", help="customers living journeys"),
+    customers: int = typer.Option(
+        20_000, "--customers", help="customers living journeys (~50 messages per 1,000 a day)"
+    ),
     seed: int = typer.Option(42, "--seed", help="same seed (and end) => the same events, byte for byte"),
     scenario: list[str] = typer.Option(
         None,
@@ -202,7 +204,7 @@ def simulate(
 ) -> None:
     """Simulate customers living journeys across channels: touchpoints and survey answers.
 
-    Example: `cxpulse simulate --days 90 --customers 20000 --scenario nps-drop:channel=chat:from=-7d:points=15`
+    Example: `cxpulse simulate --days 90 --customers 125000 --scenario nps-drop:channel=chat:from=-7d:points=15`
 
     Example: `cxpulse simulate --days 7 --to sample/` then `cxpulse produce sample/touchpoints.jsonl -t cx.touchpoints`
     """
@@ -222,13 +224,16 @@ def simulate(
     except (KafkaTimeoutError, KafkaConnectionError):
         err.print(f"[red]no Kafka broker on {settings.kafka_bootstrap}[/red]: start one with `cxpulse broker start`")
         raise typer.Exit(EXIT_BROKER) from None
-    console.print(f"sent {summary.total:,} messages to {to}: {summary.describe()}")
+    if isinstance(sink, JsonlSink):
+        lines, skipped = sum(sink.written.values()), sum(sink.skipped.values())
+        console.print(f"wrote {lines:,} lines to {to} ({skipped} empty messages cannot be a line)")
+    console.print(f"simulated {summary.total:,} messages: {summary.describe()}")
 
 
 @app.command()
 def demo(
     days: int = typer.Option(90, "--days", help="days of history, ending now"),
-    customers: int = typer.Option(20_000, "--customers", help="customers (20k x 90 days is about 550k events)"),
+    customers: int = typer.Option(125_000, "--customers", help="customers (125k x 90 days is about 557k messages)"),
     seed: int = typer.Option(42, "--seed"),
     scenario: list[str] = typer.Option(None, "--scenario", help=f"drift to inject (default {DEMO_SCENARIO})"),
 ) -> None:

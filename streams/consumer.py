@@ -40,6 +40,7 @@ from streams.landing import (
     landed_next_offset,
     quarantine_table,
     remove_incomplete,
+    warm_up_arrow,
     write_durably,
 )
 
@@ -247,6 +248,7 @@ class LandingConsumer:
                 self.settings.consumer_group,
                 self.settings.landing_dir,
             )
+            warm_up_arrow()
             self._connect()
             if self._consumer is None:
                 return self.stats

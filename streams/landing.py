@@ -86,6 +86,12 @@ class Rejected:
     original: bytes | None
 
 
+def warm_up_arrow() -> None:
+    """pyarrow imports pandas on its first list conversion (~1.5 s here): a consumer pays that at
+    start-up rather than in its first batch, while its partitions wait."""
+    pa.array([0], pa.int64())
+
+
 def events_table(
     kind: str, events: list[Any], payloads: list[bytes], offsets: list[int], topic: str, partition: int
 ) -> pa.Table:
