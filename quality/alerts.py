@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from quality.drift import RULES, Finding, Windows, severity
+from quality.drift import RULES, Finding, severity
 
 COOLDOWN = timedelta(hours=24)
 
@@ -83,10 +83,10 @@ def format_value(value: float, unit: str, french: bool = False) -> str:
     return f"{text} {suffix}".strip()
 
 
-def shift_messages(f: Finding, windows: Windows) -> tuple[str, str]:
+def shift_messages(f: Finding) -> tuple[str, str]:
     """One sentence each in English and French: what moved, where, from what to what, on how many
     answers, compared to what."""
-    t, k = f.test, f.kpi
+    t, k, windows = f.test, f.kpi, f.windows
     up = (t.delta or 0) > 0
     period = f"{windows.current_start:%Y-%m-%d} to {(windows.as_of - timedelta(seconds=1)):%Y-%m-%d}"
     period_fr = f"du {windows.current_start:%d/%m/%Y} au {(windows.as_of - timedelta(seconds=1)):%d/%m/%Y}"
@@ -105,7 +105,7 @@ def shift_messages(f: Finding, windows: Windows) -> tuple[str, str]:
 
 
 def finding_candidate(
-    f: Finding, windows: Windows, *, rule: str, severity: str, message: str, message_fr: str, evidence: str | None
+    f: Finding, *, rule: str, severity: str, message: str, message_fr: str, evidence: str | None
 ) -> Candidate:
     """The alert for one tested KPI and scope: values, sizes and windows come from the finding."""
     return Candidate(
@@ -113,8 +113,8 @@ def finding_candidate(
         severity=severity,
         kpi=f.test.kpi,
         scope=f.test.scope,
-        window_start=windows.current_start,
-        window_end=windows.as_of,
+        window_start=f.windows.current_start,
+        window_end=f.windows.as_of,
         baseline_value=f.test.baseline_value,
         current_value=f.test.current_value,
         n_current=f.test.current.n,
@@ -127,15 +127,14 @@ def finding_candidate(
     )
 
 
-def shift_candidates(findings: list[Finding], windows: Windows, evidence: str | None) -> list[Candidate]:
+def shift_candidates(findings: list[Finding], evidence: str | None) -> list[Candidate]:
     out = []
     for f in findings:
         if f.fires:
-            en, fr = shift_messages(f, windows)
+            en, fr = shift_messages(f)
             out.append(
                 finding_candidate(
                     f,
-                    windows,
                     rule=RULES[f.test.kpi],
                     severity=severity(f),
                     message=en,

@@ -99,11 +99,10 @@ def _distribution_candidates(
         significant = f.test.q_value is not None and f.test.q_value <= ALPHA
         if verdict is None or not (verdict.drifted and significant):
             continue
-        en, fr = alerts.shift_messages(f, windows)
+        en, fr = alerts.shift_messages(f)
         candidates.append(
             alerts.finding_candidate(
                 f,
-                windows,
                 rule="distribution_drift",
                 severity="info",
                 message=f"Score distribution changed ({verdict.method}): {en}",
@@ -200,7 +199,7 @@ def run_checks(
 
     windows = Windows.ending(as_of, settings.alert_current_days, settings.alert_baseline_days)
     result.findings = detect(con, settings, windows)
-    candidates = alerts.shift_candidates(result.findings, windows, None)
+    candidates = alerts.shift_candidates(result.findings, None)
     candidates += _distribution_candidates(con, settings, windows, result.findings, result)
     if result.evidence:
         candidates = [c if c.evidence else dataclasses.replace(c, evidence=str(result.evidence)) for c in candidates]

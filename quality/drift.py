@@ -47,6 +47,19 @@ class Windows:
         current_start = as_of - timedelta(days=current_days)
         return cls(as_of, current_start, current_start - timedelta(days=baseline_days))
 
+    def earlier_by(self, delta: timedelta) -> Windows:
+        return Windows(self.as_of - delta, self.current_start - delta, self.baseline_start - delta)
+
+
+def kpi_windows(kpi_id: str, windows: Windows, settings: Settings) -> Windows:
+    """The windows a KPI is compared over. FCR is shifted back by its repeat window: a contact of the
+    last fcr_window_h cannot be known as resolved yet (its repeat may still come), so the newest days
+    look better than they are and would raise a false 'FCR rose' alert; comparing only days whose
+    repeat windows are closed costs a week of delay and gives alerts that are right."""
+    if kpi_id == "fcr_rate":
+        return windows.earlier_by(timedelta(hours=settings.fcr_window_h))
+    return windows
+
 
 @dataclass(frozen=True)
 class Side:
@@ -224,7 +237,9 @@ def _sides(con: duckdb.DuckDBPyConnection, windows: Windows, settings: Settings)
         "select count(*) from information_schema.tables where table_schema = 'marts' "
         "and table_name = 'kpi_service_daily'"
     ).fetchall()[0][0]:
-        for scope, side, answered, not_repeated in con.execute(_FCR_SIDES, params).fetchall():
+        fcr = kpi_windows("fcr_rate", windows, settings)
+        fcr_params = {"as_of": fcr.as_of, "current_start": fcr.current_start, "baseline_start": fcr.baseline_start}
+        for scope, side, answered, not_repeated in con.execute(_FCR_SIDES, fcr_params).fetchall():
             put("fcr_rate", scope, side, Side(int(answered or 0), float(not_repeated or 0)))
     return out
 
@@ -237,6 +252,7 @@ class Finding:
     kpi: Kpi
     fires: bool
     reason: str
+    windows: Windows  # what was compared (kpi_windows)
 
 
 def detect(con: duckdb.DuckDBPyConnection, settings: Settings, windows: Windows) -> list[Finding]:
@@ -245,6 +261,7 @@ def detect(con: duckdb.DuckDBPyConnection, settings: Settings, windows: Windows)
     findings: list[Finding] = []
     for kpi_id, scopes in _sides(con, windows, settings).items():
         kpi = catalogue[kpi_id]
+        compared = kpi_windows(kpi_id, windows, settings)
         test_fn = TESTS.get(kpi_id, proportion_test)
         tests = []
         for scope, sides in sorted(scopes.items()):
@@ -258,13 +275,13 @@ def detect(con: duckdb.DuckDBPyConnection, settings: Settings, windows: Windows)
         for t in tests:
             t = dataclasses.replace(t, q_value=q_of.get(t.scope))
             if min(t.current.n, t.baseline.n) < kpi.min_n:
-                findings.append(Finding(t, kpi, False, f"n below min_n {kpi.min_n}"))
+                findings.append(Finding(t, kpi, False, f"n below min_n {kpi.min_n}", compared))
             elif t.q_value is None or t.q_value > ALPHA:
-                findings.append(Finding(t, kpi, False, "not significant after Benjamini-Hochberg"))
+                findings.append(Finding(t, kpi, False, "not significant after Benjamini-Hochberg", compared))
             elif abs(t.delta) < kpi.min_effect:
-                findings.append(Finding(t, kpi, False, f"|delta| below min_effect {kpi.min_effect}"))
+                findings.append(Finding(t, kpi, False, f"|delta| below min_effect {kpi.min_effect}", compared))
             else:
-                findings.append(Finding(t, kpi, True, "significant and material"))
+                findings.append(Finding(t, kpi, True, "significant and material", compared))
     return findings
 
 

@@ -1,6 +1,7 @@
 """`cxpulse demo`, the newcomer's first command, end to end on a real broker and real Airflow.
 
-Smaller than `make demo` (36 days: the 7-day window and its 28-day baseline) but the same path: simulate with an NPS drop on chat -> Kafka
+Smaller than `make demo` (36 days: the 7-day window and its 28-day baseline) but the same path:
+simulate with an NPS drop on chat -> Kafka
 -> consumer -> dag.test() of the four DAGs -> reconciliation, KPI tiles, alerts, paths. The drop must
 be alerted, on chat only among the channels, and the counts must reconcile; a second run must too.
 """
