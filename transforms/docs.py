@@ -20,8 +20,9 @@ the repeat window of `fcr_rate` and `fcr_final`), `hourly_cost_eur` (default 40:
 
 Marts are rebuilt incrementally: the days touched by new events (`ops.dirty_days`), the days whose
 repeat window reaches them, the cohorts of the cases they touch, and the weeks and months around them.
-The staging views (`staging.stg_contacts`, `stg_case_events`, `stg_cases`, `stg_survey_responses`) are
-the typed, one-row-per-event (or per-case) inputs of the marts.
+The staging views (`staging.stg_contacts`, `stg_case_events`, `stg_survey_responses`) are the typed,
+one-row-per-event inputs of the marts; `staging.stg_cases` (one row per case) is a table kept up to
+date case by case, so that a new day re-reads the events of the cases it touches, not all cases.
 """
 
 EXAMPLES = """## Example queries

@@ -1,27 +1,40 @@
-"""Builds the staging views and the mart tables, then runs the model tests of schema.yaml.
+"""Builds the staging views and tables and the mart tables, then runs the model tests of schema.yaml.
 
 Incremental by day. The loader records the UTC days it touched in `ops.dirty_days`; a build derives
-from them what each mart must rebuild, deletes those slices and inserts them again, and clears
-`ops.dirty_days`, all in one transaction (a failed build leaves the marts and the dirty days as
+from them what each model must rebuild, deletes those slices and inserts them again, and clears
+`ops.dirty_days`, all in one transaction (a failed build leaves the models and the dirty days as
 they were, so the next run redoes the work):
 
+- `staging.stg_cases` (a table, one row per case with its lifecycle and the span of its events):
+  the cases with an event on a dirty day, and the stored cases whose span covers a dirty day (an
+  erasure deletes events: those cases are read again, and dropped when no event is left). Each is
+  recomputed from all its events, read between its first and last event (temp table
+  rebuild_case_ids); only the rows that differ are written (temp table changed_case_ids). The marts
+  read cases through these rows only, so they rebuild what the changed cases touch.
 - `kpi_service_daily`: the dirty days and the `ceil(fcr_window_h / 24)` days before them (a new
   contact or case can turn an earlier contact into a repeat).
 - `kpi_experience_daily`: the dirty days.
-- `kpi_cases_daily` (cohorts by day of `case_opened`): the dirty days, the opening days of every
-  case with an event on a dirty day (a late `case_resolved` changes its cohort), and every cohort
-  day from the earliest dirty day holding a case event on (the backlog at the end of a day counts
-  all cohorts: a change of state on day D changes the backlog of D and of every later day). The
-  running backlog restarts from the last kept row before the first rebuilt day, per channel (temp
-  table backlog_anchors), so only cases with events since then are read.
+- `kpi_cases_daily` (cohorts by day of `case_opened`): the dirty days, the opening days (before and
+  after) of every changed case (a late `case_resolved` changes its cohort), and every cohort day
+  from the earliest dirty day within the span of a changed case (where its events changed) on (the
+  backlog at the end of a day counts all cohorts: a change of state on day D changes the backlog of
+  D and of every later day). The running backlog restarts from the last kept row before the first
+  rebuilt day, per channel (temp table backlog_anchors), so only cases with events since then are
+  read.
 - `complaints_pareto`: the months of the opening days of those cases.
 - `progress_dashboard`: the ISO weeks and months of every day rebuilt above, and the period after
   each (its `previous_value` and `delta` follow).
 
-`full=True`, a missing mart or one whose columns differ from schema.yaml rebuilds everything with
-the same SQL (every day counts as dirty). `fcr_final` depends on the latest event overall and is
-refreshed on every row at each build. Model tests run before the commit: a build never commits marts
-that break schema.yaml, and raises SchemaTestError.
+In an incremental build every read of the raw tables is bounded by a sargable range on `occurred_at`
+(from the temp scope tables: DuckDB turns it into a row-group filter), so with raw rows stored
+roughly in time order (as landing files arrive) it reads the row groups of the days it rebuilds, and
+the marts read cases from `staging.stg_cases`, not from all case events.
+
+`full=True`, a missing mart or one whose columns differ from schema.yaml, or a missing
+`staging.stg_cases` table, rebuilds everything with the same SQL (every day and case counts as
+dirty). `fcr_final` depends on the latest event overall and is refreshed on every row at each build.
+Model tests run before the commit: a build never commits marts that break schema.yaml, and raises
+SchemaTestError.
 
 SQL safety: the model files use bound parameters (`$service_level_target_s`, `$fcr_window_h`,
 `$hourly_cost_eur`) and read the rebuild scope from temp tables; the only identifiers interpolated
@@ -48,8 +61,9 @@ from transforms import catalogue
 log = logging.getLogger(__name__)
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
-# Staging views, in dependency order.
-STAGING: tuple[str, ...] = ("stg_contacts", "stg_case_events", "stg_cases", "stg_survey_responses")
+# Staging views, in dependency order; then the staging tables the runner keeps incrementally.
+STAGING: tuple[str, ...] = ("stg_contacts", "stg_case_events", "stg_survey_responses")
+STAGING_TABLES: tuple[str, ...] = ("stg_cases",)
 
 
 @dataclass(frozen=True)
@@ -71,7 +85,101 @@ MART_SPECS: tuple[MartSpec, ...] = (
 )
 MARTS: tuple[str, ...] = tuple(spec.name for spec in MART_SPECS)
 
-# The rebuild scope, derived from temp table changed_days (the dirty days, or every day when full).
+# The cases to (re)build in staging.stg_cases, each with the range holding all its events: its stored
+# span (stored_*, NULL for a case new to the table) widened by its events on a changed day.
+_CASE_IDS_DDL = """
+    create or replace temp table rebuild_case_ids (
+        case_id varchar, first_event_at timestamptz, last_event_at timestamptz,
+        stored_first_event_at timestamptz, stored_last_event_at timestamptz, stored_day date)
+"""
+
+# Which cases to rebuild, from temp table changed_days: those with an event on a changed day, and the
+# stored ones whose span covers a changed day (some of their events may have been deleted).
+_CASE_SCOPE_SQL: tuple[str, ...] = (
+    # case events on a changed day (sargable range first: zone maps skip the other row groups)
+    """
+    create or replace temp table touched_case_events as
+    select case_id, day, occurred_at
+    from staging.stg_case_events
+    where occurred_at >= (select min(day) from changed_days)
+        and occurred_at < (select max(day) from changed_days) + 1
+        and day in (select day from changed_days)
+        and case_id is not null
+    """,
+    # the stored rows of the cases whose span covers a changed day (a filter on two timestamps first)
+    """
+    create or replace temp table stored_cases as
+    select *
+    from staging.stg_cases as s
+    where s.last_event_at >= (select min(day) from changed_days)
+        and s.first_event_at < (select max(day) from changed_days) + 1
+        and exists (
+            select 1 from changed_days as c
+            where c.day >= cast(s.first_event_at as date) and c.day <= cast(s.last_event_at as date)
+        )
+    """,
+    # each case's range: its stored span (from its stored row, or from staging.stg_cases for a case
+    # whose span covers no changed day) widened by its events on changed days
+    """
+    insert into rebuild_case_ids
+    with new_spans as (
+        select case_id, min(occurred_at) as first_event_at, max(occurred_at) as last_event_at
+        from touched_case_events
+        group by case_id
+    ),
+
+    stored_spans as (
+        select case_id, first_event_at, last_event_at, day
+        from stored_cases
+        union all
+        select case_id, first_event_at, last_event_at, day
+        from staging.stg_cases
+        where case_id in (select case_id from new_spans)
+            and case_id not in (select case_id from stored_cases)
+    ),
+
+    final as (
+        select
+            case_id,
+            least(new_spans.first_event_at, stored_spans.first_event_at) as first_event_at,
+            greatest(new_spans.last_event_at, stored_spans.last_event_at) as last_event_at,
+            stored_spans.first_event_at as stored_first_event_at,
+            stored_spans.last_event_at as stored_last_event_at,
+            stored_spans.day as stored_day
+        from new_spans
+        full outer join stored_spans using (case_id)
+    )
+
+    select * from final
+    """,
+)
+# The cases whose row changes (a case left without events has no rebuilt row). The marts read cases
+# through these rows only: a case whose row is the same changes no mart. A case without a row in
+# stored_cases changes: it is new, or its events on changed days are new (they lie outside its stored
+# span), which moves first_event_at or last_event_at.
+_CHANGED_CASES_SQL = """
+    create or replace temp table changed_case_ids as
+    select r.*
+    from rebuild_case_ids as r
+    left join rebuilt_cases as n on n.case_id = r.case_id
+    left join stored_cases as s on s.case_id = r.case_id
+    where s.case_id is null or n is distinct from s
+"""
+# A full build: every case, over all its events; every case changes.
+_FULL_CASE_SCOPE_SQL: tuple[str, ...] = (
+    "create or replace temp table touched_case_events (case_id varchar, day date, occurred_at timestamptz)",
+    """
+    insert into rebuild_case_ids
+    select case_id, min(occurred_at), max(occurred_at), null, null, null
+    from staging.stg_case_events
+    where case_id is not null
+    group by case_id
+    """,
+)
+_FULL_CHANGED_CASES_SQL = "create or replace temp table changed_case_ids as select * from rebuild_case_ids"
+
+# The rebuild scope of the marts, from temp tables changed_days (the dirty days, or every day when
+# full), changed_case_ids and rebuilt_cases (their new rows), once staging.stg_cases holds them.
 _SCOPE_SQL: tuple[str, ...] = (
     """
     create or replace temp table rebuild_service_days as
@@ -79,30 +187,33 @@ _SCOPE_SQL: tuple[str, ...] = (
     from changed_days, range(0, $window_days + 1) as back(k)
     """,
     "create or replace temp table rebuild_experience_days as select day from changed_days",
-    # cases with an event on a changed day (range filter first: zone maps skip old row groups)
-    """
-    create or replace temp table touched_case_events as
-    select case_id, day
-    from staging.stg_case_events
-    where occurred_at >= (select min(day) from changed_days)
-        and occurred_at < (select max(day) from changed_days) + 1
-        and day in (select day from changed_days)
-    """,
+    # the cohort days of the changed cases, before (a case can leave a cohort) and after
     """
     create or replace temp table touched_case_days as
-    select distinct day
-    from staging.stg_case_events
-    where event_type = 'case_opened' and case_id in (select case_id from touched_case_events)
+    select stored_day as day from changed_case_ids where stored_day is not null
+    union
+    select day
+    from rebuilt_cases
+    where day is not null and case_id in (select case_id from changed_case_ids)
     """,
+    # the backlog changes from the first changed day within the span (stored or new) of a changed
+    # case on: an event of it was added or deleted there
     """
     create or replace temp table rebuild_case_days as
+    with backlog_start as (
+        select min(c.day) as day
+        from changed_case_ids as r
+        asof inner join changed_days as c on c.day >= cast(r.first_event_at as date)
+        where c.day <= cast(r.last_event_at as date)
+    )
+
     select day from changed_days
     union
     select day from touched_case_days
     union
-    select distinct day
-    from staging.stg_case_events
-    where event_type = 'case_opened' and occurred_at >= (select min(day) from touched_case_events)
+    select day
+    from staging.stg_cases
+    where opened_at >= (select day from backlog_start)
     """,
     """
     create or replace temp table rebuild_months as
@@ -192,29 +303,53 @@ def _identifier(name: str) -> str:
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create the staging views from transforms/staging/*.sql."""
+    """(Re)create the staging views from transforms/staging/*.sql.
+
+    A staging model that is a table (STAGING_TABLES) and was a view in an older warehouse loses its
+    view here; the next build creates the table (a full build).
+    """
     for model in STAGING:
         con.execute(f"create or replace view staging.{_identifier(model)} as {model_sql('staging', model)}")
+    for model in STAGING_TABLES:
+        kind = con.execute(
+            "select table_type from information_schema.tables where table_schema = 'staging' and table_name = ?",
+            [model],
+        ).fetchall()
+        if kind == [("VIEW",)]:
+            con.execute(f"drop view staging.{_identifier(model)}")
 
 
-def _mart_columns(con: duckdb.DuckDBPyConnection, model: str) -> list[str]:
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
     rows = con.execute(
         "select column_name from information_schema.columns "
-        "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-        [model],
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
     ).fetchall()
     return [r[0] for r in rows]
 
 
+def _model_columns(con: duckdb.DuckDBPyConnection, folder: str, model: str) -> list[str]:
+    """The columns a model file produces (its scope temp tables must exist, empty is enough)."""
+    return [r[0] for r in con.execute(f"describe {model_sql(folder, model)}").fetchall()]
+
+
 def _needs_full(con: duckdb.DuckDBPyConnection) -> str | None:
-    """Why incremental is impossible (a mart missing or with other columns than schema.yaml), or None."""
+    """Why incremental is impossible (a mart missing or with other columns than schema.yaml, a staging
+    table missing or with other columns than its model), or None."""
     models = load_schema()["models"]
     for model in MARTS:
-        columns = _mart_columns(con, model)
+        columns = _columns(con, "marts", model)
         if not columns:
             return f"marts.{model} does not exist"
         if columns != list(models[model]["columns"]):
             return f"marts.{model} has other columns than schema.yaml"
+    con.execute(_CASE_IDS_DDL)
+    for model in STAGING_TABLES:
+        columns = _columns(con, "staging", model)
+        if not columns:
+            return f"staging.{model} does not exist"
+        if columns != _model_columns(con, "staging", model):
+            return f"staging.{model} has other columns than transforms/staging/{model}.sql"
     return None
 
 
@@ -230,6 +365,36 @@ def _fill_changed_days(con: duckdb.DuckDBPyConnection, full: bool) -> None:
         con.execute("create or replace temp table changed_days as select day from ops.dirty_days")
 
 
+def _build_stg_cases(con: duckdb.DuckDBPyConnection, full: bool) -> None:
+    """Recompute the cases of temp table rebuild_case_ids (all of them when full) and write those that
+    changed (temp table changed_case_ids) to staging.stg_cases."""
+    con.execute(_CASE_IDS_DDL)
+    for sql in _FULL_CASE_SCOPE_SQL if full else _CASE_SCOPE_SQL:
+        con.execute(sql)
+    sql = model_sql("staging", "stg_cases")
+    if full:
+        # in time order, as incremental builds append the cases they change: zone maps on the event
+        # times skip the row groups of old cases
+        ordered = f"select * from ({sql}) order by first_event_at"  # noqa: S608 - a model file of this repository
+        con.execute(f"create or replace table staging.stg_cases as {ordered}")
+        # the scope below reads the opening days of the changed cases from rebuilt_cases
+        con.execute("create or replace temp table rebuilt_cases as select case_id, day from staging.stg_cases")
+        con.execute(_FULL_CHANGED_CASES_SQL)
+        return
+    con.execute(f"create or replace temp table rebuilt_cases as {sql}")
+    con.execute(_CHANGED_CASES_SQL)
+    # a stored row of a changed case starts at its stored_first_event_at: a sargable bound first
+    con.execute("""
+        delete from staging.stg_cases
+        where first_event_at >= (select min(stored_first_event_at) from changed_case_ids)
+            and case_id in (select case_id from changed_case_ids)
+    """)
+    con.execute(
+        "insert into staging.stg_cases by name "
+        "select * from rebuilt_cases where case_id in (select case_id from changed_case_ids)"
+    )
+
+
 def _fill_scope(con: duckdb.DuckDBPyConnection, settings: Settings, full: bool) -> None:
     window_days = -(-settings.fcr_window_h // 24)  # ceil: how many days back a repeat window reaches
     for sql in _SCOPE_SQL:
@@ -237,6 +402,9 @@ def _fill_scope(con: duckdb.DuckDBPyConnection, settings: Settings, full: bool) 
     # Where the running backlog restarts: per channel, the last kept cohort day before the first
     # rebuilt one (its backlog is final: new events change states from the first rebuilt day on).
     con.execute(_ANCHORS_SQL if not full else _NO_ANCHORS_SQL)
+    # The active customers of the rebuilt cohort days that did not change (they count the touchpoints
+    # of their day only): kept, not counted again from raw.touchpoints.
+    con.execute(_KEPT_ACTIVE_SQL if not full else _NO_KEPT_ACTIVE_SQL)
 
 
 _ANCHORS_SQL = """
@@ -249,6 +417,16 @@ _ANCHORS_SQL = """
 _NO_ANCHORS_SQL = """
     create or replace temp table backlog_anchors
         (channel varchar, anchor_day date, anchor_backlog bigint)
+"""
+_KEPT_ACTIVE_SQL = """
+    create or replace temp table kept_active_customers as
+    select day, channel, active_customers
+    from marts.kpi_cases_daily
+    where day in (select day from rebuild_case_days) and day not in (select day from changed_days)
+"""
+_NO_KEPT_ACTIVE_SQL = """
+    create or replace temp table kept_active_customers
+        (day date, channel varchar, active_customers bigint)
 """
 
 
@@ -273,21 +451,27 @@ def _build_mart(con: duckdb.DuckDBPyConnection, spec: MartSpec, settings: Settin
     con.execute(f"insert into {table} by name {sql}", params)
 
 
+def _latest_touchpoint(con: duckdb.DuckDBPyConnection) -> Any:
+    """max(occurred_at) of raw.touchpoints. The rows from the last changed day on hold it when there
+    are any (a sargable range: the last row groups only); otherwise the whole table is read."""
+    latest = con.execute(
+        "select max(occurred_at) from raw.touchpoints where occurred_at >= (select max(day) from changed_days)"
+    ).fetchall()[0][0]
+    if latest is None:
+        latest = con.execute("select max(occurred_at) from raw.touchpoints").fetchall()[0][0]
+    return latest
+
+
 def _refresh_fcr_final(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """A day's FCR is final once every repeat window of the day has closed in the data."""
     con.execute(
         """
         update marts.kpi_service_daily
-        set fcr_final = coalesce(
-            day + interval 1 day + to_hours(cast($fcr_window_h as bigint))
-                <= (select max(occurred_at) from raw.touchpoints),
-            false)
-        where fcr_final is distinct from coalesce(
-            day + interval 1 day + to_hours(cast($fcr_window_h as bigint))
-                <= (select max(occurred_at) from raw.touchpoints),
-            false)
+        set fcr_final = coalesce(day + interval 1 day + to_hours(cast($fcr_window_h as bigint)) <= $latest, false)
+        where fcr_final is distinct from
+            coalesce(day + interval 1 day + to_hours(cast($fcr_window_h as bigint)) <= $latest, false)
         """,
-        {"fcr_window_h": settings.fcr_window_h},
+        {"fcr_window_h": settings.fcr_window_h, "latest": _latest_touchpoint(con)},
     )
 
 
@@ -304,6 +488,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
     con.execute("begin transaction")
     try:
         _fill_changed_days(con, full)
+        _build_stg_cases(con, full)
         _fill_scope(con, settings, full)
         scope = {spec.name: _scope_values(con, spec) for spec in MART_SPECS}
         rows = {}

@@ -24,6 +24,7 @@ import pytest
 from cxpulse.config import Settings
 from transforms.runner import MARTS, build
 from warehouse.db import connect
+from warehouse.erasure import forget
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 DAYS = 45
@@ -198,25 +199,27 @@ def write(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: 
     con.unregister("chunk")
 
 
+# The marts, and the staging table kept incrementally by case (its rows must equal a full rebuild too).
+MODELS = (*(f"marts.{model}" for model in MARTS), "staging.stg_cases")
+
+
 def differences(con: duckdb.DuckDBPyConnection, model: str) -> tuple[int, int, int]:
-    """(rows, rows only in the incremental build, rows only in the full build)."""
-    rows = con.execute(f"select count(*) from marts.{model}").fetchall()[0][0]
+    """(rows, rows only in the incremental build, rows only in the full build) of a schema.table."""
+    rows = con.execute(f"select count(*) from {model}").fetchall()[0][0]
     only_incremental = con.execute(
-        f"select count(*) from (select * from marts.{model} except all select * from full_copy.marts.{model})"
+        f"select count(*) from (select * from {model} except all select * from full_copy.{model})"
     ).fetchall()[0][0]
     only_full = con.execute(
-        f"select count(*) from (select * from full_copy.marts.{model} except all select * from marts.{model})"
+        f"select count(*) from (select * from full_copy.{model} except all select * from {model})"
     ).fetchall()[0][0]
     return rows, only_incremental, only_full
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_incremental_equals_full_rebuild(tmp_path: Path, seed: int) -> None:
-    settings = dataclasses.replace(Settings(), home=tmp_path / "incremental")
+def build_in_chunks(con: duckdb.DuckDBPyConnection, settings: Settings, seed: int) -> None:
+    """Load the seeded events chunk by chunk (late events included), building incrementally after each."""
     touchpoints, surveys = random_events(seed)
     rng = random.Random(seed)
     chunks = 6
-    con = connect(settings.warehouse_path)
     for i, (tp_chunk, sv_chunk) in enumerate(
         zip(chunked(touchpoints, chunks, rng), chunked(surveys, chunks, rng), strict=True)
     ):
@@ -225,9 +228,10 @@ def test_incremental_equals_full_rebuild(tmp_path: Path, seed: int) -> None:
         result = build(con, settings)
         assert result.full == (i == 0)  # the first build creates the marts, then only slices are rebuilt
         assert con.execute("select count(*) from ops.dirty_days").fetchall() == [(0,)]
-    con.execute("checkpoint")
-    con.close()
 
+
+def assert_equals_full_rebuild(settings: Settings, tmp_path: Path) -> None:
+    """A copy of the warehouse rebuilt in full has the same marts and staging.stg_cases, row for row."""
     copy = dataclasses.replace(Settings(), home=tmp_path / "full")
     copy.warehouse_path.parent.mkdir(parents=True)
     shutil.copy(settings.warehouse_path, copy.warehouse_path)
@@ -237,11 +241,44 @@ def test_incremental_equals_full_rebuild(tmp_path: Path, seed: int) -> None:
 
     con = connect(settings.warehouse_path)
     con.execute(f"attach '{copy.warehouse_path}' as full_copy (read_only)")
-    for model in MARTS:
+    for model in MODELS:
         rows, only_incremental, only_full = differences(con, model)
         assert rows > 0, f"{model} is empty"
         assert (only_incremental, only_full) == (0, 0), model
     con.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_incremental_equals_full_rebuild(tmp_path: Path, seed: int) -> None:
+    settings = dataclasses.replace(Settings(), home=tmp_path / "incremental")
+    con = connect(settings.warehouse_path)
+    build_in_chunks(con, settings, seed)
+    con.execute("checkpoint")
+    con.close()
+    assert_equals_full_rebuild(settings, tmp_path)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_incremental_after_an_erasure_equals_full_rebuild(tmp_path: Path, seed: int) -> None:
+    """`cxpulse forget` deletes raw rows and marks their days dirty: the cases of the erased customer
+    leave staging.stg_cases (it keeps no customer_id, but case ids and their events' times) and every
+    mart they counted in, through the incremental build that follows."""
+    settings = dataclasses.replace(Settings(), home=tmp_path / "incremental")
+    con = connect(settings.warehouse_path)
+    build_in_chunks(con, settings, seed)
+    # the customer with the most case events, whose cases span several days
+    customer, cases = con.execute(
+        "select customer_id, list(distinct case_id) from raw.touchpoints where case_id is not null "
+        "group by customer_id order by count(*) desc, customer_id limit 1"
+    ).fetchall()[0]
+    assert len(cases) > 1
+    forget(con, settings, customer)
+    assert not build(con, settings).full
+    stored = con.execute("select count(*) from staging.stg_cases where list_contains(?, case_id)", [cases]).fetchall()
+    assert stored == [(0,)]
+    con.execute("checkpoint")
+    con.close()
+    assert_equals_full_rebuild(settings, tmp_path)
 
 
 def test_incremental_rebuilds_only_touched_days_and_the_fcr_window(tmp_path: Path) -> None:
@@ -354,3 +391,90 @@ def test_late_resolution_updates_cohort_backlog_and_pareto(tmp_path: Path) -> No
     expected = [(date(2026, 1, 5), 1), (date(2026, 1, 15), 1), (date(2026, 1, 20), 2)]
     assert con.execute(backlog, ["email"]).fetchall() == expected
     assert con.execute(backlog, ["web"]).fetchall() == [(date(2026, 1, 2), 1)]
+
+
+def test_late_event_of_an_old_case_reads_all_its_events(tmp_path: Path) -> None:
+    """A case_reopened weeks after its case was resolved: the case is read again from all its events
+    (its span, kept in staging.stg_cases, bounds the read), its cohort and the backlog from that day on
+    change, and the days in between are not rebuilt."""
+    settings = dataclasses.replace(Settings(), home=tmp_path)
+    con = connect(settings.warehouse_path)
+    opened = {"reason": "billing"}
+    write(
+        con,
+        "raw.touchpoints",
+        TP_COLUMNS,
+        [
+            case_event("w1", "case_opened", "2026-01-02T10:00:00Z", "W", **opened),
+            case_event("w2", "case_replied", "2026-01-02T12:00:00Z", "W", handle_s=600.0),
+            case_event("w3", "case_resolved", "2026-01-03T10:00:00Z", "W", handle_s=0.0),
+            case_event("x1", "case_opened", "2026-01-20T10:00:00Z", "X", **opened),
+        ],
+    )
+    build(con, settings)
+    write(
+        con,
+        "raw.touchpoints",
+        TP_COLUMNS,
+        [
+            case_event("w4", "case_reopened", "2026-03-01T09:00:00Z", "W"),
+            case_event("m1", "case_opened", "2026-03-01T10:00:00Z", "M", **opened),
+        ],
+    )
+    result = build(con, settings)
+    assert not result.full
+    # W's cohort (Jan 2) and the new cohort of Mar 1; X's cohort (Jan 20) keeps its row
+    assert result.scope["kpi_cases_daily"] == [date(2026, 1, 2), date(2026, 3, 1)]
+    assert con.execute(
+        "select is_resolved, reopened_count, handle_s, first_event_at, last_event_at, first_reply_h "
+        "from staging.stg_cases where case_id = 'W'"
+    ).fetchall() == [(False, 1, 600.0, datetime(2026, 1, 2, 10, tzinfo=UTC), datetime(2026, 3, 1, 9, tzinfo=UTC), 2.0)]
+    cohorts = con.execute(
+        "select day, opened, resolved, reopened, backlog_end_of_day from marts.kpi_cases_daily "
+        "where channel = 'all' order by day"
+    ).fetchall()
+    # end of Jan 2: W open; Jan 20: X (W resolved on the 3rd); Mar 1: X, W (reopened) and M
+    assert cohorts == [
+        (date(2026, 1, 2), 1, 0, 1, 1),
+        (date(2026, 1, 20), 1, 0, 0, 1),
+        (date(2026, 3, 1), 1, 0, 0, 3),
+    ]
+    con.close()
+
+
+def test_case_opened_arriving_after_its_other_events(tmp_path: Path) -> None:
+    """A case's reply and resolution are loaded first (the case is in no cohort), its case_opened later,
+    stamped on an earlier day than the events already stored: the case is read again from all its
+    events, joins its cohort, and the backlog of the later cohort days counts it."""
+    settings = dataclasses.replace(Settings(), home=tmp_path)
+    con = connect(settings.warehouse_path)
+    opened = {"reason": "billing"}
+    write(
+        con,
+        "raw.touchpoints",
+        TP_COLUMNS,
+        [
+            case_event("r2", "case_replied", "2026-01-03T10:00:00Z", "R", handle_s=60.0),
+            case_event("r3", "case_resolved", "2026-01-10T10:00:00Z", "R", handle_s=0.0),
+            case_event("s1", "case_opened", "2026-01-05T10:00:00Z", "S", **opened),
+            case_event("t1", "case_opened", "2026-01-12T10:00:00Z", "T", **opened),
+        ],
+    )
+    build(con, settings)
+    assert con.execute("select opened_at, day from staging.stg_cases where case_id = 'R'").fetchall() == [(None, None)]
+    write(con, "raw.touchpoints", TP_COLUMNS, [case_event("r1", "case_opened", "2026-01-02T10:00:00Z", "R", **opened)])
+    result = build(con, settings)
+    # R's new cohort (Jan 2, the dirty day) and every cohort day after it (the backlog)
+    assert result.scope["kpi_cases_daily"] == [date(2026, 1, 2), date(2026, 1, 5), date(2026, 1, 12)]
+    cohorts = con.execute(
+        "select day, opened, resolved, first_reply_p50_h, resolution_p50_h, backlog_end_of_day "
+        "from marts.kpi_cases_daily where channel = 'all' order by day"
+    ).fetchall()
+    # R: replied 24 h and resolved 192 h (8 days) after its opening; open at the end of Jan 2 and 5
+    # (with S), resolved on Jan 10: S and T open at the end of Jan 12
+    assert cohorts == [
+        (date(2026, 1, 2), 1, 1, 24.0, 192.0, 1),
+        (date(2026, 1, 5), 1, 0, None, None, 2),
+        (date(2026, 1, 12), 1, 0, None, None, 2),
+    ]
+    con.close()

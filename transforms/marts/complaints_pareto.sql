@@ -1,21 +1,15 @@
 -- Pareto of complaints per month and category, with their handling and compensation cost.
 -- Parameter: $hourly_cost_eur. Only the months in temp table rebuild_months are built.
-with month_case_ids as (
-    select distinct case_id
-    from staging.stg_case_events
-    where event_type = 'case_opened'
-        and cast(date_trunc('month', day) as date) in (select month from rebuild_months)
-),
-
-complaints as (
+with complaints as (
     select
         cast(date_trunc('month', day) as date) as month,
         coalesce(category, 'uncategorised') as category,
         handle_s,
         compensation_eur
     from staging.stg_cases
-    where case_id in (select case_id from month_case_ids)
-        and is_complaint
+    where is_complaint
+        and opened_at >= (select min(month) from rebuild_months)
+        and opened_at < (select cast(max(month) + interval 1 month as date) from rebuild_months)
         and cast(date_trunc('month', day) as date) in (select month from rebuild_months)
 ),
 

@@ -1,18 +1,10 @@
 -- Written requests and complaints per day of opening (the cohort) and channel, roll-up channel 'all'.
 -- Only the days in temp table rebuild_case_days are built (the runner fills it).
-with cohort_case_ids as (
-    select distinct case_id
-    from staging.stg_case_events
-    where event_type = 'case_opened'
-        and occurred_at >= (select min(day) from rebuild_case_days)
-        and occurred_at < (select max(day) from rebuild_case_days) + 1
-        and day in (select day from rebuild_case_days)
-),
-
-cases as (
+with cases as (
     select *
     from staging.stg_cases
-    where case_id in (select case_id from cohort_case_ids)
+    where opened_at >= (select min(day) from rebuild_case_days)
+        and opened_at < (select max(day) from rebuild_case_days) + 1
         and day in (select day from rebuild_case_days)
 ),
 
@@ -45,7 +37,8 @@ cohorts as (
 -- of the case. The sum starts from temp table backlog_anchors: per channel, the last cohort day
 -- kept from the previous build before the first rebuilt day, and its backlog (the runner leaves it
 -- empty in a full build). New events only change states from the first rebuilt day on, so only the
--- cases with an event since the earliest anchor are read, not the whole history.
+-- cases with an event since the earliest anchor are read, not the whole history; their changes of
+-- state come from stg_cases.state_events.
 since as (
     select least(
         (select min(day) from rebuild_case_days),
@@ -53,50 +46,40 @@ since as (
     ) as first_day
 ),
 
-active_case_ids as (
-    select distinct case_id
-    from staging.stg_case_events
-    where occurred_at >= (select first_day from since)
+case_list as (
+    select case_id, channel, opened_at, state_events
+    from staging.stg_cases
+    where last_event_at >= (select first_day from since)
+        and opened_at is not null
 ),
 
-case_list as (
-    select
-        case_id,
-        arg_min(channel, occurred_at) as channel,
-        min(occurred_at) as opened_at
-    from staging.stg_case_events
-    where event_type = 'case_opened' and case_id in (select case_id from active_case_ids)
-    group by case_id
+changes_of_state as (
+    select case_id, channel, opened_at, unnest(state_events) as state_event
+    from case_list
 ),
 
 state_events as (
-    select case_id, channel, opened_at as effective_at, 0 as kind, opened_at as occurred_at, '' as event_id,
-        1 as open_after
+    select case_id, channel, opened_at as effective_at, 0 as kind, opened_at as occurred_at, 1 as open_after
     from case_list
     union all
     select
-        e.case_id,
-        c.channel,
-        greatest(e.occurred_at, c.opened_at) as effective_at,
+        case_id,
+        channel,
+        greatest(state_event.occurred_at, opened_at) as effective_at,
         1 as kind,
-        e.occurred_at,
-        e.event_id,
-        case when e.event_type = 'case_reopened' then 1 else 0 end as open_after
-    from staging.stg_case_events as e
-    inner join case_list as c using (case_id)
-    where e.event_type in ('case_resolved', 'case_reopened')
-        and e.case_id in (select case_id from active_case_ids)
+        state_event.occurred_at,
+        state_event.open_after
+    from changes_of_state
 ),
 
 -- At equal instants a case_reopened follows the case_resolved (as stg_cases.is_resolved decides).
+-- Events equal in all of the order below are interchangeable: the changes do not depend on their order.
 state_changes as (
     select
         channel,
         cast(effective_at as date) as day,
         open_after - coalesce(
-            lag(open_after) over (
-                partition by case_id order by effective_at, kind, occurred_at, open_after, event_id
-            ),
+            lag(open_after) over (partition by case_id order by effective_at, kind, occurred_at, open_after),
             0
         ) as change
     from state_events
@@ -126,21 +109,41 @@ backlog as (
     where daily_changes.day > coalesce(backlog_anchors.anchor_day, date '0001-01-01')
 ),
 
+-- Active customers count the touchpoints of their day only: a rebuilt day that did not change keeps
+-- its counts (temp table kept_active_customers, filled by the runner before the delete); the other
+-- days (a changed day, or one with a row that has no kept count) are counted from raw.touchpoints.
+recount_days as (
+    select distinct cohorts.day
+    from cohorts
+    left join kept_active_customers as kept using (day, channel)
+    where kept.day is null
+),
+
 touchpoints as (
     select cast(occurred_at as date) as day, channel, customer_id
     from raw.touchpoints
-    where occurred_at >= (select min(day) from rebuild_case_days)
-        and occurred_at < (select max(day) from rebuild_case_days) + 1
+    where occurred_at >= (select min(day) from recount_days)
+        and occurred_at < (select max(day) from recount_days) + 1
 ),
 
-active_customers as (
+-- counted per day of the range, then kept for the days to count (a filter on a few aggregated rows)
+counted_customers as (
     select
         day,
         case when grouping(channel) = 1 then 'all' else channel end as channel,
         count(distinct customer_id) as active_customers
     from touchpoints
-    where day in (select day from rebuild_case_days)
     group by grouping sets ((day, channel), (day))
+),
+
+active_customers as (
+    select day, channel, active_customers
+    from kept_active_customers
+    where day not in (select day from recount_days)
+    union all
+    select day, channel, active_customers
+    from counted_customers
+    where day in (select day from recount_days)
 ),
 
 final as (

@@ -1,25 +1,22 @@
 -- Customer-service KPIs of live contacts per day, channel and queue, with roll-ups to 'all'.
 -- Parameters: $service_level_target_s, $fcr_window_h. Only the days in temp table rebuild_service_days
 -- are built (the runner fills it: new days and the days whose repeat window reaches them).
-with contacts as (
-    select *
-    from staging.stg_contacts
-    where occurred_at >= (select min(day) from rebuild_service_days)
-        and occurred_at < (select max(day) from rebuild_service_days) + 1
-        and day in (select day from rebuild_service_days)
-),
-
 -- Every event that can show a customer came back for the same reason (another contact, a new case)
--- and falls in a repeat window of the contacts above: from the first rebuilt day to fcr_window_h
--- after the last one.
-follow_ups as (
-    select event_id, customer_id, reason, occurred_at
+-- and falls in a repeat window of a rebuilt contact: from the first rebuilt day to fcr_window_h after
+-- the last one (a sargable range). The contacts carry their columns along (is_contact), so that
+-- they are aggregated straight from the window below, without joining back.
+with follow_ups as (
+    select
+        event_id, customer_id, reason, occurred_at, day, channel, queue, outcome, wait_s, handle_s,
+        true as is_contact
     from staging.stg_contacts
     where occurred_at >= (select min(day) from rebuild_service_days)
         and occurred_at <= (select max(day) from rebuild_service_days) + 1
             + to_hours(cast($fcr_window_h as bigint))
     union all
-    select event_id, customer_id, reason, occurred_at
+    select
+        event_id, customer_id, reason, occurred_at, day, null, null, null, null, null,
+        false as is_contact
     from staging.stg_case_events
     where event_type = 'case_opened'
         and occurred_at >= (select min(day) from rebuild_service_days)
@@ -32,7 +29,7 @@ follow_ups as (
 -- subquery, one sort per (customer, reason).
 later_counts as (
     select
-        event_id,
+        *,
         count(*) over (
             partition by customer_id, reason
             order by occurred_at
@@ -42,12 +39,13 @@ later_counts as (
     from follow_ups
 ),
 
+-- the contacts of the rebuilt days
 flagged as (
-    select
-        contacts.*,
-        coalesce(later_counts.later_in_window, 0) > 0 as is_repeated
-    from contacts
-    left join later_counts using (event_id)
+    select *, later_in_window > 0 as is_repeated
+    from later_counts
+    where is_contact
+        and occurred_at < (select max(day) from rebuild_service_days) + 1
+        and day in (select day from rebuild_service_days)
 ),
 
 aggregated as (

@@ -67,15 +67,6 @@ experience as (
 ),
 
 -- Percentiles cannot be combined from daily percentiles: they are recomputed from the cases.
-complaint_ids as (
-    select distinct case_id
-    from staging.stg_case_events
-    where event_type = 'case_opened'
-        and is_complaint
-        and occurred_at >= (select first_day from needed_range)
-        and occurred_at < (select end_day from needed_range)
-),
-
 complaints as (
     select
         periods.period_type,
@@ -85,8 +76,9 @@ complaints as (
         c.resolution_h
     from staging.stg_cases as c
     cross join periods
-    where c.case_id in (select case_id from complaint_ids)
-        and c.is_complaint
+    where c.is_complaint
+        and c.opened_at >= (select first_day from needed_range)
+        and c.opened_at < (select end_day from needed_range)
 ),
 
 complaint_times as (
