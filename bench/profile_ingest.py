@@ -33,7 +33,7 @@ def main(events: int = 200_000) -> None:
         stats = LandingConsumer(settings).run(until_idle=True)
         profiler.disable()
         print(f"{stats.valid / stats.busy_seconds:,.0f} events/s under the profiler")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     finally:
         stop_broker(settings)
         shutil.rmtree(home, ignore_errors=True)
