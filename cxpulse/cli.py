@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cxpulse.config import ConfigError, Settings, load_settings
-from cxpulse.views import alerts_table, reconciliation_table
+from cxpulse.views import alerts_table, print_reconciliation
 
 app = typer.Typer(
     help="cxpulse: customer-experience KPIs and drift alerts from Kafka events.\n\n"
@@ -456,28 +456,12 @@ def status(
 
     Example: `cxpulse status --check`
     """
-    from cxpulse.reconcile import ReconciliationError, check_balanced, reconcile
-    from warehouse.db import connect
-
     settings = _settings()
     if not settings.warehouse_path.exists():
         console.print("no warehouse yet: run `cxpulse consume --until-idle` then `cxpulse run`")
         raise typer.Exit(1)
-    con = connect(settings.warehouse_path, read_only=True)
-    try:
-        rows = reconcile(con, settings)
-    finally:
-        con.close()
-    console.print(reconciliation_table(rows))
-    if rows and rows[0].produced is None:
-        console.print("[yellow]broker not reachable: produced and lag unknown[/yellow] (`cxpulse broker start`)")
-    try:
-        check_balanced(rows)
-        console.print("[green]counts reconcile[/green]")
-    except ReconciliationError as exc:
-        console.print(f"[red]{exc}[/red]")
-        if check:
-            raise typer.Exit(EXIT_CHECK) from None
+    if not print_reconciliation(settings, console) and check:
+        raise typer.Exit(EXIT_CHECK)
 
 
 if __name__ == "__main__":

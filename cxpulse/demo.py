@@ -3,8 +3,8 @@
 Kafka -> simulated 90 days with an injected drift -> consumer -> the four Airflow DAGs (`dag.test()`,
 in order) -> reconciliation, KPI tiles, alerts and where to find the dashboard and the BI snapshot.
 Every step is the production code path; nothing here computes a KPI or an alert itself.
-Running it again sends the same simulated events again: the consumer lands them, the loader drops
-them as redeliveries (same event ids) and the reconciliation shows them as duplicates.
+The history ends at midnight UTC: running it again the same day sends the very same messages, which
+the consumer lands, the loader drops as redeliveries (same ids) and the reconciliation counts.
 """
 
 from __future__ import annotations
@@ -105,25 +105,11 @@ def consume_with_progress(settings: Settings, expected: int, console: Console) -
 
 def print_summary(settings: Settings, console: Console) -> bool:
     """Reconciliation, KPI tiles and open alerts; returns whether the counts balance."""
-    from cxpulse.reconcile import ReconciliationError, check_balanced, reconcile
-    from cxpulse.views import alerts_table, kpi_table, reconciliation_table
-    from warehouse.db import connect
-
-    con = connect(settings.warehouse_path, read_only=True)
-    try:
-        rows = reconcile(con, settings)
-    finally:
-        con.close()
-    console.print(reconciliation_table(rows))
-    try:
-        check_balanced(rows)
-        console.print("[green]counts reconcile[/green]: every message produced is loaded, a duplicate or a dead letter")
-        balanced = True
-    except ReconciliationError as exc:
-        console.print(f"[red]{exc}[/red]")
-        balanced = False
-
     import duckdb
+
+    from cxpulse.views import alerts_table, kpi_table, print_reconciliation
+
+    balanced = print_reconciliation(settings, console)
 
     con = duckdb.connect(str(settings.published_path), read_only=True)
     try:

@@ -11,6 +11,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from cxpulse.config import Settings, kafka_client_options
+from streams.kafka_clients import open_client
 from streams.landing import landed_next_offset, parse_batch_name
 from warehouse.erasure import erased_counts
 
@@ -53,7 +54,8 @@ class ReconciliationError(RuntimeError):
 
 def _kafka_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]] | None:
     try:
-        consumer = KafkaConsumer(
+        consumer = open_client(
+            KafkaConsumer,
             group_id=None,
             request_timeout_ms=10_000,
             bootstrap_timeout_ms=5_000,

@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import duckdb
+from rich.console import Console
 from rich.table import Table
+
+from cxpulse.config import Settings
 
 if TYPE_CHECKING:
     from cxpulse.reconcile import PartitionCounts
@@ -46,6 +49,28 @@ def reconciliation_table(rows: Sequence[PartitionCounts]) -> Table:
         cells = ["" if key == "committed" else _n(t[key]) for key in RECONCILED]
         table.add_row(f"[bold]{topic}[/bold]", "all", *cells, style="bold")
     return table
+
+
+def print_reconciliation(settings: Settings, console: Console) -> bool:
+    """The reconciliation of the live warehouse, and whether it balances (says why when it does not)."""
+    from cxpulse.reconcile import ReconciliationError, check_balanced, reconcile
+    from warehouse.db import connect
+
+    con = connect(settings.warehouse_path, read_only=True)
+    try:
+        rows = reconcile(con, settings)
+    finally:
+        con.close()
+    console.print(reconciliation_table(rows))
+    if rows and rows[0].produced is None:
+        console.print("[yellow]broker not reachable: produced and lag unknown[/yellow] (`cxpulse broker start`)")
+    try:
+        check_balanced(rows)
+    except ReconciliationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return False
+    console.print("[green]counts reconcile[/green]: every message produced is loaded, a duplicate or a dead letter")
+    return True
 
 
 def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:

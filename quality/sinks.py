@@ -19,6 +19,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from cxpulse.config import Settings, kafka_client_options
+from streams.kafka_clients import open_client
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,11 @@ def deliver_pending(
     own_producer = producer is None
     try:
         if producer is None:
-            producer = KafkaProducer(
-                acks="all", bootstrap_timeout_ms=5_000, **kafka_client_options(settings, "cxpulse-alerts")
+            producer = open_client(
+                KafkaProducer,
+                acks="all",
+                bootstrap_timeout_ms=5_000,
+                **kafka_client_options(settings, "cxpulse-alerts"),
             )
     except KafkaError as exc:
         log.warning("alerts stay pending: Kafka unreachable (%s)", exc)

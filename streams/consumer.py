@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
@@ -33,6 +32,7 @@ from kafka.structs import OffsetAndMetadata
 from cxpulse.config import Settings, kafka_client_options
 from streams.contracts import ContractError, decode_survey, decode_touchpoint
 from streams.hot_rules import HotRules
+from streams.kafka_clients import open_client
 from streams.landing import (
     Rejected,
     batch_path,
@@ -55,27 +55,6 @@ DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 class _Interrupted(BaseException):
     """Raised by the signal handler to abandon a Kafka client that is still bootstrapping."""
-
-
-def _open_client(cls: type, **config: Any) -> Any:
-    """Construct a kafka-python client; when construction fails (or is interrupted), stop what it started.
-
-    kafka-python 3.0's KafkaConsumer starts its IO thread before it bootstraps and leaves it running
-    when bootstrapping fails: without this, every retry against a dead broker leaked a thread.
-    """
-    client = cls.__new__(cls)
-    try:
-        client.__init__(**config)
-    except BaseException:
-        net, inner = getattr(client, "_net", None), getattr(client, "_client", None)
-        with contextlib.suppress(Exception):
-            if net is not None:
-                net.stop(1_000)
-        with contextlib.suppress(Exception):
-            if inner is not None:
-                inner.close()
-        raise
-    return client
 
 
 @dataclass
@@ -186,7 +165,7 @@ class LandingConsumer:
                         **kafka_client_options(self.settings, "cxpulse-consumer"),
                         "bootstrap_timeout_ms": 5_000,
                     }
-                    consumer = _open_client(
+                    consumer = open_client(
                         KafkaConsumer,
                         group_id=self.settings.consumer_group,
                         enable_auto_commit=False,
@@ -199,7 +178,7 @@ class LandingConsumer:
                         heartbeat_interval_ms=3_000,
                         **common,
                     )
-                    producer = _open_client(KafkaProducer, acks="all", linger_ms=5, **common)
+                    producer = open_client(KafkaProducer, acks="all", linger_ms=5, **common)
                 finally:
                     self._in_connect = False
             except _Interrupted:

@@ -19,7 +19,8 @@ from kafka.future import Future
 
 import streams.consumer as consumer_module
 from cxpulse.config import Settings
-from streams.consumer import LandingConsumer, _open_client
+from streams.consumer import LandingConsumer
+from streams.kafka_clients import open_client
 from streams.landing import Rejected, batch_path, quarantine_table, write_durably
 
 Record = namedtuple("Record", "offset key value")
@@ -184,7 +185,7 @@ def test_a_client_that_cannot_bootstrap_leaves_no_io_thread_running() -> None:
     before = io_threads()
     for _ in range(3):
         with pytest.raises(KafkaTimeoutError):
-            _open_client(KafkaConsumer, bootstrap_servers=f"localhost:{dead_port()}", bootstrap_timeout_ms=300)
+            open_client(KafkaConsumer, bootstrap_servers=f"localhost:{dead_port()}", bootstrap_timeout_ms=300)
     assert io_threads() == before
 
 
