@@ -1,6 +1,6 @@
 """The loader SIGKILLed mid-transaction: the ledger and the raw tables always agree, a rerun completes.
 
-`cxpulse load` runs as a real process over 1,500 landing files (three transactions of 500) and is
+`cxpulse load` runs as a real process over 4,000 landing files (eight transactions of 500) and is
 killed at random moments; after every kill the warehouse is opened (DuckDB replays its WAL) and
 checked: the rows in raw.touchpoints are exactly those of the files in the ledger, nothing twice.
 """
@@ -27,7 +27,7 @@ from streams.sample import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-FILES = 1_500
+FILES = 4_000
 
 
 def _consistent(settings: Settings) -> tuple[int, int]:
@@ -69,20 +69,26 @@ def test_loader_killed_mid_transaction_keeps_ledger_and_tables_consistent(tmp_pa
     expected_rows = FILES * per_file
     env = {**os.environ, **to_env(settings)}
     rng = random.Random(5)
-    kills = 0
-    for _ in range(8):
+    kills, states = 0, []
+    for _ in range(20):
         loader = subprocess.Popen(
             [sys.executable, "-m", "cxpulse.cli", "load"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        time.sleep(rng.uniform(0.5, 1.8))  # a whole load takes ~2 s here: imports, then three transactions
-        if loader.poll() is None:
-            loader.send_signal(signal.SIGKILL)
-            kills += 1
+        time.sleep(rng.uniform(0.2, 1.3))  # the CLI imports in ~1 s, then eight transactions of ~0.4 s
+        if loader.poll() is not None:
+            break  # it finished everything before this kill
+        loader.send_signal(signal.SIGKILL)
         loader.wait()
+        kills += 1
         if settings.warehouse_path.exists():
             files, rows = _consistent(settings)
             assert files <= FILES and rows <= expected_rows
-    assert kills >= 2  # kills landed while the loader was working
+            states.append(files)
+        if kills == 8:
+            break
+    print("ledger files after each kill:", states)
+    assert kills >= 2, states  # kills landed while the loader was working...
+    assert any(0 < files < FILES for files in states), states  # ...some between two of its transactions
     done = subprocess.run([sys.executable, "-m", "cxpulse.cli", "load"], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert _consistent(settings) == (FILES, expected_rows)
