@@ -9,10 +9,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cxpulse.config import ConfigError, Settings, load_settings
-from cxpulse.views import alerts_table, print_reconciliation
+from cxpulse.views import alerts_table, print_reconciliation, progress_bar
 
 app = typer.Typer(
     help="cxpulse: customer-experience KPIs and drift alerts from Kafka events.\n\n"
@@ -112,9 +111,8 @@ def produce(
 
     settings = _settings()
     total = sum(1 for line in file.open("rb") if line.strip())
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=err) as progress:
+        with progress_bar(err) as progress:
             task = progress.add_task(f"producing to {topic}", total=total)
             result = produce_file(file, topic, settings, progress=lambda n: progress.advance(task, n))
     except (KafkaTimeoutError, KafkaConnectionError):
@@ -167,22 +165,19 @@ def _simulation_options(
     except ValueError as exc:
         err.print(f"[red]--scenario:[/red] {exc}")
         raise typer.Exit(EXIT_CONFIG) from None
-    for name, rate in (("--malformed-rate", malformed_rate), ("--duplicate-rate", duplicate_rate)):
-        if not 0 <= rate < 1:
-            err.print(f"[red]{name} must be in [0, 1), got {rate}[/red]")
-            raise typer.Exit(EXIT_CONFIG)
-    if days < 1 or customers < 1:
-        err.print("[red]--days and --customers must be >= 1[/red]")
-        raise typer.Exit(EXIT_CONFIG)
-    return SimulationOptions(
-        days=days,
-        customers=customers,
-        seed=seed,
-        scenarios=parsed,
-        malformed_rate=malformed_rate,
-        duplicate_rate=duplicate_rate,
-        end=end,
-    )
+    try:
+        return SimulationOptions(
+            days=days,
+            customers=customers,
+            seed=seed,
+            scenarios=parsed,
+            malformed_rate=malformed_rate,
+            duplicate_rate=duplicate_rate,
+            end=end,
+        )
+    except ValueError as exc:  # the options check themselves; the message names the option
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 @app.command()
@@ -215,9 +210,8 @@ def simulate(
 
     settings = _settings()
     options = _simulation_options(days, customers, seed, scenario or [], malformed_rate, duplicate_rate)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=err) as progress:
+        with progress_bar(err) as progress:
             task = progress.add_task(f"simulating -> {to} (days)", total=days)
             with KafkaSink(settings) if to == "kafka" else JsonlSink(Path(to)) as sink:
                 summary = simulate(options, sink, progress=lambda n: progress.advance(task, n))

@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cxpulse.config import Settings
+from cxpulse.views import progress_bar
 from streams.simulator import SimulationOptions, SimulationSummary
-
-_COLUMNS = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
 @dataclass
@@ -67,7 +65,7 @@ def simulate_to_kafka(settings: Settings, options: SimulationOptions, console: C
     from streams.producer import KafkaSink
     from streams.simulator import simulate
 
-    with Progress(*_COLUMNS, console=console) as progress:
+    with progress_bar(console) as progress:
         task = progress.add_task("simulating -> Kafka (days)", total=options.days)
         with KafkaSink(settings) as sink:
             return simulate(options, sink, progress=lambda n: progress.advance(task, n))
@@ -89,7 +87,7 @@ def consume_with_progress(settings: Settings, expected: int, console: Console) -
     worker = threading.Thread(target=work, name="cxpulse-consumer")
     worker.start()
     try:
-        with Progress(*_COLUMNS, console=console) as progress:
+        with progress_bar(console) as progress:
             task = progress.add_task("consuming -> landing files", total=expected)
             while worker.is_alive():
                 progress.update(task, completed=min(consumer.stats.consumed, expected))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cxpulse.config import Settings
@@ -28,6 +29,12 @@ RECONCILED = (
 )
 _SEVERITY_COLOURS = {"critical": "red", "warning": "yellow", "info": "blue"}
 _STATUS_COLOURS = {"green": "green", "amber": "yellow", "red": "red", "no_data": "dim"}
+
+
+def progress_bar(console: Console) -> Progress:
+    """The one progress bar of the commands: what, bar, done/total, elapsed."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console)
 
 
 def _n(value: int | None) -> str:

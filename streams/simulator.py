@@ -514,6 +514,14 @@ class SimulationOptions:
     duplicate_rate: float = 0.0  # probability, per valid message, that it is sent twice (same bytes)
     end: datetime | None = None  # default: now (UTC) floored to the minute; no event at or after it
 
+    def __post_init__(self) -> None:
+        if self.days < 1 or self.customers < 1:
+            raise ValueError(f"days and customers must be >= 1, got days={self.days}, customers={self.customers}")
+        for name in ("malformed_rate", "duplicate_rate"):
+            rate = getattr(self, name)
+            if not 0 <= rate < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {rate}")
+
 
 @dataclass
 class SimulationSummary:
@@ -592,12 +600,6 @@ def simulate(
     malformed message without one). `progress(1)` is called after each simulated day has been sent
     (so a progress bar has `options.days` steps).
     """
-    if options.days < 1 or options.customers < 1:
-        raise ValueError(f"days and customers must be >= 1, got days={options.days}, customers={options.customers}")
-    for name in ("malformed_rate", "duplicate_rate"):
-        rate = getattr(options, name)
-        if not 0 <= rate < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {rate}")
     return _World(options).run(sink, progress)
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from streams.contracts import ContractError, SurveyResponse, decode_survey, decode_touchpoint
 from streams.landing import SURVEY_SCHEMA, TOUCHPOINT_SCHEMA, events_table
+from tests.streams.test_contracts import CONTACT, SURVEY  # the valid envelopes mutated below
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "malformed"
 MANIFEST = tomllib.loads((CORPUS / "cases.toml").read_text())["case"]
@@ -102,30 +103,6 @@ def test_the_duplicate_cases_really_share_an_id_and_differ() -> None:
 
 # -- properties --------------------------------------------------------------------------------------------
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
-SURVEY = {
-    "response_id": "r1",
-    "occurred_at": "2026-03-10T10:00:00Z",
-    "customer_id": "c1",
-    "channel": "chat",
-    "touchpoint": "web_chat",
-    "survey": "post_contact",
-    "nps": 9,
-}
-CONTACT = {
-    "event_id": "e1",
-    "event_type": "contact",
-    "occurred_at": "2026-03-10T01:30:00+02:00",
-    "customer_id": "c1",
-    "channel": "phone",
-    "touchpoint": "billing_hotline",
-    "contact_id": "k1",
-    "outcome": "answered",
-    "wait_s": 12.5,
-    "talk_s": 300,
-    "hold_s": 0,
-    "acw_s": 30,
-    "reason": "billing",
-}
 INJECTIONS = [
     "'); drop table raw.touchpoints; --",
     "<script>alert(1)</script>",
