@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -31,12 +32,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from cxpulse import broker_security
 from cxpulse.config import Settings
+from streams.kafka_clients import KafkaAccessError, kafka_client
 
 log = logging.getLogger(__name__)
 
@@ -178,48 +181,43 @@ def _port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
 
 
 # -- admin client -----------------------------------------------------------------------------------
-def _admin(bootstrap: str, timeout_ms: int = 10_000) -> KafkaAdminClient:
-    """A KafkaAdminClient, without leaking its IO thread when it cannot connect.
+def _admin(settings: Settings, timeout_ms: int = 10_000) -> KafkaAdminClient:
+    """An admin client on settings.kafka_bootstrap with the settings' security options (the one factory)."""
+    return kafka_client(
+        KafkaAdminClient,
+        settings,
+        "cxpulse-broker",
+        request_timeout_ms=timeout_ms,
+        bootstrap_timeout_ms=timeout_ms,
+    )
 
-    kafka-python 3.0 starts a daemon IO thread before bootstrapping in __init__ and does not stop it
-    when bootstrapping fails; polling a starting broker would pile up threads and sockets.
+
+def _answers(settings: Settings, timeout_ms: int = 3_000) -> bool:
+    """True when a Kafka broker answers (metadata) on settings.kafka_bootstrap.
+
+    Raises KafkaAccessError when one answers but refuses these settings (credentials, certificate).
     """
-    admin = KafkaAdminClient.__new__(KafkaAdminClient)
-    try:
-        admin.__init__(  # type: ignore[misc]
-            bootstrap_servers=bootstrap,
-            client_id="cxpulse-broker",
-            request_timeout_ms=timeout_ms,
-            bootstrap_timeout_ms=timeout_ms,
-        )
-    except BaseException:
-        client: Any = getattr(admin, "_client", None)
-        net: Any = getattr(admin, "_net", None)
-        with contextlib.suppress(Exception):
-            if client is not None:
-                client.close()
-        with contextlib.suppress(Exception):
-            if net is not None:
-                net.stop(1_000)
-        raise
-    return admin
-
-
-def _answers(bootstrap: str, timeout_ms: int = 3_000) -> bool:
-    """True when a Kafka broker answers (metadata) on bootstrap."""
-    host, port = _split_host_port(bootstrap)
+    host, port = _split_host_port(settings.kafka_bootstrap)
     if not _port_open(host, port):
         return False
     try:
-        _admin(bootstrap, timeout_ms).close()
+        _admin(settings, timeout_ms).close()
+    except KafkaAccessError:
+        raise
     except KafkaError:
         return False
     return True
 
 
-def answers(bootstrap: str) -> bool:
-    """Whether a Kafka broker (ours or not) answers on `bootstrap`."""
-    return _answers(bootstrap)
+def answers(bootstrap: str, settings: Settings | None = None) -> bool:
+    """Whether a Kafka broker (ours or not) answers on `bootstrap` (security options from `settings`).
+
+    A broker that answers but refuses the settings counts as answering: the next call says why.
+    """
+    try:
+        return _answers(dataclasses.replace(settings or Settings(), kafka_bootstrap=bootstrap))
+    except KafkaAccessError:
+        return True
 
 
 def ensure_topics(bootstrap: str, settings: Settings, timeout_s: float = 30) -> list[str]:
@@ -235,7 +233,9 @@ def ensure_topics(bootstrap: str, settings: Settings, timeout_s: float = 30) -> 
         settings.topic_alerts: OTHER_PARTITIONS,
     }
     try:
-        admin = _admin(bootstrap, 15_000)
+        admin = _admin(dataclasses.replace(settings, kafka_bootstrap=bootstrap), 15_000)
+    except KafkaAccessError as exc:
+        raise BrokerError(str(exc)) from exc
     except KafkaError as exc:
         raise BrokerError(
             f"no Kafka broker answers on {bootstrap} ({exc}): start one with `cxpulse broker start`"
@@ -326,14 +326,15 @@ def _saved_controller_port(paths: _Paths) -> int | None:
     return None
 
 
-def _recorded_bootstrap(paths: _Paths) -> str | None:
-    """host:port of the PLAINTEXT listener in the server.properties of the last start."""
+def _recorded_listener(paths: _Paths) -> tuple[str, str] | None:
+    """(protocol, host:port) of the client listener (PLAINTEXT or SASL_SSL) in the last server.properties."""
     with contextlib.suppress(OSError):
         for line in paths.props.read_text().splitlines():
             if line.startswith("listeners="):
                 for listener in line.partition("=")[2].split(","):
-                    if listener.startswith("PLAINTEXT://"):
-                        return listener.removeprefix("PLAINTEXT://")
+                    name, _, address = listener.partition("://")
+                    if name in ("PLAINTEXT", "SASL_SSL"):
+                        return name, address
     return None
 
 
@@ -400,6 +401,9 @@ def _server_properties(settings: Settings, paths: _Paths, controller_port: int) 
 
 def _write_properties(paths: _Paths, props: dict[str, str]) -> None:
     body = "".join(f"{key}={value}\n" for key, value in props.items())
+    # It may hold the key store password of the secured broker: readable by its owner only.
+    paths.props.touch(mode=0o600)
+    paths.props.chmod(0o600)
     paths.props.write_text("# Written by cxpulse.broker on every start; edits are overwritten.\n" + body)
 
 
@@ -446,21 +450,33 @@ def start_broker(settings: Settings, timeout_s: float = 90) -> BrokerInfo:
     t0 = time.monotonic()
     paths = _paths(settings)
     host, port = _split_host_port(settings.kafka_bootstrap)
+    try:
+        secured = broker_security.is_secured(settings)
+    except broker_security.SecurityError as exc:
+        raise BrokerError(str(exc)) from None
     with _locked(paths):
         pid = _recorded_pid(paths)
         if pid is not None:
-            running_on = _recorded_bootstrap(paths)
-            if running_on is not None and running_on != f"{host}:{port}":
+            protocol, running_on = _recorded_listener(paths) or ("", "")
+            if running_on and running_on != f"{host}:{port}":
                 raise BrokerError(
                     f"the broker of {paths.root} (pid {pid}) runs on {running_on}, not on "
                     f"{settings.kafka_bootstrap}: use CXPULSE_KAFKA_BOOTSTRAP={running_on}, or stop it with "
                     "`cxpulse broker stop` and start it again on the new address"
                 )
-            _wait_until_answers(settings, paths, None, pid, t0 + timeout_s)
-            ensure_topics(settings.kafka_bootstrap, settings)
+            wanted = "SASL_SSL" if secured else "PLAINTEXT"
+            if protocol and protocol != wanted:
+                raise BrokerError(
+                    f"the broker of {paths.root} (pid {pid}) listens with {protocol}, and the config key "
+                    f"'kafka_security_protocol' says {settings.kafka_security_protocol}: stop it with "
+                    "`cxpulse broker stop` and start it again"
+                )
+            client = _secure_client(settings, paths, host) if secured else settings
+            _wait_until_answers(client, paths, None, pid, t0 + timeout_s)
+            ensure_topics(settings.kafka_bootstrap, client)
             return BrokerInfo(pid, settings.kafka_bootstrap, _controller_endpoint(paths, host), 0.0)
         if _port_open(host, port):
-            what = "a Kafka broker" if _answers(settings.kafka_bootstrap) else "another program"
+            what = "a Kafka broker" if answers(settings.kafka_bootstrap, settings) else "another program"
             raise BrokerError(
                 f"{what} already listens on {settings.kafka_bootstrap} and it is not the broker of "
                 f"{paths.root}: stop it, or pick a free address with CXPULSE_KAFKA_BOOTSTRAP=host:port"
@@ -468,7 +484,12 @@ def start_broker(settings: Settings, timeout_s: float = 90) -> BrokerInfo:
         for folder in (paths.root, paths.data, paths.logs):
             folder.mkdir(parents=True, exist_ok=True)
         controller_port = _controller_port(paths, host)
-        _write_properties(paths, _server_properties(settings, paths, controller_port))
+        props = _server_properties(settings, paths, controller_port)
+        if secured:
+            tls = _tls(paths, host)
+            internal_port = free_port(broker_security.INTERNAL_HOST)
+            props.update(broker_security.secured_properties(settings, tls, host, port, internal_port, controller_port))
+        _write_properties(paths, props)
         _format_storage(paths)
 
         with paths.out.open("ab") as out:
@@ -483,14 +504,36 @@ def start_broker(settings: Settings, timeout_s: float = 90) -> BrokerInfo:
         _CHILDREN[process.pid] = process
         paths.pid.write_text(f"{process.pid}\n")
         try:
-            _wait_until_answers(settings, paths, process, process.pid, t0 + timeout_s)
-            ensure_topics(settings.kafka_bootstrap, settings)
+            client = settings
+            if secured:
+                # First the loopback listener, to set the SCRAM credential; then the SASL_SSL listener as
+                # every client will see it (TLS handshake with the local CA, SCRAM login).
+                internal = broker_security.internal_settings(settings, internal_port)
+                _wait_until_answers(internal, paths, process, process.pid, t0 + timeout_s)
+                try:
+                    broker_security.upsert_credentials(settings, internal_port)
+                except broker_security.SecurityError as exc:
+                    raise BrokerError(str(exc)) from None
+                client = broker_security.client_settings(settings, tls)
+            _wait_until_answers(client, paths, process, process.pid, t0 + timeout_s)
+            ensure_topics(settings.kafka_bootstrap, client)
         except BaseException:
             _stop_locked(paths, 10)
             raise
         elapsed = time.monotonic() - t0
         log.info("Kafka broker pid %d answers on %s after %.1f s", process.pid, settings.kafka_bootstrap, elapsed)
         return BrokerInfo(process.pid, settings.kafka_bootstrap, f"{host}:{controller_port}", elapsed)
+
+
+def _tls(paths: _Paths, host: str) -> broker_security.TlsFiles:
+    try:
+        return broker_security.ensure_tls(paths.root, host)
+    except broker_security.SecurityError as exc:
+        raise BrokerError(str(exc)) from None
+
+
+def _secure_client(settings: Settings, paths: _Paths, host: str) -> Settings:
+    return broker_security.client_settings(settings, _tls(paths, host))
 
 
 def _controller_endpoint(paths: _Paths, host: str) -> str:
@@ -501,9 +544,22 @@ def _controller_endpoint(paths: _Paths, host: str) -> str:
 def _wait_until_answers(
     settings: Settings, paths: _Paths, process: subprocess.Popen[bytes] | None, pid: int, deadline: float
 ) -> None:
-    """Poll (with backoff) until the broker answers on the bootstrap address; fail fast if it dies."""
+    """Poll (with backoff) until the broker answers on the bootstrap address; fail fast if it dies.
+
+    A refusal (KafkaAccessError) ends the wait at once for a running broker; for one starting now (process
+    given) it counts as "not yet" until the deadline, as the SCRAM credential just set may take a moment
+    to reach the listener.
+    """
     delay = 0.2
-    while not _answers(settings.kafka_bootstrap):
+    refused: KafkaAccessError | None = None
+    while True:
+        try:
+            if _answers(settings):
+                return
+        except KafkaAccessError as exc:
+            if process is None:
+                raise BrokerError(str(exc)) from None
+            refused = exc
         died = process.poll() is not None if process is not None else not _is_our_broker(pid, paths)
         if died:
             code = f" with code {process.returncode}" if process is not None else ""
@@ -512,10 +568,11 @@ def _wait_until_answers(
                 f"\n{_logs_tail(paths)}"
             )
         if time.monotonic() > deadline:
+            last = f" Last refusal: {refused}" if refused is not None else ""
             raise BrokerError(
                 f"the Kafka broker (pid {pid}) did not answer on {settings.kafka_bootstrap} in time; "
                 f"check {paths.logs}, then `cxpulse broker stop` and start it again (a slow machine may "
-                f"need a longer timeout).\n{_logs_tail(paths)}"
+                f"need a longer timeout).{last}\n{_logs_tail(paths)}"
             )
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
@@ -558,13 +615,18 @@ def stop_broker(settings: Settings, timeout_s: float = 30) -> bool:
 
 
 def broker_status(settings: Settings) -> BrokerStatus:
-    """Whether a broker answers on settings.kafka_bootstrap, our recorded pid, and the topics there."""
+    """Whether a broker answers on settings.kafka_bootstrap, our recorded pid, and the topics there.
+
+    Raises KafkaAccessError when a broker answers but refuses the settings (credentials, certificate).
+    """
     pid = _recorded_pid(_paths(settings))
     status = BrokerStatus(running=False, pid=pid, bootstrap=settings.kafka_bootstrap, topics=None)
     if not _port_open(*_split_host_port(settings.kafka_bootstrap)):
         return status
     try:
-        admin = _admin(settings.kafka_bootstrap, 5_000)
+        admin = _admin(settings, 5_000)
+    except KafkaAccessError:
+        raise
     except KafkaError:
         return status
     try:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cxpulse.config import ConfigError, Settings, load_settings
 from cxpulse.views import alerts_table, print_reconciliation, progress_bar
@@ -50,10 +53,27 @@ def _settings() -> Settings:
     return settings
 
 
+@contextlib.contextmanager
+def _kafka_refusals() -> Iterator[None]:
+    """A broker that answers but refuses the settings (password, certificate, protocol) is a configuration
+    error: say which setting, exit 2, no traceback."""
+    from streams.kafka_clients import KafkaAccessError
+
+    try:
+        yield
+    except KafkaAccessError as exc:
+        err.print(f"[red]Kafka refused the connection:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
 # -- broker ---------------------------------------------------------------------------------------
 @broker_app.command("start")
 def broker_start() -> None:
     """Format (once) and start the broker on CXPULSE_KAFKA_BOOTSTRAP, then create the topics.
+
+    With `kafka_security_protocol` SASL_SSL and `kafka_sasl_mechanism` SCRAM-SHA-512 (or -256) the client
+    listener requires TLS and a SCRAM login: a throwaway CA is made under $CXPULSE_HOME/kafka/tls and the
+    user CXPULSE_KAFKA_SASL_USERNAME gets the password CXPULSE_KAFKA_SASL_PASSWORD.
 
     Example: `CXPULSE_KAFKA_BOOTSTRAP=localhost:19092 cxpulse broker start`
     """
@@ -67,6 +87,13 @@ def broker_start() -> None:
         err.print(f"[red]broker did not start:[/red] {exc}")
         raise typer.Exit(EXIT_BROKER) from None
     console.print(f"Kafka is up on [bold]{settings.kafka_bootstrap}[/bold] (pid {info.pid}).")
+    if settings.kafka_security_protocol == "SASL_SSL":
+        ca = settings.kafka_dir / "tls" / "ca.pem"
+        console.print(
+            f"It requires SASL_SSL ({settings.kafka_sasl_mechanism}, user {settings.kafka_sasl_username!r}); "
+            f"its CA certificate is {ca}"
+            + ("" if settings.kafka_ssl_cafile else f": clients need CXPULSE_KAFKA_SSL_CAFILE={ca}")
+        )
 
 
 @broker_app.command("stop")
@@ -84,7 +111,8 @@ def broker_status() -> None:
     from cxpulse.broker import broker_status as status
 
     settings = _settings()
-    info = status(settings)
+    with _kafka_refusals():
+        info = status(settings)
     if not info["running"]:
         console.print(f"no broker answering on {settings.kafka_bootstrap}: start one with `cxpulse broker start`")
         raise typer.Exit(EXIT_BROKER)
@@ -112,7 +140,7 @@ def produce(
     settings = _settings()
     total = sum(1 for line in file.open("rb") if line.strip())
     try:
-        with progress_bar(err) as progress:
+        with _kafka_refusals(), progress_bar(err) as progress:
             task = progress.add_task(f"producing to {topic}", total=total)
             result = produce_file(file, topic, settings, progress=lambda n: progress.advance(task, n))
     except (KafkaTimeoutError, KafkaConnectionError):
@@ -139,7 +167,8 @@ def consume(
     from streams.consumer import LandingConsumer
 
     settings = _settings()
-    stats = LandingConsumer(settings).run(until_idle=until_idle)
+    with _kafka_refusals():
+        stats = LandingConsumer(settings).run(until_idle=until_idle)
     console.print(
         f"consumed {stats.consumed} messages: {stats.valid} valid, {stats.rejected} dead letters, "
         f"{stats.batches} batch files, busy {stats.busy_seconds:.2f} s"
@@ -211,7 +240,7 @@ def simulate(
     settings = _settings()
     options = _simulation_options(days, customers, seed, scenario or [], malformed_rate, duplicate_rate)
     try:
-        with progress_bar(err) as progress:
+        with _kafka_refusals(), progress_bar(err) as progress:
             task = progress.add_task(f"simulating -> {to} (days)", total=days)
             with KafkaSink(settings) if to == "kafka" else JsonlSink(Path(to)) as sink:
                 summary = simulate(options, sink, progress=lambda n: progress.advance(task, n))
@@ -454,7 +483,9 @@ def status(
     if not settings.warehouse_path.exists():
         console.print("no warehouse yet: run `cxpulse consume --until-idle` then `cxpulse run`")
         raise typer.Exit(1)
-    if not print_reconciliation(settings, console) and check:
+    with _kafka_refusals():
+        balanced = print_reconciliation(settings, console)
+    if not balanced and check:
         raise typer.Exit(EXIT_CHECK)
 
 

@@ -150,6 +150,14 @@ def _validate(s: Settings) -> None:
     ):
         if getattr(s, key) not in allowed:
             raise ConfigError(f"config key '{key}' must be one of {', '.join(allowed)}, got {getattr(s, key)!r}")
+    if s.kafka_security_protocol == "SASL_PLAINTEXT" and s.kafka_sasl_mechanism == "PLAIN":
+        # PLAIN sends the password itself; over a plaintext listener anyone on the path reads it.
+        raise ConfigError(
+            "config keys 'kafka_security_protocol' = SASL_PLAINTEXT and 'kafka_sasl_mechanism' = PLAIN would send "
+            "the password in clear text: use kafka_security_protocol SASL_SSL (allowed: "
+            f"{', '.join(_ALLOWED_SECURITY_PROTOCOLS)}) or kafka_sasl_mechanism SCRAM-SHA-256 or SCRAM-SHA-512 "
+            f"(allowed: {', '.join(_ALLOWED_SASL_MECHANISMS)})"
+        )
     if s.kafka_security_protocol.startswith("SASL_") and not (s.kafka_sasl_username and s.kafka_sasl_password):
         raise ConfigError(
             f"config key 'kafka_security_protocol' is {s.kafka_security_protocol}: set CXPULSE_KAFKA_SASL_USERNAME "
@@ -202,8 +210,22 @@ def to_env(settings: Settings) -> dict[str, str]:
     }
 
 
+class Redacted(str):
+    """A secret string that shows as '***' in repr(), so a client that logs its configuration dict (as
+    kafka-python's admin client does at DEBUG) or an error that shows it never prints the secret.
+    Everything else (comparison, encode, str()) sees the real value."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
 def kafka_client_options(settings: Settings, client_id: str) -> dict[str, Any]:
-    """Connection options shared by every Kafka client cxpulse creates (consumer, producers, admin)."""
+    """Connection options shared by every Kafka client cxpulse creates (consumer, producers, admin).
+
+    The password is wrapped in `Redacted`: kafka-python logs its configuration at DEBUG.
+    """
     options: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap,
         "client_id": client_id,
@@ -214,5 +236,7 @@ def kafka_client_options(settings: Settings, client_id: str) -> dict[str, Any]:
     if settings.kafka_security_protocol.startswith("SASL_"):
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = settings.kafka_sasl_password
+        options["sasl_plain_password"] = (
+            Redacted(settings.kafka_sasl_password) if settings.kafka_sasl_password is not None else None
+        )
     return options

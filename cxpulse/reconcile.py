@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from cxpulse.config import Settings, kafka_client_options
-from streams.kafka_clients import open_client
+from cxpulse.config import Settings
+from streams.kafka_clients import KafkaAccessError, kafka_client
 from streams.landing import landed_next_offset, parse_batch_name
 from warehouse.erasure import erased_counts
 
@@ -54,13 +54,16 @@ class ReconciliationError(RuntimeError):
 
 def _kafka_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]] | None:
     try:
-        consumer = open_client(
+        consumer = kafka_client(
             KafkaConsumer,
+            settings,
+            "cxpulse-status",
             group_id=None,
             request_timeout_ms=10_000,
             bootstrap_timeout_ms=5_000,
-            **kafka_client_options(settings, "cxpulse-status"),
         )
+    except KafkaAccessError:  # the broker answers and refuses us: a configuration error, say so
+        raise
     except KafkaError:  # the broker is down: report what the warehouse and files say
         return None
     try:
@@ -70,7 +73,7 @@ def _kafka_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[
         ends = consumer.end_offsets(tps)
     finally:
         consumer.close()
-    admin = KafkaAdminClient(**kafka_client_options(settings, "cxpulse-status"))
+    admin = kafka_client(KafkaAdminClient, settings, "cxpulse-status")
     try:
         by_group = admin.list_group_offsets({settings.consumer_group: None})
         committed = {tp: meta.offset for tp, meta in by_group.get(settings.consumer_group, {}).items()}

@@ -18,8 +18,8 @@ import duckdb
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from cxpulse.config import Settings, kafka_client_options
-from streams.kafka_clients import open_client
+from cxpulse.config import Settings
+from streams.kafka_clients import kafka_client
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +95,7 @@ def deliver_pending(
     own_producer = producer is None
     try:
         if producer is None:
-            producer = open_client(
-                KafkaProducer,
-                acks="all",
-                bootstrap_timeout_ms=5_000,
-                **kafka_client_options(settings, "cxpulse-alerts"),
-            )
+            producer = kafka_client(KafkaProducer, settings, "cxpulse-alerts", acks="all", bootstrap_timeout_ms=5_000)
     except KafkaError as exc:
         log.warning("alerts stay pending: Kafka unreachable (%s)", exc)
         producer = None

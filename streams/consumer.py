@@ -29,10 +29,10 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
-from cxpulse.config import Settings, kafka_client_options
+from cxpulse.config import Settings
 from streams.contracts import ContractError, decode_survey, decode_touchpoint
 from streams.hot_rules import HotRules
-from streams.kafka_clients import open_client
+from streams.kafka_clients import KafkaAccessError, kafka_client
 from streams.landing import (
     Rejected,
     batch_path,
@@ -161,12 +161,11 @@ class LandingConsumer:
             try:
                 self._in_connect = True
                 try:
-                    common = {
-                        **kafka_client_options(self.settings, "cxpulse-consumer"),
-                        "bootstrap_timeout_ms": 5_000,
-                    }
-                    consumer = open_client(
+                    common = {"bootstrap_timeout_ms": 5_000}
+                    consumer = kafka_client(
                         KafkaConsumer,
+                        self.settings,
+                        "cxpulse-consumer",
                         group_id=self.settings.consumer_group,
                         enable_auto_commit=False,
                         auto_offset_reset="earliest",
@@ -178,12 +177,17 @@ class LandingConsumer:
                         heartbeat_interval_ms=3_000,
                         **common,
                     )
-                    producer = open_client(KafkaProducer, acks="all", linger_ms=5, **common)
+                    producer = kafka_client(
+                        KafkaProducer, self.settings, "cxpulse-consumer", acks="all", linger_ms=5, **common
+                    )
                 finally:
                     self._in_connect = False
             except _Interrupted:
                 self._close_clients(consumer, producer)
                 return
+            except KafkaAccessError:  # refused (credentials, certificate): retrying cannot help
+                self._close_clients(consumer, producer)
+                raise
             except (KafkaTimeoutError, KafkaConnectionError):
                 self._close_clients(consumer, producer)
                 log.warning(

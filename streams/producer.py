@@ -10,7 +10,8 @@ import msgspec
 from kafka import KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
 
-from cxpulse.config import Settings, kafka_client_options
+from cxpulse.config import Settings
+from streams.kafka_clients import kafka_client
 
 
 class _Keyed(msgspec.Struct):
@@ -31,12 +32,14 @@ def message_key(line: bytes) -> bytes | None:
 
 def make_producer(settings: Settings) -> KafkaProducer:
     """A producer tuned for bulk sends: acks from every replica, large batches."""
-    return KafkaProducer(
+    return kafka_client(
+        KafkaProducer,
+        settings,
+        "cxpulse-producer",
         acks="all",
         linger_ms=20,
         batch_size=256 * 1024,
         bootstrap_timeout_ms=5_000,  # no broker: say so in seconds, not after the 30 s default
-        **kafka_client_options(settings, "cxpulse-producer"),
     )
 
 

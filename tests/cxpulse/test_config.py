@@ -92,3 +92,35 @@ def test_kafka_security_options_come_from_the_environment(tmp_path: Path) -> Non
     assert "hunter2" not in repr(settings)
     assert "CXPULSE_KAFKA_SASL_PASSWORD" not in to_env(settings)
     assert kafka_client_options(load_settings({}), "t")["security_protocol"] == "PLAINTEXT"
+
+
+def test_sasl_plain_over_a_plaintext_listener_is_refused() -> None:
+    env = {
+        "CXPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "CXPULSE_KAFKA_SASL_MECHANISM": "PLAIN",
+        "CXPULSE_KAFKA_SASL_USERNAME": "cx",
+        "CXPULSE_KAFKA_SASL_PASSWORD": "hunter2",
+    }
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env)
+    message = str(refused.value)
+    assert "'kafka_security_protocol' = SASL_PLAINTEXT and 'kafka_sasl_mechanism' = PLAIN" in message
+    assert "PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL" in message and "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512" in message
+    assert "hunter2" not in message
+    # SCRAM never sends the password itself, and PLAIN inside TLS is encrypted: both are allowed.
+    assert load_settings({**env, "CXPULSE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512"}).kafka_sasl_mechanism
+    assert load_settings({**env, "CXPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}).kafka_sasl_mechanism == "PLAIN"
+
+
+def test_the_password_in_client_options_shows_as_stars() -> None:
+    settings = load_settings(
+        {
+            "CXPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "CXPULSE_KAFKA_SASL_USERNAME": "cx",
+            "CXPULSE_KAFKA_SASL_PASSWORD": "hunter2",
+        }
+    )
+    options = kafka_client_options(settings, "t")
+    assert "hunter2" not in repr(options) and "'sasl_plain_password': '***'" in repr(options)
+    assert "hunter2" not in f"{options}"  # how kafka-python's admin client logs its configuration
+    assert options["sasl_plain_password"] == "hunter2" and options["sasl_plain_password"].encode() == b"hunter2"
