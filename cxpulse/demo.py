@@ -148,7 +148,7 @@ def run_demo(settings: Settings, options: SimulationOptions, console: Console) -
         try:
             start_broker(settings)
         except BrokerError:
-            if not answers(settings.kafka_bootstrap):
+            if not answers(settings.kafka_bootstrap, settings):
                 raise
             # someone else's broker (docker compose, a test session): use it as it is
             ensure_topics(settings.kafka_bootstrap, settings)
