@@ -9,6 +9,10 @@ is `kafka.Kafka`; both run with `java -cp` over the jars that `make setup` copie
     data/               the KRaft metadata log and the topic data (formatted once)
     logs/               server.log (INFO, log4j2), broker.out (stdout/stderr: WARN and JVM errors)
     broker.pid          the pid of the running broker
+    tls/                the throwaway CA and broker key store of the secured variant (see broker_security)
+
+With kafka_security_protocol = SASL_SSL and a SCRAM kafka_sasl_mechanism the client listener requires
+TLS and a SCRAM login (cxpulse/broker_security.py); otherwise it is PLAINTEXT, as for the tests.
 
 The store is formatted with `--standalone`, which records the controller's endpoint (host:port of the
 CONTROLLER listener) as the single voter in the metadata log. That is why the controller port is chosen

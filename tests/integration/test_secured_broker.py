@@ -217,3 +217,20 @@ def test_no_password_reaches_a_log_line(
     for secret in (password, wrong.kafka_sasl_password):
         assert secret not in caplog.text
         assert not any(secret in r.getMessage() for r in caplog.records)
+
+
+def test_restarting_with_a_new_password_replaces_the_credential(secured_env: dict[str, str]) -> None:
+    """Last in this module: it restarts the module's broker (the existing store) with another password."""
+    again = runner.invoke(app, ["broker", "start"], env=secured_env)  # running: found, checked over SASL_SSL
+    assert again.exit_code == 0, again.output
+    plaintext = {**secured_env, "CXPULSE_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT"}
+    mismatch = runner.invoke(app, ["broker", "start"], env=plaintext)
+    assert mismatch.exit_code == 3 and "listens with SASL_SSL" in mismatch.output
+
+    renewed = {**secured_env, "CXPULSE_KAFKA_SASL_PASSWORD": "pw2-" + secrets.token_urlsafe(18)}
+    assert runner.invoke(app, ["broker", "stop"], env=secured_env).exit_code == 0
+    restarted = runner.invoke(app, ["broker", "start"], env=renewed)
+    assert restarted.exit_code == 0, restarted.output
+    assert runner.invoke(app, ["broker", "status"], env=renewed).exit_code == 0
+    old = runner.invoke(app, ["broker", "status"], env=secured_env)
+    assert old.exit_code == EXIT_CONFIG and "invalid credentials" in old.output
