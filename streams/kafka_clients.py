@@ -45,7 +45,10 @@ class _RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            message = record.getMessage()
+            try:
+                message = record.getMessage()
+            except Exception:  # a malformed record: the handler reports it, as without this filter
+                return True
             if any(secret in message for secret in self.secrets):
                 for secret in sorted(self.secrets, key=len, reverse=True):
                     message = message.replace(secret, "***")
@@ -118,7 +121,7 @@ def _first_server(bootstrap: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _open(settings: Settings, verify: bool = True) -> socket.socket:
+def _open(settings: Settings) -> socket.socket:
     """A socket to the first bootstrap server, wrapped in TLS when the protocol says so.
 
     Raises _Refused when the TLS handshake says why it fails, OSError when nothing answers."""
@@ -213,8 +216,8 @@ def access_error(settings: Settings) -> KafkaAccessError | None:
                 _sasl_login(sock, settings)
     except _Refused as refused:
         return KafkaAccessError(str(refused))
-    except (OSError, KafkaError, ValueError):
-        return None  # nothing answers, or an answer that explains nothing: an outage, not a refusal
+    except Exception:  # nothing answers, or an answer that explains nothing: an outage, not a refusal
+        return None
     return None
 
 

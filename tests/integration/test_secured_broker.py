@@ -8,9 +8,12 @@ broker of the other tests stays as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,7 +23,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from typer.testing import CliRunner
 
-from cxpulse.broker import broker_status, free_port, stop_broker
+from cxpulse.broker import _java_executable, broker_status, ensure_topics, free_port, kafka_classpath, stop_broker
 from cxpulse.cli import EXIT_CONFIG, app
 from cxpulse.config import Settings, load_settings
 from cxpulse.reconcile import reconcile
@@ -217,6 +220,36 @@ def test_no_password_reaches_a_log_line(
     for secret in (password, wrong.kafka_sasl_password):
         assert secret not in caplog.text
         assert not any(secret in r.getMessage() for r in caplog.records)
+
+
+def test_a_java_client_from_the_kafka_jars_produces_through_sasl_ssl(secured_env: dict[str, str]) -> None:
+    """Apache Kafka's own Java producer (host name verification on) logs in and writes; cxpulse reads it back."""
+    settings = dataclasses.replace(_settings(secured_env), topic_touchpoints="cx.touchpoints.java")
+    ensure_topics(settings.kafka_bootstrap, settings)
+    source = Path(__file__).parent / "java" / "SecuredProduce.java"
+    java_env = {**os.environ, **{k: v for k, v in secured_env.items() if "SASL" in k}}
+    args = [settings.kafka_bootstrap, settings.topic_touchpoints, str(settings.kafka_ssl_cafile), "5"]
+    done = subprocess.run(
+        [_java_executable(), "-cp", kafka_classpath(), str(source), *args],
+        capture_output=True,
+        text=True,
+        env=java_env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("sent 5")
+    reader = kafka_client(KafkaConsumer, settings, "test-java", group_id=None, auto_offset_reset="earliest")
+    try:
+        partitions = sorted(reader.partitions_for_topic(settings.topic_touchpoints) or ())
+        reader.assign([TopicPartition(settings.topic_touchpoints, p) for p in partitions])
+        values: list[bytes] = []
+        deadline = time.monotonic() + 30
+        while len(values) < 5 and time.monotonic() < deadline:
+            for batch in reader.poll(timeout_ms=500).values():
+                values.extend(m.value for m in batch)
+    finally:
+        reader.close()
+    assert sorted(values) == [f"java-{i}".encode() for i in range(5)]
 
 
 def test_restarting_with_a_new_password_replaces_the_credential(secured_env: dict[str, str]) -> None:
