@@ -220,6 +220,9 @@ def test_no_password_reaches_a_log_line(
     for secret in (password, wrong.kafka_sasl_password):
         assert secret not in caplog.text
         assert not any(secret in r.getMessage() for r in caplog.records)
+    # Nor in the broker's own logs (it only ever sees the salted SCRAM credential).
+    broker_logs = "".join(p.read_text(errors="replace") for p in (settings.kafka_dir / "logs").glob("*"))
+    assert "Failed authentication" in broker_logs and password not in broker_logs
 
 
 def test_a_java_client_from_the_kafka_jars_produces_through_sasl_ssl(secured_env: dict[str, str]) -> None:
