@@ -190,7 +190,8 @@ def client_settings(settings: Settings, tls: TlsFiles) -> Settings:
 def upsert_credentials(settings: Settings, internal_port: int) -> None:
     """Create or update the SCRAM credential of the configured user (on the loopback listener)."""
     user, password = settings.kafka_sasl_username, settings.kafka_sasl_password
-    assert user and password  # the config requires both for SASL_* (checked when it loads)
+    if not (user and password):  # the config requires both for SASL_* (checked when it loads)
+        raise SecurityError("set CXPULSE_KAFKA_SASL_USERNAME and CXPULSE_KAFKA_SASL_PASSWORD in the environment")
     try:
         admin = kafka_client(
             KafkaAdminClient,
