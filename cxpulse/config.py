@@ -23,8 +23,9 @@ class ConfigError(ValueError):
 class Settings:
     home: Path = Path(".cxpulse")
     kafka_bootstrap: str = "localhost:9092"
-    # PLAINTEXT for the local broker; SSL / SASL_SSL in production. The SASL password (and the
-    # user name, kept beside it) come from CXPULSE_KAFKA_SASL_USERNAME / _PASSWORD only.
+    # PLAINTEXT, or SASL_SSL with SCRAM, for the local broker (`cxpulse broker start` follows these
+    # keys); any of them for a real cluster. The SASL password (and the user name, kept beside it)
+    # come from CXPULSE_KAFKA_SASL_USERNAME / _PASSWORD only.
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str = "PLAIN"
     kafka_ssl_cafile: str | None = None
