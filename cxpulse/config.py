@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,9 @@ class Settings:
     service_level_target_s: int = 20
     fcr_window_h: int = 168
     hourly_cost_eur: float = 40.0
+    # The zone whose calendar days, ISO weeks and months the marts report (an IANA name); instants
+    # stay stored in UTC. Changing it rebuilds the marts.
+    reporting_timezone: str = "UTC"
     alert_current_days: int = 7
     alert_baseline_days: int = 28
     # Quality gate: the newest event may be this old at the as-of instant.
@@ -124,6 +128,18 @@ def _coerce(key: str, raw: Any, target: Any) -> Any:
         raise ConfigError(f"config key '{key}' must be {expected.get(target, target)}, got {raw!r}") from None
 
 
+def _is_zone(name: str) -> bool:
+    """An IANA zone name of the zoneinfo database (the characters such names use, nothing else: the
+    name becomes a SQL literal of the calendar macros)."""
+    if not name or not all(c.isascii() and (c.isalnum() or c in "_+-/") for c in name) or not name[0].isalpha():
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _validate(s: Settings) -> None:
     host, _, port = s.kafka_bootstrap.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -163,6 +179,11 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"config key 'kafka_security_protocol' is {s.kafka_security_protocol}: set CXPULSE_KAFKA_SASL_USERNAME "
             "and CXPULSE_KAFKA_SASL_PASSWORD in the environment"
+        )
+    if not _is_zone(s.reporting_timezone):
+        raise ConfigError(
+            "config key 'reporting_timezone' must be an IANA time zone name such as UTC, Europe/Paris or "
+            f"America/New_York, got {s.reporting_timezone!r}"
         )
     if s.log_level not in _ALLOWED_LOG_LEVELS:
         raise ConfigError(

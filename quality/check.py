@@ -190,7 +190,7 @@ def run_checks(
     prior_failures: tuple[str, ...] = (),
 ) -> CheckResult:
     from quality.gates import run_gates
-    from transforms.runner import run_schema_tests
+    from transforms.schema import run_schema_tests
 
     result = CheckResult(as_of=as_of, quality_failures=list(prior_failures))
     result.quality_failures += [str(f) for f in run_schema_tests(con)]

@@ -154,6 +154,8 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
 
 
 # -- window aggregates from the staging views ---------------------------------------------------------
+# Windows are instants (durations back from as_of); the score thresholds are the flags of
+# staging.stg_survey_responses, their one definition.
 _SURVEY_SIDES = """
 with responses as (
     select *, case when occurred_at >= $current_start then 'current' else 'baseline' end as side
@@ -167,9 +169,9 @@ scoped as (
     union all select 'segment:' || segment, * from responses where segment is not null
 )
 select scope, side,
-       count(nps), count(*) filter (where nps >= 9), count(*) filter (where nps <= 6),
-       count(csat), count(*) filter (where csat >= 4),
-       count(ces), count(*) filter (where ces >= 5)
+       count(nps), count(*) filter (where is_promoter), count(*) filter (where is_detractor),
+       count(csat), count(*) filter (where is_satisfied),
+       count(ces), count(*) filter (where is_easy)
 from scoped group by all
 """
 
@@ -192,12 +194,16 @@ select scope, side,
 from scoped group by all
 """
 
-# FCR needs the repeat flags of the marts; its scopes are those of the mart (no segment there).
+# FCR needs the repeat flags of the marts; its scopes are those of the mart (no segment there). Mart
+# days are days of the reporting time zone: the window instants are turned into local dates.
 _FCR_SIDES = """
 with days as (
-    select *, case when day >= cast($current_start as date) then 'current' else 'baseline' end as side
+    select *,
+        case when day >= staging.local_day(cast($current_start as timestamptz)) then 'current' else 'baseline' end
+            as side
     from marts.kpi_service_daily
-    where day >= cast($baseline_start as date) and day < cast($as_of as date)
+    where day >= staging.local_day(cast($baseline_start as timestamptz))
+        and day < staging.local_day(cast($as_of as timestamptz))
 ),
 scoped as (
     select 'all' as scope, * from days where channel = 'all'

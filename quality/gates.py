@@ -31,7 +31,7 @@ from great_expectations.data_context.types.base import (
 
 from cxpulse.config import Settings
 from streams.contracts import TOUCHPOINT_TYPES, Channel, Emotion
-from transforms.runner import load_schema
+from transforms.schema import gate_bounds, gate_checks, load_schema
 
 log = logging.getLogger(__name__)
 
@@ -42,36 +42,6 @@ EMOTIONS = tuple(e.value for e in Emotion)
 OUTCOMES = ("answered", "abandoned")
 TOUCHPOINT_AMOUNTS = ("wait_s", "talk_s", "hold_s", "acw_s", "handle_s", "duration_s", "compensation_eur")
 SURVEY_SCORES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7), "expected": (1, 5)}
-
-# Mart columns and their bounds. complaint_rate is complaints / distinct active customers: a customer
-# opening two complaints on one day takes it above 1, so it is bounded below only (as in schema.yaml).
-MART_BOUNDS: dict[str, tuple[float | None, float | None]] = {
-    "answer_rate": (0, 1),
-    "abandon_rate": (0, 1),
-    "service_level": (0, 1),
-    "fcr_rate": (0, 1),
-    "csat": (0, 1),
-    "ces_easy_rate": (0, 1),
-    "negative_emotion_rate": (0, 1),
-    "share": (0, 1),
-    "cumulative_share": (0, 1.000001),  # a float sum of shares; schema.yaml allows the same slack
-    "complaint_rate": (0, None),
-    "nps": (-100, 100),
-}
-# Derived columns (SQL over the mart) -> (bounds or the column they must equal, what they check).
-MART_DERIVED: dict[str, dict[str, tuple[str, Any]]] = {
-    "kpi_service_daily": {
-        "answered_plus_abandoned": ("answered + abandoned", ("equals", "offered")),
-    },
-    "kpi_experience_daily": {
-        "promoters_passives_detractors": ("promoters + passives + detractors", ("equals", "nps_n")),
-    },
-    "progress_dashboard": {
-        "ratio_value": ("case when unit = 'ratio' then value end", ("between", (0, 1))),
-        "points_value": ("case when unit = 'points' then value end", ("between", (-100, 100))),
-    },
-}
-
 
 @dataclass
 class GateResult:
@@ -173,6 +143,8 @@ def _raw_checks(
 
 
 def _mart_checks(con: duckdb.DuckDBPyConnection, missing: list[str]) -> list[_Check]:
+    """Per mart of schema.yaml: unique grain, the range of each column marked `gate: true`, and its
+    `gate_checks` (derived columns that must equal a column or stay within bounds)."""
     checks = []
     for model, spec in load_schema()["models"].items():
         if not _table_exists(con, "marts", model):
@@ -180,15 +152,16 @@ def _mart_checks(con: duckdb.DuckDBPyConnection, missing: list[str]) -> list[_Ch
             continue
         grain = list(spec["grain"])
         columns = list(spec["columns"])
-        bounded = [c for c in MART_BOUNDS if c in columns]
-        derived = MART_DERIVED.get(model, {})
+        bounds = gate_bounds(spec)
+        bounded = [c for c in bounds if c in columns]
+        derived = gate_checks(spec)
         partners = [rule[1] for _, rule in derived.values() if rule[0] == "equals"]
         select = list(dict.fromkeys([*grain, *bounded, *partners]))
         select += [f"{sql} as {name}" for name, (sql, _) in derived.items()]
         # column names come from schema.yaml and this module, never from data
         frame = _frame(con, f"select {', '.join(select)} from marts.{model}")  # noqa: S608
         expectations: list[Any] = [gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=grain)]
-        expectations += [_between(c, *MART_BOUNDS[c]) for c in bounded]
+        expectations += [_between(c, *bounds[c]) for c in bounded]
         for name, (sql, (kind, arg)) in derived.items():
             if kind == "equals":
                 expectations.append(

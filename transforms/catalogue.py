@@ -15,6 +15,8 @@ from typing import Any
 import duckdb
 import yaml
 
+from transforms.schema import load_schema
+
 UNITS = ("ratio", "seconds", "hours", "points")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _NUMBERS = ("target", "tolerance", "noise_band", "min_effect")
@@ -100,8 +102,6 @@ def parse(data: Any, columns: dict[str, list[str]] | None = None) -> dict[str, K
 
 
 def _schema_columns() -> dict[str, list[str]]:
-    from transforms.runner import load_schema
-
     return {model: list(spec["columns"]) for model, spec in load_schema()["models"].items()}
 
 

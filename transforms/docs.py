@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from transforms.catalogue import load_catalogue
-from transforms.runner import load_schema
+from transforms.schema import load_schema
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "warehouse.md"
 
@@ -16,10 +16,12 @@ PARAMETERS = """## Parameters
 
 Bound into the SQL models from the configuration (`cxpulse.toml` or `CXPULSE_*` variables):
 `service_level_target_s` (default 20: the threshold of `service_level`), `fcr_window_h` (default 168:
-the repeat window of `fcr_rate` and `fcr_final`), `hourly_cost_eur` (default 40: `handling_cost_eur`).
+the repeat window of `fcr_rate` and `fcr_final`, a duration), `hourly_cost_eur` (default 40:
+`handling_cost_eur`), `reporting_timezone` (default UTC: the zone of every `day`, week and month;
+changing it rebuilds the marts in full).
 
-Marts are rebuilt incrementally: the days touched by new events (`ops.dirty_days`), the days whose
-repeat window reaches them, the cohorts of the cases they touch, and the weeks and months around them.
+Marts are rebuilt incrementally: the local days overlapping the UTC days touched by new events
+(`ops.dirty_days`), the days whose repeat window reaches them, the cohorts of the cases they touch, and the weeks and months around them.
 The staging views (`staging.stg_contacts`, `stg_case_events`, `stg_survey_responses`) are the typed,
 one-row-per-event inputs of the marts; `staging.stg_cases` (one row per case) is a table kept up to
 date case by case, so that a new day re-reads the events of the cases it touches, not all cases.
@@ -64,8 +66,10 @@ def render_warehouse_doc() -> str:
         "",
         "Generated from `transforms/schema.yaml` and `transforms/kpis.yaml` by `python -m transforms.docs`;",
         "do not edit by hand. Schemas: `raw` (loaded events), `staging` (views), `marts` (tables for BI),",
-        "`ops` (file ledger, dead letters, dirty days). Days are UTC dates; a KPI with no observation is",
-        "NULL, never 0; a rolled-up dimension holds `'all'`.",
+        "`ops` (file ledger, dead letters, dirty days). Days, ISO weeks and months are calendar periods",
+        "of the reporting time zone (config `reporting_timezone`, default UTC; a DST day lasts 23 or 25",
+        "hours); timestamps are stored in UTC. A KPI with no observation is NULL, never 0; a rolled-up",
+        "dimension holds `'all'`.",
         "",
     ]
     for model, spec in load_schema()["models"].items():

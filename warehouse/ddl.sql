@@ -97,10 +97,19 @@ create table if not exists ops.runs (
     detail            varchar
 );
 
--- Days (UTC) touched by rows loaded since the last transform: the loader adds them in the same
--- transaction as the rows, the transform rebuilds from them and clears them in its own.
+-- Days (UTC dates, whatever the reporting time zone) touched by rows loaded since the last transform:
+-- the loader adds them in the same transaction as the rows, the transform rebuilds from them (the
+-- local days they overlap) and clears them in its own.
 create table if not exists ops.dirty_days (
     day               date primary key
+);
+
+-- Settings the marts were built with (name 'reporting_timezone': the zone of their days, weeks and
+-- months). A build with another value rebuilds every mart (transforms/calendar.py).
+create table if not exists ops.mart_settings (
+    name              varchar primary key,
+    value             varchar not null,
+    updated_at        timestamptz not null
 );
 
 -- GDPR erasures (cxpulse forget): counts per topic and partition under a salted hash of the customer

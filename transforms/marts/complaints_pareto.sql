@@ -8,8 +8,8 @@ with complaints as (
         compensation_eur
     from staging.stg_cases
     where is_complaint
-        and opened_at >= (select min(month) from rebuild_months)
-        and opened_at < (select cast(max(month) + interval 1 month as date) from rebuild_months)
+        and opened_at >= staging.day_start((select min(month) from rebuild_months))
+        and opened_at < staging.day_start((select cast(max(month) + interval 1 month as date) from rebuild_months))
         and cast(date_trunc('month', day) as date) in (select month from rebuild_months)
 ),
 

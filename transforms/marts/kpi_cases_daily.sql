@@ -3,8 +3,8 @@
 with cases as (
     select *
     from staging.stg_cases
-    where opened_at >= (select min(day) from rebuild_case_days)
-        and opened_at < (select max(day) from rebuild_case_days) + 1
+    where opened_at >= staging.day_start((select min(day) from rebuild_case_days))
+        and opened_at < staging.day_start((select max(day) from rebuild_case_days) + 1)
         and day in (select day from rebuild_case_days)
 ),
 
@@ -49,7 +49,7 @@ since as (
 case_list as (
     select case_id, channel, opened_at, state_events
     from staging.stg_cases
-    where last_event_at >= (select first_day from since)
+    where last_event_at >= staging.day_start((select first_day from since))
         and opened_at is not null
 ),
 
@@ -77,7 +77,7 @@ state_events as (
 state_changes as (
     select
         channel,
-        cast(effective_at as date) as day,
+        staging.local_day(effective_at) as day,
         open_after - coalesce(
             lag(open_after) over (partition by case_id order by effective_at, kind, occurred_at, open_after),
             0
@@ -120,10 +120,10 @@ recount_days as (
 ),
 
 touchpoints as (
-    select cast(occurred_at as date) as day, channel, customer_id
+    select staging.local_day(occurred_at) as day, channel, customer_id
     from raw.touchpoints
-    where occurred_at >= (select min(day) from recount_days)
-        and occurred_at < (select max(day) from recount_days) + 1
+    where occurred_at >= staging.day_start((select min(day) from recount_days))
+        and occurred_at < staging.day_start((select max(day) from recount_days) + 1)
 ),
 
 -- counted per day of the range, then kept for the days to count (a filter on a few aggregated rows)

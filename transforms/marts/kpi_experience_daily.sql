@@ -1,10 +1,11 @@
--- Survey KPIs per day, channel and touchpoint, with roll-ups to 'all'.
+-- Survey KPIs per day, channel and touchpoint, with roll-ups to 'all'. Scores count by the flags of
+-- staging.stg_survey_responses (where the thresholds are defined).
 -- Only the days in temp table rebuild_experience_days are built (the runner fills it).
 with responses as (
     select *
     from staging.stg_survey_responses
-    where occurred_at >= (select min(day) from rebuild_experience_days)
-        and occurred_at < (select max(day) from rebuild_experience_days) + 1
+    where occurred_at >= staging.day_start((select min(day) from rebuild_experience_days))
+        and occurred_at < staging.day_start((select max(day) from rebuild_experience_days) + 1)
         and day in (select day from rebuild_experience_days)
 ),
 
@@ -15,18 +16,18 @@ aggregated as (
         case when grouping(touchpoint) = 1 then 'all' else touchpoint end as touchpoint,
         count(*) as responses,
         count(nps) as nps_n,
-        count(*) filter (where nps >= 9) as promoters,
-        count(*) filter (where nps between 7 and 8) as passives,
-        count(*) filter (where nps <= 6) as detractors,
+        count(*) filter (where is_promoter) as promoters,
+        count(*) filter (where is_passive) as passives,
+        count(*) filter (where is_detractor) as detractors,
         count(csat) as csat_n,
-        count(*) filter (where csat >= 4) as csat_satisfied,
+        count(*) filter (where is_satisfied) as csat_satisfied,
         count(ces) as ces_n,
         sum(ces) as ces_sum,
-        count(*) filter (where ces >= 5) as ces_easy,
+        count(*) filter (where is_easy) as ces_easy,
         count(*) filter (where csat is not null and expected is not null) as expectation_n,
         sum(csat - expected) as expectation_gap_sum,
         count(emotion) as emotion_n,
-        count(*) filter (where emotion in ('sadness', 'fear', 'anger', 'disgust')) as negative_emotions
+        count(*) filter (where is_negative_emotion) as negative_emotions
     from responses
     group by grouping sets ((day, channel, touchpoint), (day, channel), (day))
 ),

@@ -10,8 +10,8 @@ with follow_ups as (
         event_id, customer_id, reason, occurred_at, day, channel, queue, outcome, wait_s, handle_s,
         true as is_contact
     from staging.stg_contacts
-    where occurred_at >= (select min(day) from rebuild_service_days)
-        and occurred_at <= (select max(day) from rebuild_service_days) + 1
+    where occurred_at >= staging.day_start((select min(day) from rebuild_service_days))
+        and occurred_at <= staging.day_start((select max(day) from rebuild_service_days) + 1)
             + to_hours(cast($fcr_window_h as bigint))
     union all
     select
@@ -19,8 +19,8 @@ with follow_ups as (
         false as is_contact
     from staging.stg_case_events
     where event_type = 'case_opened'
-        and occurred_at >= (select min(day) from rebuild_service_days)
-        and occurred_at <= (select max(day) from rebuild_service_days) + 1
+        and occurred_at >= staging.day_start((select min(day) from rebuild_service_days))
+        and occurred_at <= staging.day_start((select max(day) from rebuild_service_days) + 1)
             + to_hours(cast($fcr_window_h as bigint))
 ),
 
@@ -44,7 +44,7 @@ flagged as (
     select *, later_in_window > 0 as is_repeated
     from later_counts
     where is_contact
-        and occurred_at < (select max(day) from rebuild_service_days) + 1
+        and occurred_at < staging.day_start((select max(day) from rebuild_service_days) + 1)
         and day in (select day from rebuild_service_days)
 ),
 

@@ -21,7 +21,7 @@ needed_periods as (
 ),
 
 needed_range as (
-    select min(period_start) as first_day, max(period_start) + interval 1 month as end_day
+    select min(period_start) as first_day, cast(max(period_start) + interval 1 month as date) as end_day
     from needed_periods
 ),
 
@@ -77,8 +77,8 @@ complaints as (
     from staging.stg_cases as c
     cross join periods
     where c.is_complaint
-        and c.opened_at >= (select first_day from needed_range)
-        and c.opened_at < (select end_day from needed_range)
+        and c.opened_at >= staging.day_start((select first_day from needed_range))
+        and c.opened_at < staging.day_start((select end_day from needed_range))
 ),
 
 complaint_times as (

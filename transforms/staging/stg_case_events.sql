@@ -1,5 +1,5 @@
 -- One row per case lifecycle event (case_opened, case_replied, case_resolved, case_reopened), with its
--- UTC day. The base of stg_cases and of the backlog; marts filter it by day or case_id before
+-- day in the reporting time zone. The base of stg_cases and of the backlog; marts filter it by day or case_id before
 -- aggregating, so an incremental build reads the cases it rebuilds, not the whole history.
 with events as (
     select *
@@ -14,7 +14,7 @@ final as (
         case_id,
         customer_id,
         occurred_at,
-        cast(occurred_at as date) as day,
+        staging.local_day(occurred_at) as day,
         channel,
         touchpoint,
         segment,

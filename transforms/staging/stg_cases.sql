@@ -66,7 +66,7 @@ final as (
         is_complaint,
         category,
         opened_at,
-        cast(opened_at as date) as day,
+        staging.local_day(opened_at) as day,
         first_reply_at,
         resolved_at,
         last_reopened_at,

@@ -1,4 +1,5 @@
--- One row per live contact (call, chat, callback) offered, typed, with its UTC day.
+-- One row per live contact (call, chat, callback) offered, typed, with its day (in the reporting
+-- time zone: transforms/macros/calendar.sql).
 with contacts as (
     select *
     from raw.touchpoints
@@ -11,7 +12,7 @@ final as (
         contact_id,
         customer_id,
         occurred_at,
-        cast(occurred_at as date) as day,
+        staging.local_day(occurred_at) as day,
         channel,
         touchpoint as queue,
         segment,

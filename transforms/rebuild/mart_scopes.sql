@@ -1,0 +1,68 @@
+-- The rebuild scope of each mart (the `rebuild: scope` of its schema.yaml entry), from temp tables
+-- changed_days (the changed local days, or every day when full), changed_case_ids and rebuilt_cases
+-- (their new rows), once staging.stg_cases holds them. A mart deletes the slices its scope lists
+-- (rows whose `rebuild: key` columns match) and inserts them again.
+
+-- kpi_service_daily: the changed days and every day with a contact whose repeat window
+-- ($fcr_window_h, a duration) reaches the start of a changed day. Counted back in local days from the
+-- instant that window opens, so a 23-hour DST day is covered. ($window_days bounds the range.)
+create or replace temp table rebuild_service_days as
+select distinct cast(changed_days.day - cast(back.k as integer) as date) as day
+from changed_days, range(0, $window_days + 2) as back(k)
+where changed_days.day - cast(back.k as integer)
+    >= staging.local_day(staging.day_start(changed_days.day) - to_hours(cast($fcr_window_h as bigint)));
+
+create or replace temp table rebuild_experience_days as select day from changed_days;
+
+-- the cohort days of the changed cases, before (a case can leave a cohort) and after
+create or replace temp table touched_case_days as
+select stored_day as day from changed_case_ids where stored_day is not null
+union
+select day
+from rebuilt_cases
+where day is not null and case_id in (select case_id from changed_case_ids);
+
+-- kpi_cases_daily: the backlog changes from the first changed day within the span (stored or new)
+-- of a changed case on: an event of it was added or deleted there
+create or replace temp table rebuild_case_days as
+with backlog_start as (
+    select min(c.day) as day
+    from changed_case_ids as r
+    asof inner join changed_days as c on c.day >= staging.local_day(r.first_event_at)
+    where c.day <= staging.local_day(r.last_event_at)
+)
+
+select day from changed_days
+union
+select day from touched_case_days
+union
+select day
+from staging.stg_cases
+where opened_at >= staging.day_start((select day from backlog_start));
+
+-- complaints_pareto: the months of the opening days of the changed cases
+create or replace temp table rebuild_months as
+select distinct cast(date_trunc('month', day) as date) as month from touched_case_days;
+
+-- progress_dashboard: the ISO weeks and months of every day rebuilt above, and the period after each
+-- (its previous_value and delta follow)
+create or replace temp table rebuild_periods as
+with days as (
+    select day from rebuild_service_days
+    union select day from rebuild_experience_days
+    union select day from touched_case_days
+),
+
+periods as (
+    select distinct 'week' as period_type, cast(date_trunc('week', day) as date) as period_start from days
+    union
+    select distinct 'month', cast(date_trunc('month', day) as date) from days
+)
+
+select period_type, period_start from periods
+union
+select period_type, cast(case period_type
+        when 'week' then period_start + interval 7 day
+        else period_start + interval 1 month
+    end as date)
+from periods;
