@@ -21,10 +21,13 @@ the repeat window of `fcr_rate` and `fcr_final`, a duration), `hourly_cost_eur` 
 changing it rebuilds the marts in full).
 
 Marts are rebuilt incrementally: the local days overlapping the UTC days touched by new events
-(`ops.dirty_days`), the days whose repeat window reaches them, the cohorts of the cases they touch, and the weeks and months around them.
-The staging views (`staging.stg_contacts`, `stg_case_events`, `stg_survey_responses`) are the typed,
-one-row-per-event inputs of the marts; `staging.stg_cases` (one row per case) is a table kept up to
-date case by case, so that a new day re-reads the events of the cases it touches, not all cases.
+(`ops.dirty_days`), the days whose repeat window reaches them, the cohorts of the cases they touch,
+and the weeks and months around them. The staging views (`staging.stg_contacts`, `stg_case_events`,
+`stg_survey_responses`) are the typed, one-row-per-event inputs of the marts, with their local `day`
+(macro `staging.local_day`) and, for surveys, the score flags (`is_promoter`, `is_satisfied`,
+`is_easy`, ...: the one definition of the thresholds); `staging.stg_cases` (one row per case) is a
+table kept up to date case by case, so that a new day re-reads the events of the cases it touches,
+not all cases.
 """
 
 EXAMPLES = """## Example queries
