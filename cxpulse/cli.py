@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -176,6 +177,9 @@ def consume(
 
 
 DEMO_SCENARIO = "nps-drop:channel=chat:from=-7d:points=15"
+# The demo reports the days, weeks and months of a French contact centre (CXPULSE_REPORTING_TIMEZONE
+# set in the environment wins).
+DEMO_TIMEZONE = "Europe/Paris"
 
 
 def _simulation_options(
@@ -263,13 +267,16 @@ def demo(
     """The whole pipeline once: Kafka, simulated events with a drift, consumer, the Airflow DAGs, results.
 
     Ends with the reconciliation, the KPI tiles, the alerts that fired and the paths of the dashboard
-    and of the BI snapshot. Exit code 4 when a DAG fails or the counts do not reconcile.
+    and of the BI snapshot. Exit code 4 when a DAG fails or the counts do not reconcile. The marts
+    report Europe/Paris days, weeks and months unless CXPULSE_REPORTING_TIMEZONE says otherwise.
 
     Example: `make demo` (or `cxpulse demo --days 30 --customers 5000` for a smaller run)
     """
     from cxpulse.broker import BrokerError
     from cxpulse.demo import run_demo
 
+    # set in the environment so that the DAG tasks, which read their settings from it, use it too
+    os.environ.setdefault("CXPULSE_REPORTING_TIMEZONE", DEMO_TIMEZONE)
     settings = _settings()
     # History ends at midnight UTC: a second demo the same day sends exactly the same events again,
     # which the loader drops as redeliveries (the reconciliation counts them).

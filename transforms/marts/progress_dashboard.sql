@@ -128,6 +128,7 @@ values_long as (
     union all
     select period_type, period_start, scope, 'complaint_resolution_p90_h', resolution_p90_h, resolved
     from complaint_times
+    -- new KPIs: one union all branch each, above this line
 ),
 
 with_previous as (
