@@ -9,6 +9,7 @@ in random time order instead (the former benchmark), where no range filter can s
 The two histories take turns (each repeat builds the small one, then the large one), so that a change
 in the machine's load weighs on both and their ratio compares like with like.
 Usage: python -m bench.marts [--touchpoints 10000000] [--small 1000000] [--repeats 3] [--shuffled]
+       [--reporting-timezone Europe/Paris]
 """
 
 from __future__ import annotations
@@ -185,10 +186,10 @@ class History:
     """A warehouse holding `touchpoints` events of history over DAYS days, to build in full and then
     one new day at a time."""
 
-    def __init__(self, touchpoints: int, root: Path, *, shuffled: bool = False) -> None:
+    def __init__(self, touchpoints: int, root: Path, *, shuffled: bool = False, zone: str = "UTC") -> None:
         self.touchpoints = touchpoints
         self.shuffled = shuffled
-        self.settings = dataclasses.replace(Settings(), home=root / f"h{touchpoints}")
+        self.settings = dataclasses.replace(Settings(), home=root / f"h{touchpoints}", reporting_timezone=zone)
         self.con = connect(self.settings.warehouse_path)
         generate(self.con, touchpoints, "base", START, DAYS, shuffled=shuffled)
         self.con.execute("checkpoint")
@@ -216,11 +217,13 @@ class History:
         shutil.rmtree(self.settings.home)
 
 
-def measure(sizes: list[int], repeats: int, root: Path, *, shuffled: bool = False) -> list[History]:
+def measure(
+    sizes: list[int], repeats: int, root: Path, *, shuffled: bool = False, zone: str = "UTC"
+) -> list[History]:
     """Full builds, then incremental days, of histories of the given sizes, taking turns: each repeat
     measures every size in a row, so that a change in the machine's load weighs on all sizes alike and
     their ratio compares like with like."""
-    histories = [History(touchpoints, root, shuffled=shuffled) for touchpoints in sizes]
+    histories = [History(touchpoints, root, shuffled=shuffled, zone=zone) for touchpoints in sizes]
     try:
         for _ in range(repeats):
             for history in histories:
@@ -244,16 +247,20 @@ def main() -> dict:
     parser.add_argument("--small", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--shuffled", action="store_true", help="store the history in random time order")
+    parser.add_argument("--reporting-timezone", default="UTC", help="the marts' reporting time zone")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="cxpulse-bench-marts-"))
     try:
-        small, large = measure([args.small, args.touchpoints], args.repeats, root, shuffled=args.shuffled)
+        small, large = measure(
+            [args.small, args.touchpoints], args.repeats, root, shuffled=args.shuffled, zone=args.reporting_timezone
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     big = args.touchpoints // 1_000_000
     result = {
         "touchpoints": args.touchpoints,
         "history_order": "shuffled" if args.shuffled else "time",
+        "reporting_timezone": args.reporting_timezone,
         "surveys": args.touchpoints // 10,
         f"full_build_{big}m_s": summary(large.full_build_s),
         f"incremental_day_{big}m_s": summary(large.incremental_day_s),

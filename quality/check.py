@@ -113,20 +113,21 @@ def _distribution_candidates(
     return candidates
 
 
-def _target_breaches(con: duckdb.DuckDBPyConnection, as_of: datetime) -> list[alerts.Candidate]:
+def _target_breaches(con: duckdb.DuckDBPyConnection, as_of: datetime, zone: str = "UTC") -> list[alerts.Candidate]:
     """A KPI red on the progress dashboard in the latest week or month started before as-of: once per period."""
     rows = con.execute(
         """
         with latest as (
             select period_type, max(period_start) as period_start from marts.progress_dashboard
-            where period_start <= cast($as_of as date) group by period_type
+            -- periods of the reporting calendar: the date of the as-of instant in the reporting zone
+            where period_start <= cast(timezone($zone, cast($as_of as timestamptz)) as date) group by period_type
         )
         select d.period_type, d.period_start, d.kpi, d.scope, d.label_en, d.label_fr, d.value, d.target, d.n,
                d.unit, d.previous_value
         from marts.progress_dashboard d join latest using (period_type, period_start)
         where d.status = 'red'
         """,
-        {"as_of": as_of},
+        {"as_of": as_of, "zone": zone},
     ).fetchall()
     out = []
     for period_type, start, kpi, scope, label_en, label_fr, value, target, n, unit, previous in rows:
@@ -203,7 +204,7 @@ def run_checks(
     candidates += _distribution_candidates(con, settings, windows, result.findings, result)
     if result.evidence:
         candidates = [c if c.evidence else dataclasses.replace(c, evidence=str(result.evidence)) for c in candidates]
-    candidates += _target_breaches(con, as_of)
+    candidates += _target_breaches(con, as_of, settings.reporting_timezone)
     candidates += _quality_candidate(result.quality_failures, as_of, gates.report_path)
     result.changes = alerts.apply(con, candidates, as_of, MANAGED_RULES)
     if deliver:

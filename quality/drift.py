@@ -195,15 +195,15 @@ from scoped group by all
 """
 
 # FCR needs the repeat flags of the marts; its scopes are those of the mart (no segment there). Mart
-# days are days of the reporting time zone: the window instants are turned into local dates.
+# days are days of the reporting time zone ($zone): the window instants are turned into its dates.
 _FCR_SIDES = """
 with days as (
     select *,
-        case when day >= staging.local_day(cast($current_start as timestamptz)) then 'current' else 'baseline' end
-            as side
+        case when day >= cast(timezone($zone, cast($current_start as timestamptz)) as date)
+            then 'current' else 'baseline' end as side
     from marts.kpi_service_daily
-    where day >= staging.local_day(cast($baseline_start as timestamptz))
-        and day < staging.local_day(cast($as_of as timestamptz))
+    where day >= cast(timezone($zone, cast($baseline_start as timestamptz)) as date)
+        and day < cast(timezone($zone, cast($as_of as timestamptz)) as date)
 ),
 scoped as (
     select 'all' as scope, * from days where channel = 'all'
@@ -244,7 +244,12 @@ def _sides(con: duckdb.DuckDBPyConnection, windows: Windows, settings: Settings)
         "and table_name = 'kpi_service_daily'"
     ).fetchall()[0][0]:
         fcr = kpi_windows("fcr_rate", windows, settings)
-        fcr_params = {"as_of": fcr.as_of, "current_start": fcr.current_start, "baseline_start": fcr.baseline_start}
+        fcr_params = {
+            "as_of": fcr.as_of,
+            "current_start": fcr.current_start,
+            "baseline_start": fcr.baseline_start,
+            "zone": settings.reporting_timezone,
+        }
         for scope, side, answered, not_repeated in con.execute(_FCR_SIDES, fcr_params).fetchall():
             put("fcr_rate", scope, side, Side(int(answered or 0), float(not_repeated or 0)))
     return out
