@@ -199,7 +199,7 @@ def _scope_values(con: duckdb.DuckDBPyConnection, spec: MartSpec) -> list[Any]:
 
 
 def _build_mart(con: duckdb.DuckDBPyConnection, spec: MartSpec, parameters: dict[str, Any], full: bool) -> None:
-    (sql,) = statements(model_sql("marts", spec.name))
+    sql = model_sql("marts", spec.name)
     table = f"marts.{identifier(spec.name)}"
     if full:
         con.execute(f"create or replace table {table} as {sql}", bound(sql, parameters))

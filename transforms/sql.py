@@ -3,7 +3,8 @@
 Every SQL text the transforms run lives in a `.sql` file of this package: `staging/` and `marts/`
 (one model each), `rebuild/` (the incremental machinery: which days, cases and periods a build
 rebuilds). A file may hold several statements separated by `;` at the end of a line; they run in
-order. Values come in as bound parameters (`$name`), never spliced into the text; the only
+order. (`--` starts a comment to the end of the line: the SQL of these files holds no `--` in a
+string.) Values come in as bound parameters (`$name`), never spliced into the text; the only
 identifiers interpolated elsewhere are model, column and scope-table names from these files or
 schema.yaml, checked by `identifier()`.
 """
@@ -58,8 +59,8 @@ def strip_comments(sql: str) -> str:
 
 
 def statements(sql: str) -> list[str]:
-    """The statements of a file: split at each `;` that ends a line."""
-    return [s for s in (part.strip() for part in re.split(r";[ \t]*(?:\n|$)", sql)) if strip_comments(s).strip()]
+    """The statements of a file, without their comments: split at each `;` that ends a line."""
+    return [s for s in (part.strip() for part in re.split(r";[ \t]*(?:\n|$)", strip_comments(sql))) if s]
 
 
 def bound(sql: str, available: dict[str, Any]) -> dict[str, Any] | None:
