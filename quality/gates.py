@@ -151,9 +151,8 @@ def _mart_checks(con: duckdb.DuckDBPyConnection, missing: list[str]) -> list[_Ch
             missing.append(f"marts.{model}: table missing (transforms not built?)")
             continue
         grain = list(spec["grain"])
-        columns = list(spec["columns"])
         bounds = gate_bounds(spec)
-        bounded = [c for c in bounds if c in columns]
+        bounded = list(bounds)
         derived = gate_checks(spec)
         partners = [rule[1] for _, rule in derived.values() if rule[0] == "equals"]
         select = list(dict.fromkeys([*grain, *bounded, *partners]))
