@@ -128,10 +128,12 @@ def _coerce(key: str, raw: Any, target: Any) -> Any:
         raise ConfigError(f"config key '{key}' must be {expected.get(target, target)}, got {raw!r}") from None
 
 
-def _is_zone(name: str) -> bool:
+def is_time_zone(name: str) -> bool:
     """An IANA zone name of the zoneinfo database (the characters such names use, nothing else: the
-    name becomes a SQL literal of the calendar macros)."""
-    if not name or not all(c.isascii() and (c.isalnum() or c in "_+-/") for c in name) or not name[0].isalpha():
+    name becomes a SQL literal of the calendar macros, transforms/calendar.py)."""
+    if not isinstance(name, str) or not name[:1].isalpha():
+        return False
+    if not all(c.isascii() and (c.isalnum() or c in "_+-/") for c in name):
         return False
     try:
         zoneinfo.ZoneInfo(name)
@@ -180,7 +182,7 @@ def _validate(s: Settings) -> None:
             f"config key 'kafka_security_protocol' is {s.kafka_security_protocol}: set CXPULSE_KAFKA_SASL_USERNAME "
             "and CXPULSE_KAFKA_SASL_PASSWORD in the environment"
         )
-    if not _is_zone(s.reporting_timezone):
+    if not is_time_zone(s.reporting_timezone):
         raise ConfigError(
             "config key 'reporting_timezone' must be an IANA time zone name such as UTC, Europe/Paris or "
             f"America/New_York, got {s.reporting_timezone!r}"

@@ -3,8 +3,8 @@
 `create_macros` defines, in the warehouse, `staging.reporting_timezone()` (the zone name) and the
 macros of transforms/macros/calendar.sql that every model uses: `staging.local_day(ts)` (the local
 date of an instant) and `staging.day_start(d)` (the instant a local date starts). The zone name is
-validated (an IANA name known to the zoneinfo database, made of the characters such names use)
-before it becomes a SQL string literal; nothing else is spliced.
+validated (`cxpulse.config.is_time_zone`: an IANA name known to the zoneinfo database, made of the
+characters such names use) before it becomes a SQL string literal; nothing else is spliced.
 
 The zone the marts were built in is kept in `ops.mart_settings`; a build in another zone rebuilds
 everything (`zone_change`).
@@ -12,33 +12,26 @@ everything (`zone_change`).
 
 from __future__ import annotations
 
-import re
-import zoneinfo
-
 import duckdb
 
+from cxpulse.config import is_time_zone
 from transforms.sql import run_file
 
-_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
 SETTING = "reporting_timezone"
 # Warehouses built before the setting existed reported UTC days.
 ZONE_BEFORE_SETTING = "UTC"
 
 
 def check_zone(name: str) -> str:
-    """`name` when it is an IANA time zone name; ValueError naming the value otherwise."""
-    if not isinstance(name, str) or not _ZONE_NAME.match(name):
+    """`name` when it is an IANA time zone name (as the configuration checks it); ValueError otherwise."""
+    if not is_time_zone(name):
         raise ValueError(f"{name!r} is not an IANA time zone name (such as UTC or Europe/Paris)")
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not an IANA time zone name (such as UTC or Europe/Paris)") from None
     return name
 
 
 def create_macros(con: duckdb.DuckDBPyConnection, zone: str) -> None:
     """(Re)define the calendar macros of schema staging for `zone`."""
-    literal = "'" + check_zone(zone) + "'"  # checked: letters, digits, _ + - and / only
+    literal = "'" + check_zone(zone) + "'"  # checked: ASCII letters, digits, _ + - and / only
     con.execute(f"create or replace macro staging.reporting_timezone() as {literal}")
     run_file(con, "macros", "calendar", {})
 

@@ -27,6 +27,7 @@ def run_demo(settings: Settings) -> str:
         "AIRFLOW_HOME": str(settings.home / "airflow"),
         "COLUMNS": "200",
     }
+    env.pop("CXPULSE_REPORTING_TIMEZONE")  # the demo's own zone, Europe/Paris
     done = subprocess.run(
         [sys.executable, "-m", "cxpulse.cli", "demo", "--days", "36", "--customers", "125000"],
         env=env,
@@ -70,6 +71,12 @@ def test_demo_alerts_the_injected_drift_and_reconciles_twice(kafka_settings: Set
             con.close()
 
     loaded, duplicates = counts()
+    con = duckdb.connect(str(kafka_settings.warehouse_path), read_only=True)
+    try:
+        zone = con.execute("select value from ops.mart_settings where name = 'reporting_timezone'").fetchall()
+    finally:
+        con.close()
+    assert zone == [("Europe/Paris",)]
     # the same day, the same events again: every message is a redelivery, dropped and counted
     again = run_demo(kafka_settings)
     assert "counts reconcile" in again
