@@ -129,7 +129,8 @@ class HotAlert(Alert, tag_field="kind", tag="hot"):
     customer_id: str
     response_id: str
     case_id: str | None = None
-    verbatim: str | None = None
+    # left out of the message unless alert_include_verbatim is set (not even as null)
+    verbatim: str | msgspec.UnsetType = msgspec.UNSET
 
 
 AlertsMessage = IncidentNotice | TargetDigest | HotAlert

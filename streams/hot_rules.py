@@ -11,6 +11,8 @@ import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
 
+import msgspec
+
 from cxpulse.config import Settings
 from streams.alert_contract import HotAlert, encode
 from streams.contracts import CaseOpened, SurveyResponse
@@ -71,5 +73,5 @@ def detractor_alert(event: SurveyResponse, with_complaint: bool, include_verbati
         customer_id=event.customer_id,
         response_id=event.response_id,
         case_id=event.case_id,
-        verbatim=event.verbatim if include_verbatim else None,
+        verbatim=event.verbatim if include_verbatim and event.verbatim is not None else msgspec.UNSET,
     )
