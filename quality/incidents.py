@@ -195,24 +195,36 @@ def residual_sides(
     drop, p2 = _predicate(root, source, "root_value")
     table = "staging.stg_survey_responses" if source == "survey" else "staging.stg_contacts"
     measures = {
-        "nps": "count(nps), count(*) filter (where nps >= 9), count(*) filter (where nps <= 6)",
-        "csat": "count(csat), count(*) filter (where csat >= 4), 0",
-        "ces_easy_rate": "count(ces), count(*) filter (where ces >= 5), 0",
-        "answer_rate": "count(*), count(*) filter (where outcome = 'answered'), 0",
-        "service_level": "count(*), count(*) filter (where outcome = 'answered' and wait_s <= $target), 0",
-        "aht_s": "count(handle_s), sum(handle_s), sum(handle_s * handle_s)",
+        "nps": "count(nps) as n, count(*) filter (where nps >= 9) as a, count(*) filter (where nps <= 6) as b",
+        "csat": "count(csat) as n, count(*) filter (where csat >= 4) as a, 0 as b",
+        "ces_easy_rate": "count(ces) as n, count(*) filter (where ces >= 5) as a, 0 as b",
+        "answer_rate": "count(*) as n, count(*) filter (where outcome = 'answered') as a, 0 as b",
+        "service_level": "count(*) as n, count(*) filter (where outcome = 'answered' and wait_s <= $target) as a, "
+        "0 as b",
+        "aht_s": "count(handle_s) as n, coalesce(sum(handle_s), 0) as a, coalesce(sum(handle_s * handle_s), 0) as b",
     }[kpi]
     params = {"current_start": windows.current_start, "baseline_start": windows.baseline_start, "as_of": windows.as_of}
     if kpi == "service_level":
         params["target"] = settings.service_level_target_s
+    # per customer first, so that the residual test has the same clustered variance as the findings
+    y = "a - b" if kpi == "nps" else "a"
     rows = con.execute(
-        f"""select occurred_at >= $current_start, {measures} from {table}
-            where occurred_at >= $baseline_start and occurred_at < $as_of and {keep}
-              and not coalesce({drop}, false)
-            group by 1""",  # noqa: S608 - table, measures and columns from the fixed maps above; values bound
+        f"""with customers as (
+                select occurred_at >= $current_start as current, customer_id, {measures}
+                from {table}
+                where occurred_at >= $baseline_start and occurred_at < $as_of and {keep}
+                  and not coalesce({drop}, false)
+                group by all
+            )
+            select current, sum(n), sum(a), sum(b), count(*) filter (where n > 0),
+                   sum(({y}) ^ 2), sum(({y}) * n), sum(n ^ 2)
+            from customers group by current""",  # noqa: S608 - table, measures and columns from fixed maps; values bound
         {**params, **p1, **p2},
     ).fetchall()
-    sides = {current: Side(int(n or 0), float(a or 0), float(b or 0)) for current, n, a, b in rows}
+    sides = {
+        current: Side(int(n or 0), float(a or 0), float(b or 0), int(k or 0), yy or 0.0, yn or 0.0, nn or 0.0)
+        for current, n, a, b, k, yy, yn, nn in rows
+    }
     return sides.get(True, Side(0)), sides.get(False, Side(0))
 
 

@@ -213,3 +213,42 @@ def test_french_notification_reads_as_french_end_to_end(con) -> None:
     assert f"{n:,}".replace(",", "\u202f") in message_fr or n < 1000
     assert " all " not in message_fr and "channel:" not in message_fr
     assert "," in message_fr.split("points")[0]  # decimal comma: "−15,2 points"
+
+
+def test_residual_sides_of_contact_kpis_leave_the_root_out_and_count_customers(con) -> None:
+    """all minus channel:chat over 4 answered contacts: phone 2 by customer a (100 s, 300 s), email 1 by
+    b (200 s) in the current window; chat 1 (900 s) left out. By hand: n 3, sum 600, sum of squares
+    140,000; customers 2; per customer sums 400 and 200 -> yy 200,000, yn 400*2 + 200*1 = 1,000, nn 5."""
+    as_of = START + timedelta(days=40)
+    rows = [("phone", "a", 100.0), ("phone", "a", 300.0), ("email", "b", 200.0), ("chat", "c", 900.0)]
+    n = len(rows)
+    contacts = pa.table(  # noqa: F841 - read by DuckDB replacement scan below
+        {
+            "event_id": [f"e{i}" for i in range(n)],
+            "event_type": ["contact"] * n,
+            "occurred_at": [as_of - timedelta(days=1, hours=i) for i in range(n)],
+            "customer_id": [c for _, c, _ in rows],
+            "contact_id": [f"ct{i}" for i in range(n)],
+            "channel": [ch for ch, _, _ in rows],
+            "touchpoint": [f"{ch}_main" for ch, _, _ in rows],
+            "outcome": ["answered"] * n,
+            "wait_s": [10.0] * n,
+            "talk_s": [h for _, _, h in rows],
+            "hold_s": [0.0] * n,
+            "acw_s": [0.0] * n,
+            "reason": ["billing"] * n,
+            "payload": ["{}"] * n,
+            "kafka_topic": ["t"] * n,
+            "kafka_partition": [0] * n,
+            "kafka_offset": list(range(n)),
+            "loaded_at": [START] * n,
+        }
+    )
+    con.execute("insert into raw.touchpoints by name select * from contacts")
+    windows = Windows.ending(as_of, 7, 28)
+    current, baseline = incidents.residual_sides(con, SETTINGS, "aht_s", "all", "channel:chat", windows)
+    assert (current.n, current.a, current.b) == (3, 600.0, 140_000.0)
+    assert (current.clusters, current.yy, current.yn, current.nn) == (2, 200_000.0, 1_000.0, 5.0)
+    assert baseline.n == 0
+    current, _ = incidents.residual_sides(con, SETTINGS, "service_level", "channel:phone", "segment:x", windows)
+    assert (current.n, current.a) == (2, 2.0)  # no segment on these contacts: nothing is left out
