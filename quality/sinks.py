@@ -14,22 +14,17 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from datetime import date, datetime
 
 import duckdb
-import msgspec
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from cxpulse.config import Settings, redact
 from quality import notifications
-from streams.alert_contract import Alert
 from streams.kafka_clients import kafka_client
 
 log = logging.getLogger(__name__)
 
-# The columns a sink reads from marts.alerts: the fields of the contract (streams.alert_contract.Alert).
-ALERT_FIELDS = tuple(f.name for f in msgspec.structs.fields(Alert))
 _SLACK_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
 
 
@@ -39,16 +34,6 @@ def slack_text(text: str) -> str:
     for raw, escaped in _SLACK_ESCAPES:
         text = text.replace(raw, escaped)
     return text
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value)}")
-
-
-def alert_json(alert: dict) -> bytes:
-    return json.dumps(alert, default=_json_default, ensure_ascii=False).encode()
 
 
 def post_webhook(
