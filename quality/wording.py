@@ -90,9 +90,10 @@ def headline(group: Group, shifts: list[Alert]) -> tuple[str, str]:
     for french in (False, True):
         unit = _unit(main.kpi)
         where = scope_name(root.scope, french)
-        moved = (
-            f"{value(main.baseline_value, unit, french)} → {value(main.current_value, unit, french)}, "
-            f"{count(main.n_current, french)} {'réponses' if french else 'answers'}"
+        moved = f"{value(main.baseline_value, unit, french)} → {value(main.current_value, unit, french)}, " + (
+            f"{count(main.n_current, True)} réponses contre {count(main.n_baseline, True)} sur la période de référence"
+            if french
+            else f"{count(main.n_current)} answers against {count(main.n_baseline)} in the baseline"
         )
         label, by = _label(main.kpi, french), change(main.delta or 0, unit, french)
         if french:
