@@ -331,7 +331,7 @@ class Transition:
 def _incident(group: Group, incident_id: str, opened_at: datetime, as_of: datetime, windows: Windows) -> Incident:
     shifts = [m for m in group.members if m.rule != "distribution_drift"]
     kpis = sorted({m.kpi for m in group.members if m.kpi}, key=lambda k: KPI_ORDER.index(k) if k in KPI_ORDER else 99)
-    headline, headline_fr = wording.headline(group, shifts)
+    headline, headline_fr = wording.headline(group, shifts, LEVERS)
     return Incident(
         incident_id=incident_id,
         status="open",

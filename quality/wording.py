@@ -79,8 +79,9 @@ def _share(v: float | None, french: bool) -> str:
     return "?" if v is None else f"{number(v * 100, 0, french)} %"
 
 
-def headline(group: Group, shifts: list[Alert]) -> tuple[str, str]:
-    """What moved, where, by how much, on how many answers, and what explains it (EN, FR)."""
+def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple[str, str]:
+    """What moved, where, by how much, on how many answers against how many, what explains it, and the
+    service levers (`levers`: their KPI ids) that moved with it (EN, FR)."""
     if group.kpi == "data_quality":
         return shifts[0].message, shifts[0].message_fr
     main = next((a for a in shifts if a.kpi == group.kpi and a.scope == group.root.scope), None)
@@ -114,26 +115,26 @@ def headline(group: Group, shifts: list[Alert]) -> tuple[str, str]:
                 )
             else:
                 text += f" (scores: {_share(root.rate_share, False)}, answer mix: {_share(root.mix_share, False)})"
-        others = [a for a in shifts if a is not main and a.kpi not in (main.kpi,)]
-        related = sorted({_label(a.kpi, french) for a in others if a.kpi not in _LEVER_KPIS})
-        levers = sorted(
-            {
-                f"{_label(a.kpi, french)} {change(a.delta or 0, _unit(a.kpi), french)}"
-                for a in others
-                if a.kpi in _LEVER_KPIS
-            }
-        )
+        others = [a for a in shifts if a.kpi != main.kpi]
+        related = sorted({_label(a.kpi, french) for a in others if a.kpi not in levers})
+        # one figure per lever: the root's own scope when that lever moved there
+        by_lever: dict[str, Alert] = {}
+        for a in sorted(others, key=lambda a: a.scope != root.scope):
+            if a.kpi in levers:
+                by_lever.setdefault(a.kpi, a)
+        lever_moves = [
+            f"{_label(a.kpi, french)} {change(a.delta or 0, _unit(a.kpi), french)}"
+            + ("" if a.scope == root.scope else f" ({scope_name(a.scope, french)})")
+            for a in by_lever.values()
+        ]
         if related:
             text += (". Ont aussi bougé : " if french else ". Also moved: ") + ", ".join(related)
-        if levers:
+        if lever_moves:
             text += (
                 ". Leviers de service qui ont bougé : " if french else ". Service levers that moved: "
-            ) + ", ".join(levers)
+            ) + ", ".join(sorted(lever_moves))
         out.append(text + ".")
     return out[0], out[1]
-
-
-_LEVER_KPIS = frozenset({"answer_rate", "service_level", "fcr_rate", "aht_s"})
 
 
 def incident_message(event: str, incident: Incident, findings: list[Alert]) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from cxpulse.config import Settings
-from quality import alerts, incidents, notifications
+from quality import alerts, incidents, notifications, wording
 from quality.drift import RULES, Windows, detect
 from streams import alert_contract
 from transforms.runner import create_views
@@ -252,3 +252,42 @@ def test_residual_sides_of_contact_kpis_leave_the_root_out_and_count_customers(c
     assert baseline.n == 0
     current, _ = incidents.residual_sides(con, SETTINGS, "service_level", "channel:phone", "segment:x", windows)
     assert (current.n, current.a) == (2, 2.0)  # no segment on these contacts: nothing is left out
+
+
+def test_headline_names_the_service_levers_that_moved_with_it() -> None:
+    def finding(kpi: str, scope: str, before: float, after: float) -> alerts.Candidate:
+        return alerts.Candidate(
+            rule=RULES[kpi],
+            severity="critical",
+            kpi=kpi,
+            scope=scope,
+            baseline_value=before,
+            current_value=after,
+            n_current=1234,
+            n_baseline=5000,
+            message="m",
+            message_fr="m",
+            dedupe_key=f"{kpi}|{scope}",
+        )
+
+    shifts = [
+        finding("nps", "touchpoint:billing_hotline", 20.0, 5.0),
+        finding("service_level", "touchpoint:billing_hotline", 0.80, 0.42),
+        finding("service_level", "all", 0.80, 0.71),
+        finding("answer_rate", "channel:phone", 0.92, 0.85),
+    ]
+    root = incidents.Root("touchpoint:billing_hotline", "channel:phone", 0.9, 0.9, 0.0)
+    group = incidents.Group(root, "nps", shifts)
+    en, fr = wording.headline(group, shifts, incidents.LEVERS)
+    assert en.startswith(
+        "Net Promoter Score −15.0 points on touchpoint billing_hotline (20.0 points → 5.0 points, 1,234 answers "
+        "against 5,000 in the baseline); root: touchpoint billing_hotline, which explains 90 % of the change on "
+        "the phone channel"
+    )
+    # one figure per lever, the root's own when it moved there
+    assert en.endswith(
+        "Service levers that moved: Answer rate −7.0 pts (the phone channel), "
+        "Service level (answered within 20 s) −38.0 pts."
+    )
+    assert "Leviers de service qui ont bougé : Niveau de service (décroché en 20 s) −38,0 pts, " in fr
+    assert "1\u202f234 réponses contre 5\u202f000 sur la période de référence" in fr
