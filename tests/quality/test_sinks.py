@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+
+import pytest
 
 from cxpulse.config import Settings
 from quality import alerts, incidents, notifications
@@ -100,7 +103,10 @@ def notify(con, *findings: alerts.Candidate, headline: str = "NPS fell on the ch
     return incident.incident_id
 
 
-def test_failing_webhook_keeps_notifications_pending_until_it_recovers(tmp_path: Path) -> None:
+def test_failing_webhook_keeps_notifications_pending_until_it_recovers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     server, received = webhook_server(fail_first=3)  # 3 attempts of the first run all fail
     url = f"http://localhost:{server.server_port}/hook"
     settings = dataclasses.replace(Settings(), home=tmp_path, alert_webhook=url)
@@ -113,7 +119,8 @@ def test_failing_webhook_keeps_notifications_pending_until_it_recovers(tmp_path:
         "select delivery_status, delivery_attempts, delivery_error from marts.notifications"
     ).fetchall()[0]
     assert status == "failed" and attempts == 1 and "webhook failed after 3 attempts" in error
-    assert str(server.server_port) not in error and "/hook" not in error  # the URL is a secret
+    assert str(server.server_port) not in error and "/hook" not in error  # the URL is a secret...
+    assert "/hook" not in caplog.text and f"localhost:{server.server_port}" not in caplog.text  # ...logged nowhere
     second = deliver_pending(con, settings, producer=producer, webhook_backoff_s=0.01)
     assert second == {"delivered": 1, "failed": 0}
     assert con.execute("select distinct delivery_status from marts.alerts").fetchall() == [("delivered",)]
