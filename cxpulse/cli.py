@@ -334,7 +334,8 @@ def _as_of(value: str | None, option: str = "--as-of") -> datetime | None:
 def check(
     as_of: str = typer.Option(None, "--as-of", help="evaluate as of this instant (default now): reproducible runs"),
 ) -> None:
-    """Model tests, quality gates, drift and target alerts, alert delivery. Exit code 4 when a check fails.
+    """Model tests, quality gates, drift and target findings, incidents, notification delivery. Exit code 4
+    when a check fails.
 
     Example: `cxpulse check --as-of 2026-03-15T00:00:00Z`
     """
@@ -349,7 +350,8 @@ def check(
     changes = result.changes
     console.print(
         f"[green]quality checks pass[/green]; alerts opened {len(changes.opened)}, "
-        f"still open {len(changes.refreshed)}, resolved {len(changes.resolved)}"
+        f"still open {len(changes.refreshed)}, resolved {len(changes.resolved)}; "
+        f"incident notifications {len(result.transitions)} (`cxpulse incidents`)"
     )
     if result.evidence:
         console.print(f"drift evidence: {result.evidence}")
