@@ -291,3 +291,15 @@ def test_headline_names_the_service_levers_that_moved_with_it() -> None:
     )
     assert "Leviers de service qui ont bougé : Niveau de service (décroché en 20 s) −38,0 pts, " in fr
     assert "1\u202f234 réponses contre 5\u202f000 sur la période de référence" in fr
+
+
+def test_an_incident_that_worsens_is_told_once_more(con) -> None:
+    """Day 86: 3 of the 7 current days carry a 15-point chat drop (about -6: a warning); day 90: all 7
+    do (critical). The same incident, one message when it opens and one when its severity changes."""
+    simulate(con, seed=4, per_day=2500, drop={"channel": "chat", "from_day": 83, "points": 15})
+    first = run(con, 86)
+    assert [(t.event, t.incident.severity) for t in first] == [("opened", "warning")]
+    second = run(con, 90)
+    assert [(t.event, t.incident.severity) for t in second] == [("severity_changed", "critical")]
+    assert second[0].incident.incident_id == first[0].incident.incident_id
+    assert len(incidents.load(con)) == 1
