@@ -26,6 +26,9 @@ from transforms.catalogue import Kpi, load_catalogue
 # raised a CSAT or CES alert in 2 runs of 6; a 15-point NPS drop on ~800 answers a week has q ~ 1e-5.
 ALPHA = 0.001
 
+# KPIs measured on survey answers (the others on contacts)
+SURVEY_KPIS = frozenset({"nps", "csat", "ces_easy_rate"})
+
 # rule of each monitored KPI (marts.alerts.rule)
 RULES = {
     "nps": "nps_shift",

@@ -30,7 +30,7 @@ import msgspec
 from cxpulse.config import Settings
 from quality import wording
 from quality.alerts import table_columns
-from quality.drift import ALPHA, RULES, TESTS, Finding, Side, Windows, proportion_test
+from quality.drift import ALPHA, RULES, SURVEY_KPIS, TESTS, Finding, Side, Windows, proportion_test
 from streams.alert_contract import SEVERITY_RANK, Alert, Incident
 
 # A child scope is the root when it accounts for at least this share of its parent's change.
@@ -190,7 +190,7 @@ def residual_sides(
     """(current, baseline) of `kpi` on `scope` without the answers of `root`; None when not computable."""
     if kpi == "fcr_rate":
         return None  # FCR comes from the mart's repeat flags, with no segment: grouped by nesting only
-    source = "survey" if kpi in ("nps", "csat", "ces_easy_rate") else "contact"
+    source = "survey" if kpi in SURVEY_KPIS else "contact"
     keep, p1 = _predicate(scope, source, "scope_value")
     drop, p2 = _predicate(root, source, "root_value")
     table = "staging.stg_survey_responses" if source == "survey" else "staging.stg_contacts"

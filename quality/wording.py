@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from quality.drift import SURVEY_KPIS
 from streams.alert_contract import Alert, DigestItem, Incident
 from transforms.catalogue import load_catalogue
 
@@ -90,11 +91,13 @@ def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple
     out = []
     for french in (False, True):
         unit = _unit(main.kpi)
+        # survey KPIs count answers; service levers count contacts
+        noun, noun_fr = ("answers", "réponses") if main.kpi in SURVEY_KPIS else ("contacts", "contacts")
         where = scope_name(root.scope, french)
         moved = f"{value(main.baseline_value, unit, french)} → {value(main.current_value, unit, french)}, " + (
-            f"{count(main.n_current, True)} réponses contre {count(main.n_baseline, True)} sur la période de référence"
+            f"{count(main.n_current, True)} {noun_fr} contre {count(main.n_baseline, True)} sur la période de référence"
             if french
-            else f"{count(main.n_current)} answers against {count(main.n_baseline)} in the baseline"
+            else f"{count(main.n_current)} {noun} against {count(main.n_baseline)} in the baseline"
         )
         label, by = _label(main.kpi, french), change(main.delta or 0, unit, french)
         if french:
@@ -111,10 +114,10 @@ def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple
             if french:
                 text += (
                     f" (notes : {_share(root.rate_share, True)}, "
-                    f"répartition des réponses : {_share(root.mix_share, True)})"
+                    f"répartition des {noun_fr} : {_share(root.mix_share, True)})"
                 )
             else:
-                text += f" (scores: {_share(root.rate_share, False)}, answer mix: {_share(root.mix_share, False)})"
+                text += f" (scores: {_share(root.rate_share, False)}, mix of {noun}: {_share(root.mix_share, False)})"
         others = [a for a in shifts if a.kpi != main.kpi]
         related = sorted({_label(a.kpi, french) for a in others if a.kpi not in levers})
         # one figure per lever: the root's own scope when that lever moved there
