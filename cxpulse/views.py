@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cxpulse.config import Settings
+from quality import wording
 
 if TYPE_CHECKING:
     from cxpulse.reconcile import PartitionCounts
@@ -161,8 +162,14 @@ def incidents_table(
         table.add_column(header, overflow="fold")
     for status, severity, root, share, findings, opened, headline in rows:
         colour = _SEVERITY_COLOURS.get(severity, "white")
-        explained = "" if share is None else f"{share * 100:.0f} %"
+        explained = "" if share is None else wording.share(share, french)
         table.add_row(
-            status, f"[{colour}]{severity}[/]", escape(root), explained, str(findings), opened[:16], escape(headline)
+            wording.status(status, french),
+            f"[{colour}]{wording.severity(severity, french)}[/]",
+            escape(wording.scope_name(root, french)),
+            explained,
+            str(findings),
+            opened[:16],
+            escape(headline),
         )
     return table

@@ -92,7 +92,7 @@ def _period_end(period_type: str, start: date) -> date:
 
 
 def record_digests(con: duckdb.DuckDBPyConnection, as_of: datetime, *, history: bool) -> list[str]:
-    """One digest per latest completed week / month with red KPIs; returns the ids recorded this run."""
+    """One digest per latest completed week / month with red KPIs; returns the ids newly recorded."""
     con.execute(DDL)
     if not _has(con, "progress_dashboard"):
         return []
@@ -110,6 +110,10 @@ def record_digests(con: duckdb.DuckDBPyConnection, as_of: datetime, *, history: 
             continue
         start = done[0]
         digest_id = f"digest|{period_type}|{start:%Y-%m-%d}"
+        if con.execute("select count(*) from marts.notifications where notification_id = ?", [digest_id]).fetchall()[0][
+            0
+        ]:
+            continue  # recorded by an earlier run: delivered once
         rows = con.execute(
             """select kpi, scope, label_en, label_fr, value, target, unit, n, trend from marts.progress_dashboard
                where period_type = ? and period_start = ? and status = 'red' order by kpi, scope""",

@@ -76,8 +76,16 @@ def _unit(kpi: str | None) -> str:
     return catalogue[kpi].unit if kpi in catalogue else ""
 
 
-def _share(v: float | None, french: bool) -> str:
+def share(v: float | None, french: bool = False) -> str:
     return "?" if v is None else f"{number(v * 100, 0, french)} %"
+
+
+def severity(value: str, french: bool = False) -> str:
+    return _SEVERITY_FR.get(value, value) if french else value
+
+
+def status(value: str, french: bool = False) -> str:
+    return {"open": "ouvert", "resolved": "résolu"}.get(value, value) if french else value
 
 
 def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple[str, str]:
@@ -107,17 +115,17 @@ def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple
         if root.parent is not None and root.explained_share is not None:
             parent = scope_name(root.parent, french)
             if french:
-                text += f", qui explique {_share(root.explained_share, True)} de l'évolution de {parent}"
+                text += f", qui explique {share(root.explained_share, True)} de l'évolution de {parent}"
             else:
-                text += f", which explains {_share(root.explained_share, False)} of the change on {parent}"
+                text += f", which explains {share(root.explained_share, False)} of the change on {parent}"
         if root.rate_share is not None and root.mix_share is not None:
             if french:
                 text += (
-                    f" (notes : {_share(root.rate_share, True)}, "
-                    f"répartition des {noun_fr} : {_share(root.mix_share, True)})"
+                    f" (notes : {share(root.rate_share, True)}, "
+                    f"répartition des {noun_fr} : {share(root.mix_share, True)})"
                 )
             else:
-                text += f" (scores: {_share(root.rate_share, False)}, mix of {noun}: {_share(root.mix_share, False)})"
+                text += f" (scores: {share(root.rate_share, False)}, mix of {noun}: {share(root.mix_share, False)})"
         others = [a for a in shifts if a.kpi != main.kpi]
         related = sorted({_label(a.kpi, french) for a in others if a.kpi not in levers})
         # one figure per lever: the root's own scope when that lever moved there
