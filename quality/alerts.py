@@ -32,8 +32,8 @@ _SQL_TYPES = {
 }
 
 
-def table_columns(struct: type[msgspec.Struct], not_null: set[str] | None = None) -> list[str]:
-    """`name type [not null]` for each field of a contract class, in its order."""
+def table_columns(struct: type[msgspec.Struct]) -> list[str]:
+    """`name type [not null]` for each field of a contract class, in its order (not null unless optional)."""
     hints = get_type_hints(struct)
     columns = []
     for field in msgspec.structs.fields(struct):
@@ -41,8 +41,7 @@ def table_columns(struct: type[msgspec.Struct], not_null: set[str] | None = None
         args = [a for a in get_args(hint) if a is not type(None)] if get_origin(hint) is UnionType else [hint]
         kind = get_origin(args[0]) or args[0]
         name = "Literal" if kind is Literal else "list" if kind is list else kind.__name__
-        nullable = type(None) in get_args(hint)
-        required = not nullable and (not_null is None or field.name in not_null)
+        required = type(None) not in get_args(hint)
         columns.append(f"{field.name} {_SQL_TYPES[name]}{' not null' if required else ''}")
     return columns
 
