@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cxpulse.config import ConfigError, Settings, load_settings
-from cxpulse.views import alerts_table, print_reconciliation, progress_bar
+from cxpulse.views import alerts_table, incidents_table, print_reconciliation, progress_bar
 
 app = typer.Typer(
     help="cxpulse: customer-experience KPIs and drift alerts from Kafka events.\n\n"
@@ -341,7 +341,8 @@ def _as_of(value: str | None, option: str = "--as-of") -> datetime | None:
 def check(
     as_of: str = typer.Option(None, "--as-of", help="evaluate as of this instant (default now): reproducible runs"),
 ) -> None:
-    """Model tests, quality gates, drift and target alerts, alert delivery. Exit code 4 when a check fails.
+    """Model tests, quality gates, drift and target findings, incidents, notification delivery. Exit code 4
+    when a check fails.
 
     Example: `cxpulse check --as-of 2026-03-15T00:00:00Z`
     """
@@ -356,7 +357,8 @@ def check(
     changes = result.changes
     console.print(
         f"[green]quality checks pass[/green]; alerts opened {len(changes.opened)}, "
-        f"still open {len(changes.refreshed)}, resolved {len(changes.resolved)}"
+        f"still open {len(changes.refreshed)}, resolved {len(changes.resolved)}; "
+        f"incident notifications {len(result.transitions)} (`cxpulse incidents`)"
     )
     if result.evidence:
         console.print(f"drift evidence: {result.evidence}")
@@ -386,6 +388,34 @@ def alerts(
     finally:
         con.close()
     console.print(table or "no alerts")
+
+
+@app.command()
+def incidents(
+    only_open: bool = typer.Option(False, "--open", help="only incidents still open"),
+    french: bool = typer.Option(False, "--fr", help="headlines in French"),
+    limit: int = typer.Option(50, "--limit", help="open and most severe first, at most this many"),
+) -> None:
+    """Print the incidents of marts.incidents (what people are notified of), from the published snapshot.
+
+    An incident groups the findings one root cause explains; `cxpulse alerts` lists the findings.
+
+    Example: `cxpulse incidents --open --fr`
+    """
+    import duckdb
+
+    settings = _settings()
+    path = settings.published_path if settings.published_path.exists() else settings.warehouse_path
+    if not path.exists():
+        console.print("no warehouse yet: run `cxpulse run` first")
+        raise typer.Exit(1)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        title = f"cxpulse incidents ({path})" if not french else f"incidents cxpulse ({path})"
+        table = incidents_table(con, only_open=only_open, french=french, limit=limit, title=title)
+    finally:
+        con.close()
+    console.print(table or ("aucun incident" if french else "no incidents"))
 
 
 @app.command()

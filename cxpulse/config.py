@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,11 @@ class Settings:
     hot_detractor_nps_max: int = 2
     hot_complaint_nps_max: int = 6
     alert_include_verbatim: bool = False
+    # The webhook must be https (its URL is a secret, and so is what it carries) unless this is set,
+    # e.g. for a local test receiver. One run spends at most alert_delivery_budget_s on deliveries:
+    # what is left stays pending for the next run, the pipeline never waits on a slow receiver.
+    allow_insecure_webhook: bool = False
+    alert_delivery_budget_s: float = 30.0
     log_level: str = "INFO"
     # Secrets: environment only.
     alert_webhook: str | None = field(default=None, repr=False)
@@ -157,6 +163,7 @@ def _validate(s: Settings) -> None:
         "alert_current_days",
         "alert_baseline_days",
         "freshness_max_age_h",
+        "alert_delivery_budget_s",
     )
     for key in positives:
         if getattr(s, key) <= 0:
@@ -187,10 +194,36 @@ def _validate(s: Settings) -> None:
             "config key 'reporting_timezone' must be an IANA time zone name such as UTC, Europe/Paris or "
             f"America/New_York, got {s.reporting_timezone!r}"
         )
+    if s.alert_webhook is not None:
+        _validate_webhook(s.alert_webhook, s.allow_insecure_webhook)
     if s.log_level not in _ALLOWED_LOG_LEVELS:
         raise ConfigError(
             f"config key 'log_level' must be one of {', '.join(_ALLOWED_LOG_LEVELS)}, got {s.log_level!r}"
         )
+
+
+def _validate_webhook(url: str, allow_insecure: bool) -> None:
+    """The URL itself never appears in the error: it is a secret (Slack webhook URLs carry their token)."""
+    parsed = urllib.parse.urlsplit(url)
+    allowed = ("https", "http") if allow_insecure else ("https",)
+    if parsed.scheme not in allowed or not parsed.hostname:
+        raise ConfigError(
+            "config key 'alert_webhook' (CXPULSE_ALERT_WEBHOOK, value not shown) must be an "
+            + ("http(s)" if allow_insecure else "https")
+            + " URL with a host"
+            + ("" if allow_insecure else "; set allow_insecure_webhook = true only for a local test receiver")
+        )
+
+
+def redact(text: str, secret: str | None) -> str:
+    """`text` without the secret, nor the host and path of a secret URL (errors from urllib quote them)."""
+    if not secret:
+        return text
+    parsed = urllib.parse.urlsplit(secret)
+    for part in (secret, parsed.path if len(parsed.path) > 1 else "", parsed.netloc, parsed.hostname or ""):
+        if part:
+            text = text.replace(part, "<redacted>")
+    return text
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

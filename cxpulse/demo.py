@@ -1,7 +1,7 @@
 """`cxpulse demo`: the whole product in one command, as a newcomer first meets it.
 
 Kafka -> simulated 90 days with an injected drift -> consumer -> the four Airflow DAGs (`dag.test()`,
-in order) -> reconciliation, KPI tiles, alerts and where to find the dashboard and the BI snapshot.
+in order) -> reconciliation, KPI tiles, incidents and where to find the dashboard and the BI snapshot.
 Every step is the production code path; nothing here computes a KPI or an alert itself.
 The history ends at midnight UTC: running it again the same day sends the very same messages, which
 the consumer lands, the loader drops as redeliveries (same ids) and the reconciliation counts.
@@ -102,22 +102,24 @@ def consume_with_progress(settings: Settings, expected: int, console: Console) -
 
 
 def print_summary(settings: Settings, console: Console) -> bool:
-    """Reconciliation, KPI tiles and open alerts; returns whether the counts balance."""
+    """Reconciliation, KPI tiles, open incidents and how many findings they hold; returns whether the
+    counts balance."""
     import duckdb
 
-    from cxpulse.views import alerts_table, kpi_table, print_reconciliation
+    from cxpulse.views import incidents_table, kpi_table, print_reconciliation
 
     balanced = print_reconciliation(settings, console)
 
     con = duckdb.connect(str(settings.published_path), read_only=True)
     try:
         console.print(kpi_table(con))
-        shown = 12
-        table = alerts_table(con, only_open=True, french=False, limit=shown, title="open alerts, most severe first")
-        console.print(table or "no open alert")
+        table = incidents_table(con, only_open=True, french=False, limit=12, title="open incidents, most severe first")
+        console.print(table or "no open incident")
         total = con.execute("select count(*) from marts.alerts where status = 'open'").fetchall()[0][0]
-        if total > shown:
-            console.print(f"{total - shown} more open alerts: `cxpulse alerts --open` (`--fr` in French)")
+        console.print(
+            f"{total} open findings behind them (and target breaches, sent as one digest per period): "
+            "`cxpulse alerts --open`; `cxpulse incidents --fr` in French"
+        )
     finally:
         con.close()
     return balanced

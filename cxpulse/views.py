@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 import duckdb
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cxpulse.config import Settings
+from quality import wording
 
 if TYPE_CHECKING:
     from cxpulse.reconcile import PartitionCounts
@@ -91,7 +93,7 @@ def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:
     for tile in data["tiles"]:
         colour = _STATUS_COLOURS.get(tile.status, "white")
         table.add_row(
-            tile.label_fr if french else tile.label_en,
+            escape(tile.label_fr if french else tile.label_en),
             tile.value,
             tile.target,
             f"[{colour}]{tile.status}[/]",
@@ -126,5 +128,48 @@ def alerts_table(
         table.add_column(header, overflow="fold")
     for status, severity, rule, scope, fired, message in rows:
         colour = _SEVERITY_COLOURS.get(severity, "white")
-        table.add_row(status, f"[{colour}]{severity}[/]", rule, scope, fired[:16], message)
+        # scope and message carry text from events (a touchpoint named "[/]" would be Rich markup)
+        table.add_row(status, f"[{colour}]{severity}[/]", rule, escape(scope), fired[:16], escape(message))
+    return table
+
+
+def incidents_table(
+    con: duckdb.DuckDBPyConnection, *, only_open: bool, french: bool, limit: int, title: str
+) -> Table | None:
+    """marts.incidents, open first, most severe first, then newest; None when there is none."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'incidents'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    rows = con.execute(
+        "select status, severity, root_scope, explained_share, alerts, cast(opened_at as varchar), "  # noqa: S608 - column picked from two literals
+        f"{'headline_fr' if french else 'headline'} from marts.incidents "
+        "where status = 'open' or not ? "
+        "order by status = 'resolved', case severity when 'critical' then 0 when 'warning' then 1 else 2 end, "
+        "opened_at desc limit ?",
+        [only_open, limit],
+    ).fetchall()
+    if not rows:
+        return None
+    table = Table(title=title)
+    headers = (
+        ("statut", "gravité", "cause", "part expliquée", "constats", "ouvert le", "ce qui s'est passé")
+        if french
+        else ("status", "severity", "root", "explained", "findings", "opened", "what happened")
+    )
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for status, severity, root, share, findings, opened, headline in rows:
+        colour = _SEVERITY_COLOURS.get(severity, "white")
+        explained = "" if share is None else wording.share(share, french)
+        table.add_row(
+            wording.status(status, french),
+            f"[{colour}]{wording.severity(severity, french)}[/]",
+            escape(wording.scope_name(root, french)),
+            explained,
+            str(findings),
+            opened[:16],
+            escape(headline),
+        )
     return table

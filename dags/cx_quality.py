@@ -33,7 +33,11 @@ def cx_quality():
         from cxpulse.pipeline import check_step
 
         result = check_step(load_settings(), as_of=data_interval_end)
-        return {"alerts_opened": len(result.changes.opened), "alerts_resolved": len(result.changes.resolved)}
+        return {
+            "alerts_opened": len(result.changes.opened),
+            "alerts_resolved": len(result.changes.resolved),
+            "incident_notifications": len(result.transitions),
+        }
 
     check_quality_and_drift()
 

@@ -9,70 +9,60 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import UnionType
+from typing import Literal, get_args, get_origin, get_type_hints
 
 import duckdb
+import msgspec
 
 from quality.drift import RULES, Finding, severity
+from streams.alert_contract import Alert
 
 COOLDOWN = timedelta(hours=24)
 
-DDL = """
+# SQL type of each field type of the cx.alerts contract (streams.alert_contract): the tables are derived
+# from the contract, so the shape of an alert is stated once.
+_SQL_TYPES = {
+    "str": "varchar",
+    "float": "double",
+    "int": "bigint",
+    "datetime": "timestamptz",
+    "list": "varchar[]",
+    "Literal": "varchar",
+}
+
+
+def table_columns(struct: type[msgspec.Struct]) -> list[str]:
+    """`name type [not null]` for each field of a contract class, in its order (not null unless optional)."""
+    hints = get_type_hints(struct)
+    columns = []
+    for field in msgspec.structs.fields(struct):
+        hint = hints[field.name]
+        args = [a for a in get_args(hint) if a is not type(None)] if get_origin(hint) is UnionType else [hint]
+        kind = get_origin(args[0]) or args[0]
+        name = "Literal" if kind is Literal else "list" if kind is list else kind.__name__
+        required = type(None) not in get_args(hint)
+        columns.append(f"{field.name} {_SQL_TYPES[name]}{' not null' if required else ''}")
+    return columns
+
+
+# Delivery bookkeeping of the batch sinks: internal, not part of the message.
+DDL = f"""
 create table if not exists marts.alerts (
-    alert_id          varchar primary key,
-    rule              varchar not null,
-    severity          varchar not null,
-    kpi               varchar,
-    scope             varchar not null,
-    window_start      timestamptz,
-    window_end        timestamptz,
-    baseline_value    double,
-    current_value     double,
-    delta             double,
-    n_current         bigint,
-    n_baseline        bigint,
-    p_value           double,
-    message           varchar not null,
-    message_fr        varchar not null,
-    status            varchar not null,
-    first_fired_at    timestamptz not null,
-    last_seen_at      timestamptz not null,
-    resolved_at       timestamptz,
-    dedupe_key        varchar not null,
-    evidence          varchar,
+    {", ".join(table_columns(Alert)).replace("alert_id varchar not null", "alert_id varchar primary key")},
     delivery_status   varchar not null default 'pending',
     delivery_attempts integer not null default 0,
     delivery_error    varchar
 )
 """
+# marts.alerts written before incidents existed
+MIGRATIONS = ("alter table marts.alerts add column if not exists incident_id varchar",)
 
 _UNITS = {"points": ("points", "points"), "ratio": ("", ""), "seconds": ("s", "s"), "hours": ("h", "h")}
 
-
-@dataclass(frozen=True)
-class Candidate:
-    """What the checks found this run for one dedupe_key."""
-
-    rule: str
-    severity: str
-    kpi: str | None
-    scope: str
-    window_start: datetime | None
-    window_end: datetime | None
-    baseline_value: float | None
-    current_value: float | None
-    n_current: int | None
-    n_baseline: int | None
-    p_value: float | None
-    message: str
-    message_fr: str
-    dedupe_key: str
-    evidence: str | None = None
-
-    @property
-    def delta(self) -> float | None:
-        if self.current_value is None or self.baseline_value is None:
-            return None
-        return self.current_value - self.baseline_value
+# What the checks found this run for one dedupe_key: an Alert not recorded yet (alert_id and lifecycle
+# timestamps are set by `apply`).
+Candidate = Alert
 
 
 def format_value(value: float, unit: str, french: bool = False) -> str:
@@ -145,6 +135,12 @@ def shift_candidates(findings: list[Finding], evidence: str | None) -> list[Cand
     return out
 
 
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+    for statement in MIGRATIONS:
+        con.execute(statement)
+
+
 @dataclass
 class Changes:
     opened: list[str]
@@ -156,7 +152,7 @@ def apply(
     con: duckdb.DuckDBPyConnection, candidates: list[Candidate], as_of: datetime, managed_rules: set[str]
 ) -> Changes:
     """Open, refresh or resolve alerts so that open alerts of `managed_rules` are exactly `candidates`."""
-    con.execute(DDL)
+    ensure_table(con)
     changes = Changes([], [], [])
     open_rows = {
         key: alert_id

@@ -7,16 +7,16 @@ raises a `data_quality` alert and makes the run fail, so nothing is published.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import msgspec
 
 from cxpulse.config import Settings
-from quality import alerts
+from quality import alerts, incidents, notifications
 from quality.drift import ALPHA, RULES, Finding, Windows, detect
 from quality.sinks import deliver_pending
 
@@ -32,6 +32,8 @@ class CheckResult:
     quality_failures: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     changes: alerts.Changes | None = None
+    transitions: list[incidents.Transition] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
     evidence: Path | None = None
     delivery: dict[str, int] = field(default_factory=dict)
 
@@ -203,17 +205,26 @@ def run_checks(
     candidates = alerts.shift_candidates(result.findings, None)
     candidates += _distribution_candidates(con, settings, windows, result.findings, result)
     if result.evidence:
-        candidates = [c if c.evidence else dataclasses.replace(c, evidence=str(result.evidence)) for c in candidates]
+        candidates = [
+            c if c.evidence else msgspec.structs.replace(c, evidence=str(result.evidence)) for c in candidates
+        ]
     candidates += _target_breaches(con, as_of, settings.reporting_timezone)
     candidates += _quality_candidate(result.quality_failures, as_of, gates.report_path)
     result.changes = alerts.apply(con, candidates, as_of, MANAGED_RULES)
+    # People are told about incidents and target digests, never one message per finding.
+    new_warehouse = not notifications.exists(con)
+    result.transitions = incidents.update(con, settings, windows, result.findings, as_of)
+    notifications.record_incidents(con, result.transitions, as_of)
+    result.digests = notifications.record_digests(con, as_of, history=new_warehouse)
     if deliver:
         result.delivery = deliver_pending(con, settings)
     log.info(
-        "checks as of %s: %d quality failures, alerts opened %d, resolved %d",
+        "checks as of %s: %d quality failures, alerts opened %d, resolved %d; incident notifications %d, digests %d",
         as_of.isoformat(),
         len(result.quality_failures),
         len(result.changes.opened),
         len(result.changes.resolved),
+        len(result.transitions),
+        len(result.digests),
     )
     return result

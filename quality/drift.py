@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 import duckdb
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportions_ztest
 
 from cxpulse.config import Settings
 from transforms.catalogue import Kpi, load_catalogue
@@ -23,6 +25,9 @@ from transforms.catalogue import Kpi, load_catalogue
 # CX leads to ignore the others. At 1 % the stable simulations of tests/quality/test_drift.py still
 # raised a CSAT or CES alert in 2 runs of 6; a 15-point NPS drop on ~800 answers a week has q ~ 1e-5.
 ALPHA = 0.001
+
+# KPIs measured on survey answers (the others on contacts)
+SURVEY_KPIS = frozenset({"nps", "csat", "ces_easy_rate"})
 
 # rule of each monitored KPI (marts.alerts.rule)
 RULES = {
@@ -63,11 +68,34 @@ def kpi_windows(kpi_id: str, windows: Windows, settings: Settings) -> Windows:
 
 @dataclass(frozen=True)
 class Side:
-    """One window's observations of one KPI in one scope: n, and a numerator or sum/sum of squares."""
+    """One window's observations of one KPI in one scope: n, and a numerator or sum/sum of squares.
+
+    Answers of one customer are correlated (a customer who calls back three times about the same problem
+    answers three surveys in the same mood), so the variance of a share or mean over answers is larger than
+    the textbook one that assumes independent answers. The cluster sums below give the customer-clustered
+    (sandwich) variance of the ratio estimator: with y_i the customer's numerator and n_i its answers,
+    var = k/(k-1) * sum (y_i - v n_i)^2 / N^2 over the k customers; its ratio to the independent-answers
+    variance is the design effect that the tests apply. Without cluster sums (clusters = 0) answers are
+    taken as independent.
+    """
 
     n: int
     a: float = 0.0  # promoters | successes | sum
     b: float = 0.0  # detractors | (unused) | sum of squares
+    clusters: int = 0  # customers with at least one answer
+    yy: float = 0.0  # sum over customers of y_i^2 (y_i: promoters - detractors | successes | sum)
+    yn: float = 0.0  # sum over customers of y_i * n_i
+    nn: float = 0.0  # sum over customers of n_i^2
+
+
+def design_effect(side: Side, value: float, independent_var: float) -> float:
+    """Clustered variance / independent-answers variance of the mean `value` (per answer), at least 1: a
+    design effect below 1 would claim that repeat customers make the estimate more precise."""
+    if side.clusters < 2 or side.n == 0 or independent_var <= 0:
+        return 1.0
+    residual = side.yy - 2 * value * side.yn + value**2 * side.nn
+    clustered = side.clusters / (side.clusters - 1) * max(residual, 0.0) / side.n**2
+    return max(1.0, clustered / independent_var)
 
 
 @dataclass(frozen=True)
@@ -93,13 +121,18 @@ def _two_sided(z: float) -> float:
 
 
 def nps_test(cur: Side, base: Side) -> tuple[float | None, float | None, float | None]:
-    """NPS of each side in points and the p-value of their difference (adjusted-Wald variances)."""
+    """NPS of each side in points and the p-value of their difference (adjusted-Wald variances, DESIGN.md,
+    each inflated by its side's design effect)."""
 
     def nps_and_var(side: Side) -> tuple[float | None, float]:
         n_adj = side.n + 3
         p, d = (side.a + 0.75) / n_adj, (side.b + 0.75) / n_adj
         value = 100 * (side.a - side.b) / side.n if side.n else None
-        return value, (p + d - (p - d) ** 2) / n_adj
+        var = (p + d - (p - d) ** 2) / n_adj
+        if value is not None:
+            share_p, share_d = side.a / side.n, side.b / side.n
+            var *= design_effect(side, value / 100, (share_p + share_d - (share_p - share_d) ** 2) / side.n)
+        return value, var
 
     nps_c, var_c = nps_and_var(cur)
     nps_b, var_b = nps_and_var(base)
@@ -110,52 +143,55 @@ def nps_test(cur: Side, base: Side) -> tuple[float | None, float | None, float |
 
 
 def proportion_test(cur: Side, base: Side) -> tuple[float | None, float | None, float | None]:
-    """Pooled two-proportion z-test; values are shares in [0, 1]."""
+    """Pooled two-proportion z-test (statsmodels), its z shrunk by the design effect of the two sides
+    (weighted by each side's share of the variance); values are shares in [0, 1]."""
     p_c = cur.a / cur.n if cur.n else None
     p_b = base.a / base.n if base.n else None
     if p_c is None or p_b is None:
         return p_c, p_b, None
     pooled = (cur.a + base.a) / (cur.n + base.n)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / cur.n + 1 / base.n))
-    if se == 0:
+    if pooled in (0.0, 1.0):
         return p_c, p_b, 1.0
-    return p_c, p_b, _two_sided((p_c - p_b) / se)
+    z, _ = proportions_ztest([cur.a, base.a], [cur.n, base.n])
+    var_c, var_b = p_c * (1 - p_c) / cur.n, p_b * (1 - p_b) / base.n
+    if var_c + var_b > 0:
+        deff = (design_effect(cur, p_c, var_c) * var_c + design_effect(base, p_b, var_b) * var_b) / (var_c + var_b)
+        z /= math.sqrt(deff)
+    return p_c, p_b, _two_sided(z)
 
 
 def welch_test(cur: Side, base: Side) -> tuple[float | None, float | None, float | None]:
-    """Welch's t-test from n, sum and sum of squares of each side."""
+    """Welch's t-test (scipy) from n, sum and sum of squares of each side, variances inflated by the
+    design effect of each side."""
     if cur.n < 2 or base.n < 2:
         return (cur.a / cur.n if cur.n else None), (base.a / base.n if base.n else None), None
     mean_c, mean_b = cur.a / cur.n, base.a / base.n
     var_c = max((cur.b - cur.n * mean_c**2) / (cur.n - 1), 0.0)
     var_b = max((base.b - base.n * mean_b**2) / (base.n - 1), 0.0)
-    se2 = var_c / cur.n + var_b / base.n
-    if se2 == 0:
+    if var_c == 0 and var_b == 0:
         return mean_c, mean_b, 1.0
-    t = (mean_c - mean_b) / math.sqrt(se2)
-    dof = se2**2 / ((var_c / cur.n) ** 2 / (cur.n - 1) + (var_b / base.n) ** 2 / (base.n - 1))
-    return mean_c, mean_b, 2 * stats.t.sf(abs(t), dof)
+    var_c *= design_effect(cur, mean_c, var_c / cur.n)
+    var_b *= design_effect(base, mean_b, var_b / base.n)
+    result = stats.ttest_ind_from_stats(
+        mean_c, math.sqrt(var_c), cur.n, mean_b, math.sqrt(var_b), base.n, equal_var=False
+    )
+    return mean_c, mean_b, float(result.pvalue)
 
 
 TESTS = {"nps": nps_test, "aht_s": welch_test}
 
 
 def benjamini_hochberg(p_values: list[float]) -> list[float]:
-    """BH-adjusted q-values, in the input order."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    q = [0.0] * m
-    running = 1.0
-    for rank in range(m, 0, -1):
-        i = order[rank - 1]
-        running = min(running, p_values[i] * m / rank)
-        q[i] = running
-    return q
+    """BH-adjusted q-values (statsmodels), in the input order."""
+    if not p_values:
+        return []
+    return [float(q) for q in multipletests(p_values, method="fdr_bh")[1]]
 
 
 # -- window aggregates from the staging views ---------------------------------------------------------
 # Windows are instants (durations back from as_of); the score thresholds are the flags of
-# staging.stg_survey_responses, their one definition.
+# staging.stg_survey_responses, their one definition. Per customer first (the clusters), then per
+# scope and window: counts and the cluster sums of Side.
 _SURVEY_SIDES = """
 with responses as (
     select *, case when occurred_at >= $current_start then 'current' else 'baseline' end as side
@@ -167,12 +203,22 @@ scoped as (
     union all select 'channel:' || channel, * from responses
     union all select 'touchpoint:' || touchpoint, * from responses
     union all select 'segment:' || segment, * from responses where segment is not null
+),
+customers as (
+    select scope, side, customer_id,
+           count(nps) as nps_n, count(*) filter (where is_promoter) as promoters,
+           count(*) filter (where is_detractor) as detractors,
+           count(csat) as csat_n, count(*) filter (where is_satisfied) as satisfied,
+           count(ces) as ces_n, count(*) filter (where is_easy) as easy
+    from scoped group by all
 )
 select scope, side,
-       count(nps), count(*) filter (where is_promoter), count(*) filter (where is_detractor),
-       count(csat), count(*) filter (where is_satisfied),
-       count(ces), count(*) filter (where is_easy)
-from scoped group by all
+       sum(nps_n), sum(promoters), sum(detractors), count(*) filter (where nps_n > 0),
+       sum((promoters - detractors) ^ 2), sum((promoters - detractors) * nps_n), sum(nps_n ^ 2),
+       sum(csat_n), sum(satisfied), count(*) filter (where csat_n > 0),
+       sum(satisfied ^ 2), sum(satisfied * csat_n), sum(csat_n ^ 2),
+       sum(ces_n), sum(easy), count(*) filter (where ces_n > 0), sum(easy ^ 2), sum(easy * ces_n), sum(ces_n ^ 2)
+from customers group by all
 """
 
 _CONTACT_SIDES = """
@@ -186,12 +232,19 @@ scoped as (
     union all select 'channel:' || channel, * from contacts
     union all select 'touchpoint:' || queue, * from contacts
     union all select 'segment:' || segment, * from contacts where segment is not null
+),
+customers as (
+    select scope, side, customer_id, count(*) as offered, count(*) filter (where outcome = 'answered') as answered,
+           count(*) filter (where outcome = 'answered' and wait_s <= $service_level_target_s) as in_target,
+           coalesce(sum(handle_s), 0) as handle_sum, coalesce(sum(handle_s * handle_s), 0) as handle_sq
+    from scoped group by all
 )
 select scope, side,
-       count(*), count(*) filter (where outcome = 'answered'),
-       count(*) filter (where outcome = 'answered' and wait_s <= $service_level_target_s),
-       sum(handle_s), sum(handle_s * handle_s)
-from scoped group by all
+       sum(offered), sum(answered), sum(in_target), sum(handle_sum), sum(handle_sq), count(*),
+       sum(answered ^ 2), sum(answered * offered), sum(offered ^ 2),
+       sum(in_target ^ 2), sum(in_target * offered),
+       count(*) filter (where answered > 0), sum(handle_sum ^ 2), sum(handle_sum * answered), sum(answered ^ 2)
+from customers group by all
 """
 
 # FCR needs the repeat flags of the marts; its scopes are those of the mart (no segment there). Mart
@@ -226,19 +279,21 @@ def _sides(con: duckdb.DuckDBPyConnection, windows: Windows, settings: Settings)
     def put(kpi: str, scope: str, side: str, value: Side) -> None:
         out[kpi].setdefault(scope, {})[side] = value
 
-    for scope, side, nps_n, promoters, detractors, csat_n, satisfied, ces_n, easy in con.execute(
-        _SURVEY_SIDES, params
-    ).fetchall():
-        put("nps", scope, side, Side(nps_n, promoters, detractors))
-        put("csat", scope, side, Side(csat_n, satisfied))
-        put("ces_easy_rate", scope, side, Side(ces_n, easy))
+    for scope, side, *v in con.execute(_SURVEY_SIDES, params).fetchall():
+        put("nps", scope, side, Side(int(v[0]), v[1], v[2], int(v[3]), v[4], v[5], v[6]))
+        put("csat", scope, side, Side(int(v[7]), v[8], 0.0, int(v[9]), v[10], v[11], v[12]))
+        put("ces_easy_rate", scope, side, Side(int(v[13]), v[14], 0.0, int(v[15]), v[16], v[17], v[18]))
     contact_params = {**params, "service_level_target_s": settings.service_level_target_s}
-    for scope, side, offered, answered, in_target, handle_sum, handle_sq in con.execute(
-        _CONTACT_SIDES, contact_params
-    ).fetchall():
-        put("answer_rate", scope, side, Side(offered, answered))
-        put("service_level", scope, side, Side(offered, in_target))
-        put("aht_s", scope, side, Side(answered, handle_sum or 0.0, handle_sq or 0.0))
+    for scope, side, *v in con.execute(_CONTACT_SIDES, contact_params).fetchall():
+        offered, answered, in_target, handle_sum, handle_sq, customers = v[:6]
+        put("answer_rate", scope, side, Side(int(offered), answered, 0.0, int(customers), v[6], v[7], v[8]))
+        put("service_level", scope, side, Side(int(offered), in_target, 0.0, int(customers), v[9], v[10], v[8]))
+        put(
+            "aht_s",
+            scope,
+            side,
+            Side(int(answered), handle_sum or 0.0, handle_sq or 0.0, int(v[11]), v[12], v[13], v[14]),
+        )
     if con.execute(
         "select count(*) from information_schema.tables where table_schema = 'marts' "
         "and table_name = 'kpi_service_daily'"

@@ -5,7 +5,8 @@ module adds the evidence a CX lead opens next to an alert: one Evidently Report 
 column per (kpi, scope), its distributions in both windows, and Evidently's own per-column drift verdict.
 
 Data layout: Evidently compares ONE current dataset with ONE reference dataset, so every sample becomes a
-column "kpi|scope" of a wide frame per window, padded with NaN to the longest sample. This is supported
+column of a wide frame per window (a neutral name, "s001_nps"; a legend at the top maps it to kpi|scope),
+padded with NaN to the longest sample. This is supported
 correctly: for each column Evidently drops NaN/inf before choosing and running the stat test (legacy
 get_one_column_drift), so each test sees exactly that sample's answers, with its own n.
 
@@ -29,7 +30,9 @@ answers with no drift at all (Evidently 0.7.23, nominal 5 %):
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,21 +73,31 @@ def _finite(values: list[float]) -> list[float]:
 
 
 def _column_names(samples: list[ScoreSample]) -> dict[tuple[str, str], str]:
-    """Column "kpi|scope" per sample key; a suffix only if two different keys would share a name."""
+    """A neutral column name per sample key ("s001_nps"): scope names come from events (a touchpoint may be
+    called anything, "</script>" included) and Evidently writes column names into the report's scripts, so
+    they never become column names; the legend written beside the report (escaped HTML) maps them back."""
     names: dict[tuple[str, str], str] = {}
-    taken: set[str] = set()
-    for s in samples:
+    for i, s in enumerate(samples, start=1):
         key = (s.kpi, s.scope)
         if key in names:
             raise ValueError(f"duplicate sample for kpi={s.kpi!r} scope={s.scope!r}")
-        name = base = f"{s.kpi}|{s.scope}"
-        i = 2
-        while name in taken:
-            name = f"{base}#{i}"
-            i += 1
-        taken.add(name)
-        names[key] = name
+        names[key] = f"s{i:03d}_{re.sub(r'[^a-z0-9_]', '_', s.kpi.lower())}"
     return names
+
+
+def _add_legend(out_html: Path, names: dict[tuple[str, str], str]) -> None:
+    """Insert the column -> (KPI, scope) legend at the top of the report's body, as escaped text."""
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{html.escape(kpi)}|{html.escape(scope)}</td></tr>"
+        for (kpi, scope), name in names.items()
+    )
+    legend = (
+        "<section style='font-family:sans-serif;margin:16px'><h2>Columns / colonnes</h2>"
+        f"<table><tr><th>column</th><th>kpi|scope</th></tr>{rows}</table></section>"
+    )
+    text = out_html.read_text(encoding="utf-8")
+    at = text.find(">", text.find("<body")) + 1 if "<body" in text else 0
+    out_html.write_text(text[:at] + legend + text[at:], encoding="utf-8")
 
 
 def _display_name(method: str) -> str:
@@ -118,7 +131,7 @@ def evidence_report(
     samples: list[ScoreSample], out_html: Path, *, method: str | None = DEFAULT_METHOD
 ) -> dict[tuple[str, str], DriftVerdict]:
     """Run ONE Evidently Report comparing current vs baseline score distributions for every sample
-    (column "kpi|scope"), save it as a self-contained HTML file at out_html (parents created), and
+    (a neutral column each, see _column_names), save it as a self-contained HTML file at out_html (parents created), and
     return the per-sample verdicts. Samples with fewer than 2 finite values on either side are skipped
     (no verdict). `method` is the Evidently stat test for every column (default "ks"; None lets
     Evidently pick per column)."""
@@ -155,6 +168,7 @@ def evidence_report(
     snapshot = report.run(current_data=cur_ds, reference_data=base_ds)
     # save_html writes only when given a str: a Path is silently ignored in 0.7.23.
     snapshot.save_html(str(out_html))
+    _add_legend(out_html, {key: name for key, name in names.items() if name in current})
 
     result = snapshot.dict()
     drift_metrics: dict[str, dict[str, Any]] = {}  # metric id -> ValueDrift result

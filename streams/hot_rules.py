@@ -7,12 +7,14 @@ Alerts carry the pseudonymous customer id of the event, and the verbatim only wh
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
 
+import msgspec
+
 from cxpulse.config import Settings
+from streams.alert_contract import HotAlert, encode
 from streams.contracts import CaseOpened, SurveyResponse
 
 MAX_REMEMBERED_CASES = 200_000
@@ -26,7 +28,7 @@ class HotRules:
         self.complaint_cases: OrderedDict[str, None] = OrderedDict()
         self.fired = 0
 
-    def observe(self, kind: str, event: object) -> dict | None:
+    def observe(self, kind: str, event: object) -> HotAlert | None:
         if isinstance(event, CaseOpened) and event.is_complaint:
             self.complaint_cases[event.case_id] = None
             if len(self.complaint_cases) > MAX_REMEMBERED_CASES:
@@ -41,46 +43,35 @@ class HotRules:
         ):
             return None
         alert = detractor_alert(event, with_complaint, self.settings.alert_include_verbatim)
-        self.send(
-            self.settings.topic_alerts,
-            json.dumps(alert, ensure_ascii=False).encode(),
-            alert["dedupe_key"].encode(),
-        )
+        self.send(self.settings.topic_alerts, encode(alert), alert.dedupe_key.encode())
         self.fired += 1
         return alert
 
 
-def detractor_alert(event: SurveyResponse, with_complaint: bool, include_verbatim: bool) -> dict:
+def detractor_alert(event: SurveyResponse, with_complaint: bool, include_verbatim: bool) -> HotAlert:
     when = event.occurred_at.astimezone(UTC)
+    now = datetime.now(UTC)
     complaint_en = f" about complaint case {event.case_id}" if with_complaint else ""
     complaint_fr = f" sur la réclamation {event.case_id}" if with_complaint else ""
-    alert = {
-        "alert_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cxpulse:detractor:{event.response_id}")),
-        "rule": "detractor_complaint",
-        "severity": "critical" if with_complaint else "warning",
-        "kpi": "nps",
-        "scope": f"touchpoint:{event.touchpoint}",
-        "window_start": when.isoformat(),
-        "window_end": when.isoformat(),
-        "baseline_value": None,
-        "current_value": event.nps,
-        "delta": None,
-        "n_current": 1,
-        "n_baseline": None,
-        "p_value": None,
-        "message": f"Customer {event.customer_id} gave NPS {event.nps}{complaint_en} after {event.channel} "
+    return HotAlert(
+        alert_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"cxpulse:detractor:{event.response_id}")),
+        rule="detractor_complaint",
+        severity="critical" if with_complaint else "warning",
+        kpi="nps",
+        scope=f"touchpoint:{event.touchpoint}",
+        window_start=when,
+        window_end=when,
+        current_value=event.nps,
+        n_current=1,
+        message=f"Customer {event.customer_id} gave NPS {event.nps}{complaint_en} after {event.channel} "
         f"at {event.touchpoint} on {when:%Y-%m-%d %H:%M} UTC: call them back.",
-        "message_fr": f"Le client {event.customer_id} a donné un NPS de {event.nps}{complaint_fr} après "
+        message_fr=f"Le client {event.customer_id} a donné un NPS de {event.nps}{complaint_fr} après "
         f"{event.channel} ({event.touchpoint}) le {when:%d/%m/%Y à %H:%M} UTC : à rappeler.",
-        "status": "open",
-        "first_fired_at": datetime.now(UTC).isoformat(),
-        "last_seen_at": datetime.now(UTC).isoformat(),
-        "resolved_at": None,
-        "dedupe_key": f"detractor_complaint|{event.response_id}",
-        "customer_id": event.customer_id,
-        "response_id": event.response_id,
-        "case_id": event.case_id,
-    }
-    if include_verbatim:
-        alert["verbatim"] = event.verbatim
-    return alert
+        first_fired_at=now,
+        last_seen_at=now,
+        dedupe_key=f"detractor_complaint|{event.response_id}",
+        customer_id=event.customer_id,
+        response_id=event.response_id,
+        case_id=event.case_id,
+        verbatim=event.verbatim if include_verbatim and event.verbatim is not None else msgspec.UNSET,
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import msgspec
 
+from streams.alert_contract import AlertsMessage
 from streams.contracts import SurveyResponse, TouchpointEvent
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "docs" / "contracts"
@@ -18,13 +19,21 @@ _NOTES = {
     "is_complaint is true; occurred_at not more than 1 day in the future. Unknown fields are kept.",
     "cx.surveys": "Also: at least one of nps, csat, ces is present; occurred_at not more than 1 day in the "
     "future. Unknown fields are kept.",
+    "cx.alerts": "What people are told, one JSON message each; `kind` says which: `incident` (an incident "
+    "opened, changed severity or resolved, with its member findings), `digest` (the KPIs red against their "
+    "target in one period, once per period), `hot` (one answer that needs a call back). Generated from "
+    "streams/alert_contract.py.",
 }
 
 
 def render() -> dict[str, str]:
     """File name -> JSON text for each topic's contract."""
     files = {}
-    for topic, annotation in (("cx.touchpoints", TouchpointEvent), ("cx.surveys", SurveyResponse)):
+    for topic, annotation in (
+        ("cx.touchpoints", TouchpointEvent),
+        ("cx.surveys", SurveyResponse),
+        ("cx.alerts", AlertsMessage),
+    ):
         schema = msgspec.json.schema(annotation)
         schema = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",

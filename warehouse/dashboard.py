@@ -1,13 +1,15 @@
 """The continuous-progress dashboard as one self-contained HTML file (no network, no external asset).
 
 Reads the published snapshot (or any warehouse connection): KPI tiles of the latest ISO week from
-marts.progress_dashboard, the weekly NPS with its 95 % band, service KPIs by channel, the complaints
-Pareto with its cost, and open alerts. Every text that comes from data is escaped by Jinja2's
+marts.progress_dashboard, open incidents first (each expandable to its findings and evidence), the
+latest targets digest, the weekly NPS with its 95 % band, service KPIs by channel, the complaints Pareto
+with its cost, and the open alerts (findings) for drill-down. Every text that comes from data is escaped by Jinja2's
 autoescape; charts are inline SVG. English and French, switched in the page.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,7 +63,17 @@ def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def collect(con: duckdb.DuckDBPyConnection) -> dict:
-    data: dict = {"tiles": [], "week": None, "nps_weeks": [], "channels": [], "pareto": [], "month": None, "alerts": []}
+    data: dict = {
+        "tiles": [],
+        "week": None,
+        "nps_weeks": [],
+        "channels": [],
+        "pareto": [],
+        "month": None,
+        "alerts": [],
+        "incidents": [],
+        "digest": None,
+    }
     if _has(con, "progress_dashboard"):
         latest = con.execute(
             "select max(period_start) from marts.progress_dashboard where period_type = 'week'"
@@ -126,6 +138,29 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
             from marts.complaints_pareto where month = ? order by rank""",
             [month],
         )
+    if _has(con, "incidents"):
+        data["incidents"] = _rows(
+            con,
+            """
+            select incident_id, severity, root_scope, explained_share, alerts, headline, headline_fr, evidence,
+                   cast(opened_at as varchar) as opened
+            from marts.incidents where status = 'open'
+            order by case severity when 'critical' then 0 when 'warning' then 1 else 2 end, opened_at desc""",
+        )
+        for incident in data["incidents"]:
+            incident["findings"] = _rows(
+                con,
+                """select severity, rule, scope, message, message_fr from marts.alerts where incident_id = ?
+                   order by rule = 'distribution_drift', scope""",
+                [incident["incident_id"]],
+            )
+    if _has(con, "notifications"):
+        digest = _rows(
+            con,
+            """select payload from marts.notifications where kind = 'digest'
+               order by created_at desc, notification_id desc limit 1""",
+        )
+        data["digest"] = json.loads(digest[0]["payload"]) if digest else None
     if _has(con, "alerts"):
         data["alerts"] = _rows(
             con,
@@ -167,17 +202,19 @@ def render(con: duckdb.DuckDBPyConnection, *, evidence_root: Path | None = None)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["pct"] = lambda v: format_value(v, "ratio")
     env.filters["secs"] = lambda v: format_value(v, "seconds")
+    env.filters["kpi"] = format_value
     env.filters["eur"] = lambda v: "–" if v is None else f"{v:,.0f} €".replace(",", "\u202f")
     data = collect(con)
+
+    def link(evidence: str | None) -> str | None:
+        if evidence and Path(evidence).is_absolute():
+            return Path(evidence).as_uri()
+        return (evidence_root / evidence).as_uri() if evidence and evidence_root else None
+
     for alert in data["alerts"]:
-        evidence = alert["evidence"]
-        alert["link"] = (
-            Path(evidence).as_uri()
-            if evidence and Path(evidence).is_absolute()
-            else (evidence_root / evidence).as_uri()
-            if evidence and evidence_root
-            else None
-        )
+        alert["link"] = link(alert["evidence"])
+    for incident in data["incidents"]:
+        incident["links"] = [u for u in (link(e) for e in incident["evidence"] or []) if u]
     chart = Markup(_nps_svg(data["nps_weeks"]))  # built from numbers only: nothing to escape
     return env.from_string(template_text).render(
         **data, nps_svg=chart, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

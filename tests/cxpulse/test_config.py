@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cxpulse.config import ConfigError, kafka_client_options, load_settings, to_env
+from cxpulse.config import ConfigError, kafka_client_options, load_settings, redact, to_env
 
 
 def test_defaults_follow_design(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,3 +124,27 @@ def test_the_password_in_client_options_shows_as_stars() -> None:
     assert "hunter2" not in repr(options) and "'sasl_plain_password': '***'" in repr(options)
     assert "hunter2" not in f"{options}"  # how kafka-python's admin client logs its configuration
     assert options["sasl_plain_password"] == "hunter2" and options["sasl_plain_password"].encode() == b"hunter2"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://hooks.example/services/T000/B000/s3cr3t",  # plaintext: the token would travel in clear
+        "ftp://hooks.example/services/T000/B000/s3cr3t",
+        "hooks.example/services/T000/B000/s3cr3t",  # no scheme, no host
+    ],
+)
+def test_webhook_must_be_https_and_is_never_shown(url: str) -> None:
+    with pytest.raises(ConfigError, match="alert_webhook") as caught:
+        load_settings({"CXPULSE_ALERT_WEBHOOK": url})
+    assert "s3cr3t" not in str(caught.value) and "hooks.example" not in str(caught.value)
+    assert "https" in str(caught.value)
+
+
+def test_insecure_webhook_only_when_allowed_and_secrets_stay_out_of_repr() -> None:
+    url = "http://localhost:8080/hook/s3cr3t"
+    settings = load_settings({"CXPULSE_ALERT_WEBHOOK": url, "CXPULSE_ALLOW_INSECURE_WEBHOOK": "true"})
+    assert settings.alert_webhook == url and "s3cr3t" not in repr(settings)
+    assert redact(f"<urlopen error [Errno 111] {url} refused by localhost:8080>", url) == (
+        "<urlopen error [Errno 111] <redacted> refused by <redacted>>"
+    )

@@ -54,10 +54,21 @@ def test_demo_alerts_the_injected_drift_and_reconciles_twice(kafka_settings: Set
             "select kpi, scope, severity from marts.alerts where status = 'open' and rule like '%_shift' "
             "and scope like 'channel:%' order by all"
         ).fetchall()
+        opened = con.execute(
+            "select i.root_scope, i.explained_share from marts.notifications n "
+            "join marts.incidents i on i.incident_id = n.subject_id where n.kind = 'incident'"
+        ).fetchall()
+        digests = con.execute(
+            "select count(*) from marts.notifications where kind = 'digest' and delivery_status <> 'skipped'"
+        ).fetchall()
     finally:
         con.close()
     assert ("nps", "channel:chat", "critical") in shifted, shifted
     assert {scope for _, scope, _ in shifted} == {"channel:chat"}, shifted
+    # people are told once: one incident rooted in the chat, no flood of target breaches (history)
+    assert len(opened) == 1 and opened[0][0] in ("channel:chat", "touchpoint:app_chat", "touchpoint:web_chat"), opened
+    assert opened[0][1] is not None and opened[0][1] >= 0.8, opened
+    assert digests == [(0,)]
 
     def counts() -> tuple[int, int]:
         con = duckdb.connect(str(kafka_settings.warehouse_path), read_only=True)

@@ -10,6 +10,7 @@ import pytest
 
 from quality import alerts
 from quality.check import _target_breaches
+from streams import alert_contract
 from warehouse.db import connect
 
 T0 = datetime(2026, 3, 16, 6, tzinfo=UTC)
@@ -113,3 +114,43 @@ def test_target_breach_once_per_period(con) -> None:
     later = T0 + timedelta(days=7)
     nxt = alerts.apply(con, _target_breaches(con, later), later, {"target_breach"})
     assert len(nxt.opened) == 1 and nxt.resolved == first.opened
+
+
+def test_targets_go_to_one_digest_per_completed_period_and_history_is_not_notified(con) -> None:
+    from quality import notifications
+
+    con.execute("""create or replace table marts.progress_dashboard (period_type varchar, period_start date,
+                   kpi varchar, scope varchar, label_en varchar, label_fr varchar, value double, target double,
+                   n bigint, unit varchar, trend varchar, status varchar)""")
+
+    def week(start: date, kpi: str, status: str, value: float = 0.8) -> tuple:
+        return ("week", start, kpi, "all", kpi, kpi, value, 0.9, 500, "ratio", "down", status)
+
+    rows = [
+        week(date(2026, 2, 23), "answer_rate", "green", 0.95),
+        week(date(2026, 3, 2), "answer_rate", "red"),
+        week(date(2026, 3, 9), "answer_rate", "red"),
+        week(date(2026, 3, 9), "service_level", "red"),
+        week(date(2026, 3, 9), "fcr_rate", "green", 0.95),
+    ]
+    con.executemany("insert into marts.progress_dashboard values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    # first run of a new warehouse, Monday 16 March: the week of the 9th is complete, but it is history
+    assert notifications.record_digests(con, T0, history=True) == ["digest|week|2026-03-09"]
+    assert con.execute("select delivery_status from marts.notifications").fetchall() == [("skipped",)]
+    # a week later the week of the 16th completes: one digest for it, two KPIs red, once
+    con.executemany(
+        "insert into marts.progress_dashboard values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [week(date(2026, 3, 16), "answer_rate", "red"), week(date(2026, 3, 16), "service_level", "red")],
+    )
+    later = T0 + timedelta(days=7)
+    assert notifications.record_digests(con, later, history=False) == ["digest|week|2026-03-16"]
+    notifications.record_digests(con, later + timedelta(hours=1), history=False)  # a rerun: no second digest
+    pending = con.execute(
+        "select payload, message from marts.notifications where delivery_status = 'pending'"
+    ).fetchall()
+    assert len(pending) == 1
+    digest = alert_contract.decode(pending[0][0].encode())
+    assert isinstance(digest, alert_contract.TargetDigest) and digest.period_start == "2026-03-16"
+    since = {item.kpi: item.red_since for item in digest.items}
+    assert since == {"answer_rate": "2026-03-02", "service_level": "2026-03-09"}  # red since, uninterrupted
+    assert "2 KPI(s) red" in pending[0][1] and "red since 2026-03-02" in pending[0][1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,17 @@ import pytest
 
 from cxpulse.config import Settings
 from quality import alerts
-from quality.drift import RULES, Side, Windows, benjamini_hochberg, detect, nps_test, proportion_test, welch_test
+from quality.drift import (
+    RULES,
+    Side,
+    Windows,
+    benjamini_hochberg,
+    design_effect,
+    detect,
+    nps_test,
+    proportion_test,
+    welch_test,
+)
 from transforms.runner import create_views
 from warehouse.db import connect
 
@@ -254,3 +265,45 @@ def test_fcr_compares_only_days_whose_repeat_window_is_closed(con) -> None:
     overall = next(f for f in findings if f.test.scope == "all")
     assert overall.windows.as_of == as_of - timedelta(hours=SETTINGS.fcr_window_h)
     assert abs(overall.test.current_value - overall.test.baseline_value) < 0.03
+
+
+def test_adjusted_wald_nps_test_against_an_independent_computation() -> None:
+    # DESIGN.md: n' = n + 3, p' = (promoters + .75)/n', d' = (detractors + .75)/n', var = (p' + d' - (p' - d')^2)/n'.
+    # current 80 promoters, 30 detractors of 200 (NPS 25); baseline 100 and 100 of 400 (NPS 0), by hand:
+    var_c = ((80.75 / 203) + (30.75 / 203) - ((80.75 - 30.75) / 203) ** 2) / 203  # 0.00240687
+    var_b = (0.25 + 0.25 - 0.0) / 403  # 0.00124069
+    z = 0.25 / math.sqrt(var_c + var_b)  # 4.1394
+    expected = math.erfc(z / math.sqrt(2))  # two-sided normal p, without scipy
+    nps_c, nps_b, p = nps_test(Side(200, 80, 30), Side(400, 100, 100))
+    assert (nps_c, nps_b) == (25.0, 0.0)
+    assert p == pytest.approx(expected, rel=1e-9) and p == pytest.approx(3.48e-5, rel=0.01)
+
+
+def test_answers_of_one_customer_count_as_one_cluster() -> None:
+    """100 customers answering 10 times each, always the same way: 1,000 answers carry the information of
+    ~100. The clustered variance says so (design effect 10 x k/(k-1)); the tests use it."""
+
+    def side(promoters: int, detractors: int, answers_each: int) -> Side:
+        customers = promoters + detractors
+        n = customers * answers_each
+        y = [answers_each] * promoters + [-answers_each] * detractors  # promoters - detractors per customer
+        return Side(
+            n,
+            promoters * answers_each,
+            detractors * answers_each,
+            customers,
+            sum(v * v for v in y),
+            sum(v * answers_each for v in y),
+            customers * answers_each**2,
+        )
+
+    cur, base = side(60, 40, 10), side(45, 55, 10)
+    value = (600 - 400) / 1000
+    independent = (0.6 + 0.4 - 0.2**2) / 1000
+    assert design_effect(cur, value, independent) == pytest.approx(10 * 100 / 99)
+    clustered_p = nps_test(cur, base)[2]
+    independent_p = nps_test(Side(1000, 600, 400), Side(1000, 450, 550))[2]
+    assert independent_p < 1e-10  # as 1,000 independent answers: overwhelming
+    assert clustered_p > 0.01  # as 100 customers: a 30-point gap on 100 customers is weak evidence
+    # one answer per customer: no inflation at all
+    assert design_effect(side(60, 40, 1), 0.2, (1 - 0.04) / 100) == pytest.approx(100 / 99)

@@ -79,3 +79,13 @@ def test_no_eligible_sample_gives_empty_result(tmp_path: Path):
 def test_duplicate_sample_is_rejected(tmp_path: Path):
     with pytest.raises(ValueError, match="duplicate"):
         evidence_report([STABLE, STABLE], tmp_path / "dup.html")
+
+
+def test_scope_names_from_events_never_reach_the_report_scripts(tmp_path: Path):
+    hostile = "touchpoint:</script><script>alert(1)</script>"
+    sample = ScoreSample("nps", hostile, [0.0] * 40 + [10.0] * 10, [10.0] * 40 + [0.0] * 10)
+    out = tmp_path / "hostile.html"
+    verdicts = evidence_report([sample], out)
+    assert verdicts[("nps", hostile)].drifted
+    text = out.read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in text and "&lt;/script&gt;&lt;script&gt;alert(1)" in text

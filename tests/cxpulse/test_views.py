@@ -1,0 +1,61 @@
+"""Terminal tables print text from events as text: Rich markup in a touchpoint name or a message is not
+interpreted (a closing tag "[/]" with nothing open used to crash `cxpulse alerts`)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from cxpulse.views import alerts_table, incidents_table
+from quality import alerts, incidents
+from streams.alert_contract import Incident
+from warehouse.db import connect
+
+T0 = datetime(2026, 3, 16, 6, tzinfo=UTC)
+HOSTILE = "touchpoint:[/][bold red]app[/bold red]"
+
+
+def render(table) -> str:
+    out = io.StringIO()
+    Console(file=out, width=300, color_system=None).print(table)
+    return out.getvalue()
+
+
+def test_alerts_and_incidents_tables_print_markup_from_events_verbatim(tmp_path: Path) -> None:
+    con = connect(tmp_path / "cx.duckdb")
+    finding = alerts.Candidate(
+        rule="nps_shift",
+        severity="critical",
+        kpi="nps",
+        scope=HOSTILE,
+        message=f"NPS fell on {HOSTILE} [/]",
+        message_fr="Le NPS a baissé [/]",
+        dedupe_key="k",
+    )
+    alerts.apply(con, [finding], T0, {"nps_shift"})
+    text = render(alerts_table(con, only_open=True, french=False, limit=10, title="alerts"))
+    assert f"NPS fell on {HOSTILE} [/]" in text
+    incidents.ensure_table(con)
+    incidents._insert(
+        con,
+        Incident(
+            incident_id="i",
+            status="open",
+            severity="critical",
+            opened_at=T0,
+            last_seen_at=T0,
+            root_scope=HOSTILE,
+            explained_share=0.9,
+            kpis=["nps"],
+            alerts=1,
+            headline="NPS −15 points [/]",
+            headline_fr="NPS −15 points [/]",
+        ),
+    )
+    text = render(incidents_table(con, only_open=True, french=True, limit=10, title="incidents"))
+    assert "le point de contact [/][bold red]app[/bold red]" in text and "NPS −15 points [/]" in text
+    assert "part expliquée" in text and "90 %" in text and "ouvert" in text and "critique" in text
+    con.close()
