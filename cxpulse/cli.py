@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cxpulse.config import ConfigError, Settings, load_settings
-from cxpulse.views import alerts_table, print_reconciliation, progress_bar
+from cxpulse.views import alerts_table, print_last_publish, print_reconciliation, progress_bar
 
 app = typer.Typer(
     help="cxpulse: customer-experience KPIs and drift alerts from Kafka events.\n\n"
@@ -504,9 +504,12 @@ def dags(
 
 @app.command()
 def status(
-    check: bool = typer.Option(False, "--check", help="exit 4 when the counts do not add up"),
+    check: bool = typer.Option(
+        False, "--check", help="exit 4 when the counts do not add up, 3 when the broker is down (unknown)"
+    ),
 ) -> None:
-    """Reconciliation per topic and partition: produced = loaded + duplicates + dead letters + pending + lag.
+    """Reconciliation per topic and partition: produced = loaded + duplicates + dead letters + pending + lag;
+    then the lag and the age of the last publish.
 
     Example: `cxpulse status --check`
     """
@@ -516,7 +519,10 @@ def status(
         raise typer.Exit(1)
     with _kafka_refusals():
         balanced = print_reconciliation(settings, console)
-    if not balanced and check:
+    print_last_publish(settings, console)
+    if check and balanced is None:
+        raise typer.Exit(EXIT_BROKER)
+    if check and not balanced:
         raise typer.Exit(EXIT_CHECK)
 
 
