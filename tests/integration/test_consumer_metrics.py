@@ -56,7 +56,7 @@ def lags(samples: dict) -> dict[tuple[str, int], float]:
 @pytest.mark.timeout(240)
 def test_scraped_totals_match_what_was_produced(kafka_settings: Settings, tmp_path: Path) -> None:
     settings = dataclasses.replace(kafka_settings, batch_max_messages=1_000, batch_max_seconds=0.5)
-    messages, produced = make_stream(settings, 12_000, "metrics", malformed_every=100)
+    messages, produced = make_stream(settings, 12_000, "metrics", malformed_every=101)
     port = free_port()
     log = tmp_path / "consumer.log"
     proc = start_consumer(settings, log, "--metrics-port", str(port))
