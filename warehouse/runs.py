@@ -1,5 +1,6 @@
-"""ops.runs: one row per run of a batch step (load, transform, check, publish, forget), written by the
-step itself on its own warehouse connection, failed runs included.
+"""ops.runs: one row per run of a batch step (load, transform, check, publish; `cxpulse forget` records
+the rebuild and republish it runs, not the erasure, whose error could name the customer), written by
+the step itself on its own warehouse connection, failed runs included.
 
 Under Airflow the row carries the DAG, the DAG run and the try (Airflow exports them to the task's
 environment as AIRFLOW_CTX_*); from the command line the run id is a fresh uuid. After every run the

@@ -4,12 +4,10 @@ does, against what the test produced and what the broker says."""
 from __future__ import annotations
 
 import dataclasses
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from cxpulse.broker import free_port
 from cxpulse.config import Settings
@@ -19,30 +17,14 @@ from tests.reliability.support import (
     landing_file_count,
     make_stream,
     produce,
+    scrape,
     start_consumer,
     stop_consumer,
+    value,
     wait_until,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """{(sample name, sorted labels): value} of one scrape; {} while the endpoint is not up."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-    except OSError:
-        return {}
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(samples: dict, name: str, **labels: str) -> float | None:
-    return samples.get((name, tuple(sorted(labels.items()))))
 
 
 def lags(samples: dict) -> dict[tuple[str, int], float]:

@@ -150,6 +150,16 @@ def test_processes_join_leave_and_die_mid_stream_lose_nothing_and_double_nothing
     totals = audit(settings, produced)
     assert totals["landed"] + totals["quarantined"] == feeder.sent
     assert_warehouse_exact(settings, produced)
+    status = subprocess.run(
+        [sys.executable, "-m", "cxpulse.cli", "status", "--check"],
+        env={**os.environ, **to_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "lag: 0 messages not landed yet" in status.stdout and "counts reconcile" in status.stdout
+    assert "last publish: never" in status.stdout
     text = "".join(log.read_text(errors="replace") for log in logs.values())
     # The rebalances really happened while batches were open (their messages were read again).
     dropped = [int(n) for n in re.findall(r"revoked \d+ partitions with (\d+) messages not landed", text)]
