@@ -17,6 +17,7 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
+from cxpulse.broker import free_port
 from cxpulse.config import Settings, to_env
 from tests.reliability.support import (
     SteadyProducer,
@@ -30,8 +31,10 @@ from tests.reliability.support import (
     log_count,
     make_stream,
     produce,
+    scrape,
     start_consumer,
     stop_consumer,
+    value,
     wait_until,
 )
 
@@ -194,3 +197,41 @@ def test_until_idle_processes_started_together_land_everything(kafka_settings: S
     totals = audit(settings, produced)
     assert valid == totals["landed"] and dead == totals["quarantined"]
     assert valid + dead == len(messages)
+
+
+@pytest.mark.timeout(300)
+def test_until_idle_waits_for_the_partitions_of_a_member_that_died(kafka_settings: Settings, tmp_path: Path) -> None:
+    """Y (--until-idle) has drained its own partitions while X holds the others' messages in memory; X
+    is SIGKILLed. "Caught up" is about the group: Y stops only after the group expired X, gave Y its
+    partitions and Y landed them. ("No message for N seconds" stopped Y with X's partitions unlanded.)"""
+    # X never lands by itself: its batches neither fill up nor age out.
+    holder = dataclasses.replace(kafka_settings, batch_max_messages=10**9, batch_max_seconds=3_600)
+    logs = {name: tmp_path / f"{name}.log" for name in "XY"}
+    port = free_port()
+    x = start_consumer(holder, logs["X"], "--metrics-port", str(port))
+    y = None
+    try:
+        wait_until(lambda: _owns(logs["X"], 6), 120, "X holds the 6 partitions")
+        messages, produced = make_stream(kafka_settings, 6_000, "held")
+        produce(kafka_settings, messages)
+        ends = end_offsets(kafka_settings)
+
+        def consumed_by_x() -> float:
+            samples = scrape(port)
+            topics = kafka_settings.source_topics
+            return sum(value(samples, "cxpulse_consumer_messages_consumed_total", topic=t) or 0 for t in topics)
+
+        wait_until(lambda: consumed_by_x() == len(messages), 60, "X has read everything (and landed nothing)")
+        y = start_consumer(kafka_settings, logs["Y"], "--until-idle")
+        wait_until(lambda: any(landed(kafka_settings, tp) for tp in ends), 120, "Y joins and lands its share")
+        assert not all_landed(kafka_settings, ends), "X's partitions are landed: nothing to wait for"
+        x.send_signal(signal.SIGKILL)
+        x.wait()
+        assert y.wait(timeout=120) == 0, logs["Y"].read_text()[-3000:]
+        assert all_landed(kafka_settings, ends), "Y stopped with X's partitions not landed"
+    finally:
+        for proc in (x, y):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    audit(kafka_settings, produced)
