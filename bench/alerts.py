@@ -61,17 +61,18 @@ def drift_check_seconds(touchpoints: int, repeats: int, home: Path) -> tuple[lis
 
 
 def hot_latencies(count: int, home: Path) -> list[float]:
-    settings = Settings(home=home / "hot", kafka_bootstrap=f"localhost:{free_port()}", idle_exit_seconds=3600)
+    settings = Settings(home=home / "hot", kafka_bootstrap=f"localhost:{free_port()}")
     start_broker(settings)
     consumer = LandingConsumer(settings)
-    worker = threading.Thread(target=consumer.run, kwargs={"until_idle": True}, daemon=True)
+    worker = threading.Thread(target=consumer.run, daemon=True)  # until request_stop
     try:
         worker.start()
         alerts = KafkaConsumer(
             settings.topic_alerts, bootstrap_servers=settings.kafka_bootstrap, group_id=None, auto_offset_reset="latest"
         )
         alerts.poll(timeout_ms=2000)
-        time.sleep(8)  # consumer group join
+        while not consumer.assigned and worker.is_alive():  # the consumer holds its partitions
+            time.sleep(0.05)
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks=1, linger_ms=0)
         latencies = []
         for i in range(count):

@@ -1,7 +1,8 @@
-"""Ingest benchmark: Kafka -> validated durable Parquet (one consumer process) vs kcat's raw consume.
+"""Ingest benchmark: Kafka -> validated durable Parquet (one consumer process) vs kcat's raw consume,
+and 1 vs N `cxpulse consume` processes in one group.
 
 Both read the same topic in the same run, so the ratio is robust to how busy the machine is.
-Usage: python -m bench.ingest [--events 1000000] [--repeats 3]
+Usage: python -m bench.ingest [--events 1000000] [--repeats 3] [--processes 1 2] [--scaleout-only]
 """
 
 from __future__ import annotations
@@ -11,18 +12,23 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import shutil
+import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import psutil
 
-from cxpulse.broker import free_port, start_broker, stop_broker
-from cxpulse.config import Settings
+from cxpulse.broker import ensure_topics, free_port, start_broker, stop_broker
+from cxpulse.config import Settings, to_env
 from streams.consumer import LandingConsumer
+from streams.landing import landed_next_offset
 from streams.sample import generate
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -118,40 +124,88 @@ def naive_rate(settings: Settings, events: int) -> float:
     return seen / elapsed
 
 
-def scaleout_rates(settings: Settings, events: int) -> dict[str, float]:
-    """1 vs 2 `cxpulse consume` processes in one group on the 3 partitions: events / busiest process time."""
-    import subprocess
-    import sys
+def _latest_assignment(log: Path) -> int | None:
+    """Partitions in the latest "assigned N partitions" line of a consumer's log (None before any)."""
+    found = re.findall(r"assigned (\d+) partitions", log.read_text(errors="replace")) if log.exists() else []
+    return int(found[-1]) if found else None
 
-    from cxpulse.config import to_env
 
+def scaleout_rates(settings: Settings, data: Path, events: int, counts: tuple[int, ...] = (1, 2)) -> dict[str, float]:
+    """N `cxpulse consume` processes in one group on 3 partitions per topic, as the services they are.
+
+    The processes start first, on topics of their own that are still empty; the events are produced
+    only once every process holds its partitions (their logs say so), so no process measures a
+    rebalance or a group join, and none can stop early: they run until SIGTERM, after the landing
+    files reach the end offsets. Rate: events / (first produced -> every partition landed).
+    """
     out = {}
-    for processes in (1, 2):
+    for processes in counts:
         run = dataclasses.replace(
             settings,
             home=settings.home / f"scale-{processes}",
             consumer_group=f"scale-{processes}-{time.time_ns()}",
-            idle_exit_seconds=3.0,
+            topic_touchpoints=f"bench.scale{processes}.touchpoints",
+            topic_surveys=f"bench.scale{processes}.surveys",
         )
+        ensure_topics(run.kafka_bootstrap, run)
         env = {**os.environ, **to_env(run)}
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "cxpulse.cli", "consume", "--until-idle"],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            for _ in range(processes)
-        ]
-        outputs = [p.communicate(timeout=600)[0] for p in procs]
-        busy = [float(o.rsplit("busy ", 1)[1].split(" s")[0]) for o in outputs]
-        landed = sum(int(o.split(": ", 1)[1].split(" valid")[0]) for o in outputs)
+        run.home.mkdir(parents=True, exist_ok=True)
+        logs = [run.home / f"consumer-{i}.log" for i in range(processes)]
+        procs = []
+        for log in logs:
+            with log.open("wb") as stderr:
+                command = [sys.executable, "-m", "cxpulse.cli", "consume"]
+                procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True))
+        try:
+            partitions = 2 * 3
+            _wait(partial(_hold, logs, partitions), f"{processes} consumers hold the {partitions} partitions")
+            started = time.perf_counter()
+            produce_with_kcat(run.kafka_bootstrap, run.topic_touchpoints, data)
+            _wait(partial(_landed, run, end_offsets(run)), "every partition is landed", interval=0.02)
+            elapsed = time.perf_counter() - started
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+        if any(proc.returncode != 0 for proc in procs):
+            raise RuntimeError(f"a consumer failed: {[log.read_text()[-2000:] for log in logs]}")
+        landed = sum(int(re.search(r": (\d+) valid", o).group(1)) for o in outputs)
         if landed != events:
             raise RuntimeError(f"{processes} consumers landed {landed} events, expected {events}")
-        out[f"{processes}_process"] = events / max(busy)
+        out[f"{processes}_process"] = events / elapsed
         shutil.rmtree(run.home)
     return out
+
+
+def _hold(logs: list[Path], partitions: int) -> bool:
+    """Every process holds partitions, and together all of them (one stable generation)."""
+    latest = [_latest_assignment(log) for log in logs]
+    return all(latest) and sum(latest) == partitions
+
+
+def _landed(settings: Settings, ends: dict) -> bool:
+    return all(
+        (landed_next_offset(settings.landing_dir, tp.topic, tp.partition) or 0) >= end for tp, end in ends.items()
+    )
+
+
+def _wait(predicate, what: str, timeout: float = 600, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting until {what}")
+        time.sleep(interval)
+
+
+def end_offsets(settings: Settings) -> dict:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
+    try:
+        tps = [TopicPartition(t, p) for t in settings.source_topics for p in consumer.partitions_for_topic(t)]
+        return consumer.end_offsets(tps)
+    finally:
+        consumer.close()
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -162,6 +216,8 @@ def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="consumer processes to compare")
+    parser.add_argument("--scaleout-only", action="store_true", help="only the 1 vs N processes figures")
     args = parser.parse_args()
     if shutil.which("kcat") is None:
         raise SystemExit("kcat is missing: `apt-get install kcat` (make bench does it)")
@@ -178,11 +234,14 @@ def main() -> dict:
         messages = realistic_messages(args.events)
         data = home / "events.jsonl"
         data.write_bytes(b"\n".join(messages) + b"\n")
-        produce_with_kcat(settings.kafka_bootstrap, settings.topic_touchpoints, data)
         mean_size = sum(map(len, messages)) / len(messages)
         del messages
+        scale = scaleout_rates(settings, data, args.events, tuple(args.processes))
+        if args.scaleout_only:
+            print(json.dumps({"events": args.events, "scaleout_events_per_s": scale, "cores": os.cpu_count()}))
+            return {"scaleout_events_per_s": scale}
+        produce_with_kcat(settings.kafka_bootstrap, settings.topic_touchpoints, data)
         naive = naive_rate(settings, min(args.events, 20_000))  # row inserts: a sample is enough
-        scale = scaleout_rates(settings, args.events)
         kcat, ours, rss = [], [], []
         for repeat in range(args.repeats):  # interleaved, so both see the same machine state
             kcat.append(kcat_rate(settings.kafka_bootstrap, settings.topic_touchpoints, args.events))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import sys
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cxpulse.config import ConfigError, Settings, load_settings
-from cxpulse.views import alerts_table, incidents_table, print_reconciliation, progress_bar
+from cxpulse.views import alerts_table, incidents_table, print_last_publish, print_reconciliation, progress_bar
 
 app = typer.Typer(
     help="cxpulse: customer-experience KPIs and drift alerts from Kafka events.\n\n"
@@ -156,20 +157,43 @@ def produce(
 
 @app.command()
 def consume(
-    until_idle: bool = typer.Option(False, "--until-idle", help="exit when nothing arrives for a few seconds"),
+    until_idle: bool = typer.Option(
+        False,
+        "--until-idle",
+        help="exit once caught up: the group stable and every partition landed to its end offset",
+    ),
+    metrics_port: int = typer.Option(
+        None, "--metrics-port", help="serve Prometheus metrics on http://0.0.0.0:PORT/metrics (config metrics_port)"
+    ),
 ) -> None:
     """Consume cx.touchpoints and cx.surveys into durable landing files (runs until SIGTERM).
 
     Valid events land as Parquet under $CXPULSE_HOME/landing; invalid ones go to cx.deadletter and
     $CXPULSE_HOME/quarantine with their reason. Offsets are committed after the files are durable.
+    Run several processes with the same group to share the partitions (one landing folder).
 
     Example: `cxpulse consume --until-idle`
+
+    Example: `cxpulse consume --metrics-port 9464` (a long-running service, scraped by Prometheus)
     """
+    import dataclasses
+
     from streams.consumer import LandingConsumer
 
     settings = _settings()
-    with _kafka_refusals():
-        stats = LandingConsumer(settings).run(until_idle=until_idle)
+    if metrics_port is not None:
+        if not 0 <= metrics_port < 65536:
+            err.print(f"[red]--metrics-port must be a TCP port or 0 (no endpoint), got {metrics_port}[/red]")
+            raise typer.Exit(EXIT_CONFIG)
+        settings = dataclasses.replace(settings, metrics_port=metrics_port)
+    try:
+        with _kafka_refusals():
+            stats = LandingConsumer(settings).run(until_idle=until_idle)
+    except OSError as exc:
+        if not settings.metrics_port or exc.errno != errno.EADDRINUSE:
+            raise
+        err.print(f"[red]metrics port {settings.metrics_port} is taken[/red]: give each process its own --metrics-port")
+        raise typer.Exit(EXIT_CONFIG) from None
     console.print(
         f"consumed {stats.consumed} messages: {stats.valid} valid, {stats.rejected} dead letters, "
         f"{stats.batches} batch files, busy {stats.busy_seconds:.2f} s"
@@ -510,9 +534,12 @@ def dags(
 
 @app.command()
 def status(
-    check: bool = typer.Option(False, "--check", help="exit 4 when the counts do not add up"),
+    check: bool = typer.Option(
+        False, "--check", help="exit 4 when the counts do not add up, 3 when the broker is down (unknown)"
+    ),
 ) -> None:
-    """Reconciliation per topic and partition: produced = loaded + duplicates + dead letters + pending + lag.
+    """Reconciliation per topic and partition: produced = loaded + duplicates + dead letters + pending + lag;
+    then the lag and the age of the last publish.
 
     Example: `cxpulse status --check`
     """
@@ -522,7 +549,10 @@ def status(
         raise typer.Exit(1)
     with _kafka_refusals():
         balanced = print_reconciliation(settings, console)
-    if not balanced and check:
+    print_last_publish(settings, console)
+    if check and balanced is None:
+        raise typer.Exit(EXIT_BROKER)
+    if check and not balanced:
         raise typer.Exit(EXIT_CHECK)
 
 

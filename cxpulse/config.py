@@ -39,7 +39,11 @@ class Settings:
     # A batch is flushed to one Parquet file per partition when either bound is reached.
     batch_max_messages: int = 50_000
     batch_max_seconds: float = 2.0
-    idle_exit_seconds: float = 5.0
+    # `consume --until-idle` exits once the group is caught up (every partition consumed to its end
+    # offset, group stable, assignment done) and stays so for this long.
+    idle_exit_seconds: float = 1.0
+    # `consume` serves Prometheus metrics on this port (0: no endpoint); one port per process.
+    metrics_port: int = 0
     service_level_target_s: int = 20
     fcr_window_h: int = 168
     hourly_cost_eur: float = 40.0
@@ -168,6 +172,8 @@ def _validate(s: Settings) -> None:
     for key in positives:
         if getattr(s, key) <= 0:
             raise ConfigError(f"config key '{key}' must be > 0, got {getattr(s, key)!r}")
+    if not 0 <= s.metrics_port < 65536:
+        raise ConfigError(f"config key 'metrics_port' must be a TCP port or 0 (no endpoint), got {s.metrics_port!r}")
     if s.hourly_cost_eur < 0:
         raise ConfigError(f"config key 'hourly_cost_eur' must be >= 0, got {s.hourly_cost_eur!r}")
     for key, allowed in (

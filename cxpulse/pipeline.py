@@ -15,6 +15,7 @@ from cxpulse.config import Settings
 from warehouse.db import connect
 from warehouse.loader import LoadResult, load
 from warehouse.publish import export_parquet, publish_snapshot
+from warehouse.runs import recorded_run
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,11 @@ def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def load_step(settings: Settings) -> LoadResult:
-    with warehouse(settings) as con:
-        return load(con, settings)
+    with warehouse(settings) as con, recorded_run(con, settings.home, "load") as run:
+        result = load(con, settings)
+        run.rows = sum(result.rows_loaded.values()) + result.dead_letters
+        run.detail = f"{result.files} files, {sum(result.duplicates_dropped.values())} duplicates dropped"
+        return result
 
 
 def transform_step(settings: Settings, *, full: bool = False):
@@ -39,8 +43,11 @@ def transform_step(settings: Settings, *, full: bool = False):
     Raises SchemaTestError, with the marts rolled back, when a model test fails."""
     from transforms.runner import build
 
-    with warehouse(settings) as con:
-        return build(con, settings, full=full)
+    with warehouse(settings) as con, recorded_run(con, settings.home, "transform") as run:
+        result = build(con, settings, full=full)
+        run.rows = sum(result.rows.values())
+        run.detail = f"{'full' if result.full else 'incremental'}: {len(result.days)} days rebuilt"
+        return result
 
 
 def check_step(settings: Settings, as_of: datetime | None = None, *, prior_failures: tuple[str, ...] = ()):
@@ -48,12 +55,15 @@ def check_step(settings: Settings, as_of: datetime | None = None, *, prior_failu
     after recording a data_quality alert when a test or gate fails, so nothing is published."""
     from quality.check import QualityGateError, run_checks
 
-    with warehouse(settings) as con:
+    with warehouse(settings) as con, recorded_run(con, settings.home, "check") as run:
         # Airflow passes a pendulum DateTime: normalise to a plain aware UTC datetime.
         moment = datetime.fromtimestamp(as_of.timestamp(), UTC) if as_of else datetime.now(UTC)
         result = run_checks(con, settings, moment, prior_failures=prior_failures)
-    if not result.passed:
-        raise QualityGateError("; ".join(result.quality_failures))
+        changes = result.changes
+        run.rows = len(changes.opened) + len(changes.refreshed) + len(changes.resolved)  # alerts written
+        run.detail = f"alerts opened {len(changes.opened)}, resolved {len(changes.resolved)}"
+        if not result.passed:
+            raise QualityGateError("; ".join(result.quality_failures))
     return result
 
 
@@ -61,10 +71,12 @@ def publish_step(settings: Settings) -> tuple[Path, list[Path]]:
     """Parquet exports, the HTML dashboard, then the snapshot for BI tools (atomic swap)."""
     from warehouse.dashboard import write_dashboard
 
-    with warehouse(settings) as con:
+    with warehouse(settings) as con, recorded_run(con, settings.home, "publish") as run:
         exports = export_parquet(con, settings)
         write_dashboard(con, settings.reports_dir / "dashboard.html")
         snapshot = publish_snapshot(con, settings)
+        marts = con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+        run.rows = sum(con.execute(f'select count(*) from marts."{t}"').fetchall()[0][0] for (t,) in marts)  # noqa: S608 - catalog names
     return snapshot, exports
 
 

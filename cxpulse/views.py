@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -48,20 +49,23 @@ def reconciliation_table(rows: Sequence[PartitionCounts]) -> Table:
     table = Table(title="reconciliation: produced = loaded + duplicates + dead letters + not loaded + erased + lag")
     for header in ("topic", "partition", *RECONCILED):
         table.add_column(header.replace("_", " "), justify="left" if header == "topic" else "right")
-    totals: dict[str, dict[str, int]] = {}
+    totals: dict[str, dict[str, int | None]] = {}
     for r in rows:
         table.add_row(r.topic, str(r.partition), *(_n(getattr(r, key)) for key in RECONCILED))
         t = totals.setdefault(r.topic, {})
         for key in RECONCILED:
-            t[key] = t.get(key, 0) + (getattr(r, key) or 0)
+            value, total = getattr(r, key), t.get(key, 0)
+            # An unknown count (no broker) makes the total unknown, never a reassuring 0.
+            t[key] = None if value is None or total is None else total + value
     for topic, t in totals.items():
         cells = ["" if key == "committed" else _n(t[key]) for key in RECONCILED]
         table.add_row(f"[bold]{topic}[/bold]", "all", *cells, style="bold")
     return table
 
 
-def print_reconciliation(settings: Settings, console: Console) -> bool:
-    """The reconciliation of the live warehouse, and whether it balances (says why when it does not)."""
+def print_reconciliation(settings: Settings, console: Console) -> bool | None:
+    """The reconciliation of the live warehouse, and whether it balances (says why when it does not):
+    None when it cannot be known (no broker: nothing says how many messages were produced)."""
     from cxpulse.reconcile import ReconciliationError, check_balanced, reconcile
     from warehouse.db import connect
 
@@ -71,15 +75,47 @@ def print_reconciliation(settings: Settings, console: Console) -> bool:
     finally:
         con.close()
     console.print(reconciliation_table(rows))
-    if rows and rows[0].produced is None:
-        console.print("[yellow]broker not reachable: produced and lag unknown[/yellow] (`cxpulse broker start`)")
     try:
-        check_balanced(rows)
+        check_balanced(rows)  # without a broker: what was consumed must still be explained
     except ReconciliationError as exc:
         console.print(f"[red]{exc}[/red]")
         return False
+    if any(r.produced is None for r in rows):
+        console.print(
+            f"[yellow]reconciliation unknown[/yellow]: the broker at {settings.kafka_bootstrap} is not reachable, "
+            "so produced and lag are unknown (`cxpulse broker start`); what was consumed is all loaded, a "
+            "duplicate, a dead letter or waiting in a landing file"
+        )
+        return None
+    if rows:
+        lag = max(rows, key=lambda r: r.lag)
+        console.print(
+            f"lag: {sum(r.lag for r in rows):,} messages not landed yet"
+            + (f" (most on {lag.topic}[{lag.partition}]: {lag.lag:,})" if lag.lag else "")
+        )
     console.print("[green]counts reconcile[/green]: every message produced is loaded, a duplicate or a dead letter")
     return True
+
+
+def print_last_publish(settings: Settings, console: Console) -> None:
+    """When the BI snapshot was last published (ops.runs), and how long ago."""
+    from warehouse.db import connect
+    from warehouse.runs import last_success
+
+    con = connect(settings.warehouse_path, read_only=True)
+    try:
+        at = last_success(con, "publish")
+    finally:
+        con.close()
+    if at is None and settings.published_path.exists():  # published before runs were recorded
+        at = datetime.fromtimestamp(settings.published_path.stat().st_mtime, UTC)
+    if at is None:
+        console.print("last publish: never (`cxpulse run`, or the cx_publish DAG)")
+        return
+    age = datetime.now(UTC) - at
+    minutes = int(age.total_seconds() // 60)
+    ago = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    console.print(f"last publish: {at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC ({ago} ago)")
 
 
 def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:

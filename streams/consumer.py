@@ -43,6 +43,7 @@ from streams.landing import (
     warm_up_arrow,
     write_durably,
 )
+from streams.metrics import ConsumerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,9 @@ BACKOFF_MAX_S = 30.0
 STOP_CHECK_S = 0.2  # the longest a wait goes without looking at the stop flag
 COMMIT_TIMEOUT_MS = 10_000  # a failed commit is harmless (the landing files say where to resume)
 CLOSE_TIMEOUT_S = 5.0
+CAUGHT_UP_CHECK_S = 0.5  # --until-idle asks the broker for end offsets at most this often
+LAG_REFRESH_S = 5.0  # the lag gauges are refreshed this often
+OFFSETS_TIMEOUT_MS = 5_000
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -65,6 +69,7 @@ class _PartitionBuffer:
     payloads: list[bytes] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    opened_at: float = 0.0  # monotonic clock: when the batch's first message was read
     dead_letters_sent: bool = False  # a retried write does not publish the batch's dead letters again
 
     def __len__(self) -> int:
@@ -107,10 +112,30 @@ class _Rebalance(ConsumerRebalanceListener):
     def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         # Unwritten messages of lost partitions are dropped, never committed: their next owner
         # reads them again from the last landing file.
+        self.owner.assigned = False
+        open_batches = {tp: len(b) for tp, b in self.owner._buffers.items() if tp in revoked and len(b)}
+        if open_batches:
+            log.info(
+                "revoked %d partitions with %d messages not landed (their next owner reads them again): %s",
+                len(revoked),
+                sum(open_batches.values()),
+                _names(open_batches),
+            )
         self.owner.discard(revoked)
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.resume_from_landing(assigned)
+        self.owner.metrics.assignment((tp.topic, tp.partition) for tp in assigned)
+        self.owner.assigned = True
+        log.info("assigned %d partitions: %s", len(assigned), _names(assigned) or "none")
+
+
+def _names(partitions) -> str:
+    """cx.surveys[0,2], cx.touchpoints[1] (log lines that tests and operators grep)."""
+    by_topic: dict[str, list[int]] = {}
+    for tp in partitions:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return ", ".join(f"{t}[{','.join(map(str, sorted(p)))}]" for t, p in sorted(by_topic.items()))
 
 
 class LandingConsumer:
@@ -124,7 +149,12 @@ class LandingConsumer:
         self._wake = threading.Event()  # set by request_stop: ends a wait at once (other threads)
         self._in_connect = False  # a signal may abandon the client being constructed
         self._stall: _Stall | None = None
-        self._last_activity: float | None = None  # None until partitions are first assigned
+        self.metrics = ConsumerMetrics()
+        # True between an assignment and the next revocation: the group gave this process its share.
+        self.assigned = False
+        self._caught_up_since: float | None = None  # --until-idle: the group has nothing left to land
+        self._next_offsets_check = 0.0
+        self._next_lag_refresh = 0.0
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
         self._decoders = {
@@ -217,7 +247,7 @@ class LandingConsumer:
                 producer.close(timeout=CLOSE_TIMEOUT_S)
 
     def run(self, *, until_idle: bool = False) -> ConsumeStats:
-        """Consume until SIGTERM/SIGINT (or, with until_idle, until nothing arrives for a while)."""
+        """Consume until SIGTERM/SIGINT, or with until_idle until the group is caught up (see _caught_up)."""
         # Signal handlers can only be set from the main thread (tests and embedders run us elsewhere).
         in_main = threading.current_thread() is threading.main_thread()
         previous = (
@@ -232,6 +262,8 @@ class LandingConsumer:
                 self.settings.landing_dir,
             )
             warm_up_arrow()
+            if self.settings.metrics_port:
+                self.metrics.serve(self.settings.metrics_port)
             self._connect()
             if self._consumer is None:
                 return self.stats
@@ -240,23 +272,28 @@ class LandingConsumer:
                     self._pause_fetching()  # again: a rebalance may have assigned new partitions
                 records = self._consumer.poll(timeout_ms=200)
                 if records:
-                    self._last_activity = time.monotonic()
+                    self._caught_up_since = None
                     if self.stats.first_message_at is None:
-                        self.stats.first_message_at = self._last_activity
+                        self.stats.first_message_at = time.monotonic()
                     self._accept(records)
                 if self._due():
                     self.flush()
-                # Idle counts from the last message or the last assignment, whichever is later: a
-                # restarted consumer may wait for the group to rebalance before it gets partitions.
-                # A stalled consumer is not idle: its batches are not landed yet.
-                idle = (
-                    self._stall is None
-                    and self._last_activity is not None
-                    and time.monotonic() - self._last_activity >= self.settings.idle_exit_seconds
-                )
-                if until_idle and idle:
-                    log.info("no message for %.0f s: stopping (--until-idle)", self.settings.idle_exit_seconds)
-                    break
+                now = time.monotonic()
+                if self.settings.metrics_port and now >= self._next_lag_refresh:
+                    self._next_lag_refresh = now + LAG_REFRESH_S
+                    self._refresh_lag()
+                if until_idle and not records and now >= self._next_offsets_check:
+                    self._next_offsets_check = now + CAUGHT_UP_CHECK_S
+                    if not self._caught_up():
+                        self._caught_up_since = None
+                    elif self._caught_up_since is None:
+                        self._caught_up_since = now
+                    elif now - self._caught_up_since >= self.settings.idle_exit_seconds:
+                        log.info(
+                            "caught up: every partition of %s is landed to its end offset, stopping (--until-idle)",
+                            ", ".join(self.settings.source_topics),
+                        )
+                        break
             self.flush()
             if self._stall is not None:
                 log.warning(
@@ -270,6 +307,7 @@ class LandingConsumer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self._close_clients(self._consumer, self._producer)
+            self.metrics.close()
 
     # -- batching ---------------------------------------------------------------------------------
     def _accept(self, records: dict[TopicPartition, list]) -> None:
@@ -279,6 +317,7 @@ class LandingConsumer:
             buffer = self._buffers.setdefault(tp, _PartitionBuffer())
             if buffer.first_offset is None:
                 buffer.first_offset = messages[0].offset
+                buffer.opened_at = time.monotonic()
             for message in messages:
                 value = message.value
                 try:
@@ -292,6 +331,7 @@ class LandingConsumer:
                 self._hot.observe(kind, event)
             buffer.last_offset = messages[-1].offset
             self.stats.consumed += len(messages)
+            self.metrics.consumed.labels(tp.topic).inc(len(messages))
         if self._oldest is None:
             self._oldest = time.monotonic()
 
@@ -318,9 +358,11 @@ class LandingConsumer:
         for buffer in pending.values():
             buffer.dead_letters_sent = True
         commits: dict[TopicPartition, OffsetAndMetadata] = {}
+        written: list[tuple[TopicPartition, _PartitionBuffer, float]] = []
         path: Path | None = None
         try:
             for tp, buffer in pending.items():
+                write_started = time.monotonic()
                 kind, _ = self._decoders[tp.topic]
                 first, last = buffer.first_offset, buffer.last_offset
                 if buffer.rejected:
@@ -332,6 +374,7 @@ class LandingConsumer:
                     path,
                 )
                 commits[tp] = OffsetAndMetadata(last + 1, "", -1)
+                written.append((tp, buffer, time.monotonic() - write_started))
                 self.stats.valid += len(buffer.offsets)
                 self.stats.rejected += len(buffer.rejected)
                 self.stats.batches += 1
@@ -349,6 +392,10 @@ class LandingConsumer:
             if commits:  # only what is durable: the batches written before a failure
                 self._commit(commits)
                 self.stats.last_flush_at = time.monotonic()
+                for tp, buffer, seconds in written:
+                    self.metrics.batch_landed(
+                        tp.topic, len(buffer.offsets), len(buffer.rejected), buffer.opened_at, seconds
+                    )
 
     # -- a full landing disk --------------------------------------------------------------------
     def _disk_full(self, exc: OSError, path: Path | None) -> None:
@@ -359,6 +406,7 @@ class LandingConsumer:
         first = self._stall is None
         if first:
             self._stall = _Stall(since=now, path=folder, delay=1.0, retry_at=now + 1.0)
+            self.metrics.stalled.set(1)
         if self._stop:
             return  # the last attempt before exiting: run() says what is left unlanded
         if first:
@@ -399,6 +447,7 @@ class LandingConsumer:
 
     def _end_stall(self, why: str) -> None:
         stall, self._stall = self._stall, None
+        self.metrics.stalled.set(0)
         if self._consumer is not None:
             paused = self._consumer.paused()
             if paused:
@@ -443,6 +492,72 @@ class LandingConsumer:
                 f"{len(failed)} dead letters not delivered to {self.settings.topic_deadletter}: {failed[0]!r}"
             )
 
+    # -- caught up, lag ----------------------------------------------------------------------------
+    def _group_stable(self) -> bool:
+        """This process holds its assignment in a stable group, with no rebalance pending."""
+        # kafka-python has no public call for "rebalance in progress": its coordinator knows.
+        coordinator = self._consumer._coordinator
+        return self.assigned and coordinator.stable() and not coordinator.need_rejoin()
+
+    def _end_offsets(self, partitions: list[TopicPartition] | None = None) -> dict[TopicPartition, int] | None:
+        if partitions is None:
+            partitions = [
+                TopicPartition(t, p)
+                for t in self.settings.source_topics
+                for p in sorted(self._consumer.partitions_for_topic(t) or ())
+            ]
+        try:
+            return self._consumer.end_offsets(partitions, timeout_ms=OFFSETS_TIMEOUT_MS)
+        except KafkaError as exc:
+            log.debug("end offsets unavailable (%s)", exc)
+            return None
+
+    def _caught_up(self) -> bool:
+        """--until-idle: the whole group has nothing left to land, as far as this process can see.
+
+        Nothing buffered or stalled here; the group stable with this process's assignment done (a
+        consumer still joining is never caught up, however long it waits); every partition of the
+        source topics consumed to its end offset: the partitions this process owns by their position,
+        the others by their landing files (the group's commit record, shared by its processes). So a
+        process whose partitions are done keeps waiting while a SIGKILLed member still holds
+        partitions with messages: it gets them when the group expires that member.
+        """
+        if self._stall is not None or any(b.first_offset is not None for b in self._buffers.values()):
+            return False
+        if not self._group_stable():
+            return False
+        ends = self._end_offsets()
+        if not ends:
+            return False
+        mine = self._consumer.assignment()
+        for tp, end in ends.items():
+            if tp in mine:
+                try:
+                    position = self._consumer.position(tp, timeout_ms=OFFSETS_TIMEOUT_MS)
+                except KafkaError:  # not known yet: ask again at the next check
+                    return False
+                if position is None or position < end:
+                    return False
+            elif (landed_next_offset(self.settings.landing_dir, tp.topic, tp.partition) or 0) < end:
+                return False
+        return True
+
+    def _refresh_lag(self) -> None:
+        """The lag gauges: per assigned partition, end offset - next offset to land."""
+        mine = sorted(self._consumer.assignment())
+        ends = self._end_offsets(mine) if mine else None
+        for tp, end in (ends or {}).items():
+            buffer = self._buffers.get(tp)
+            if buffer is not None and buffer.first_offset is not None:
+                next_to_land = buffer.first_offset
+            else:
+                try:
+                    next_to_land = self._consumer.position(tp, timeout_ms=OFFSETS_TIMEOUT_MS)
+                except KafkaError:
+                    continue
+            if next_to_land is not None:
+                self.metrics.set_lag(tp.topic, tp.partition, max(0, end - next_to_land))
+
     # -- restart ----------------------------------------------------------------------------------
     def discard(self, partitions: set[TopicPartition]) -> None:
         for tp in partitions:
@@ -458,7 +573,6 @@ class LandingConsumer:
         file of every partition, so the files never lag behind the commit.
         """
         self.discard(assigned)
-        self._last_activity = time.monotonic()
         for tp in assigned:
             landed = landed_next_offset(self.settings.landing_dir, tp.topic, tp.partition)
             # Nothing landed yet: every quarantine file of the partition is from a first batch that

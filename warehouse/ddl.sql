@@ -96,6 +96,11 @@ create table if not exists ops.runs (
     status            varchar not null,
     detail            varchar
 );
+-- Written by every batch step (warehouse/runs.py); columns added after the first release.
+alter table ops.runs add column if not exists rows bigint;
+alter table ops.runs add column if not exists duration_s double;
+alter table ops.runs add column if not exists dag_id varchar;
+alter table ops.runs add column if not exists dag_run_id varchar;
 
 -- Days (UTC dates, whatever the reporting time zone) touched by rows loaded since the last transform:
 -- the loader adds them in the same transaction as the rows, the transform rebuilds from them (the

@@ -111,3 +111,22 @@ def test_broker_to_published_marts_through_airflow(kafka_settings: Settings, tmp
         assert con.execute("select sum(duplicates_dropped) from ops.loaded_files").fetchall() == [(1,)]
     finally:
         con.close()
+
+    # Every DAG task recorded its run in ops.runs, with the DAG it ran in and the rows it wrote.
+    live = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        runs = live.execute(
+            "select dag_id, step, status, rows, duration_s from ops.runs order by started_at"
+        ).fetchall()
+    finally:
+        live.close()
+    assert [r[:3] for r in runs] == [
+        ("cx_load", "load", "success"),
+        ("cx_marts", "transform", "success"),
+        ("cx_quality", "check", "success"),
+        ("cx_publish", "publish", "success"),
+    ]
+    assert runs[0][3] == 3 + 2 + 1  # touchpoints + surveys + the dead letter; the redelivery is not a row
+    assert all(r[4] > 0 for r in runs)
+    steps = (settings.home / "metrics" / "cxpulse_steps.prom").read_text()
+    assert 'cxpulse_step_last_success_timestamp_seconds{step="publish"}' in steps

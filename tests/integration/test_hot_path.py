@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -33,9 +32,9 @@ def survey(response_id: str, nps: int, case_id: str | None = None) -> bytes:
 
 
 def test_detractor_alerts_arrive_within_seconds(kafka_settings: Settings) -> None:
-    settings = dataclasses.replace(kafka_settings, idle_exit_seconds=600)
+    settings = kafka_settings
     consumer = LandingConsumer(settings)
-    worker = threading.Thread(target=consumer.run, kwargs={"until_idle": True}, daemon=True)
+    worker = threading.Thread(target=consumer.run, daemon=True)  # until request_stop
     worker.start()
     alerts = KafkaConsumer(
         settings.topic_alerts,
@@ -45,7 +44,10 @@ def test_detractor_alerts_arrive_within_seconds(kafka_settings: Settings) -> Non
         consumer_timeout_ms=500,
     )
     alerts.poll(timeout_ms=2000)  # join the topic before producing
-    time.sleep(8)  # the landing consumer joins its group
+    deadline = time.monotonic() + 60
+    while not consumer.assigned:  # the landing consumer has joined its group and holds its partitions
+        assert time.monotonic() < deadline, "the consumer never got its partitions"
+        time.sleep(0.05)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     complaint = {
         "event_id": "c1",

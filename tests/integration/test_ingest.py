@@ -131,7 +131,7 @@ def _consumer_has_partitions(settings: Settings) -> bool:
         admin.close()
 
 
-def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_settings: Settings) -> None:
+def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_settings: Settings, tmp_path: Path) -> None:
     settings = dataclasses.replace(kafka_settings, batch_max_messages=500, batch_max_seconds=0.3, idle_exit_seconds=4)
     sample = generate(customers=4000, seed=11)
     # Messages keep arriving for ~25 s while consumers are killed, so every kill lands mid-stream.
@@ -142,14 +142,19 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_setti
     rng = random.Random(42)
     env = {**os.environ, **to_env(settings)}
     landed_before_final = 0
+    log = tmp_path / "consumer.log"
     for _ in range(5):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cxpulse.cli", "consume"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(3.0, 6.0))  # start-up, group join, then somewhere mid-stream
+        assigned = log.read_text().count("assigned ") if log.exists() else 0
+        with log.open("ab") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cxpulse.cli", "consume"], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        # Killed a random moment after it holds its partitions (its log says so), however slow its start.
+        deadline = time.monotonic() + 120
+        while log.read_text().count("assigned ") <= assigned:
+            assert time.monotonic() < deadline and proc.poll() is None, "the consumer never got its partitions"
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.5, 3.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         landed = len(list(Path(settings.landing_dir).rglob("*.parquet")))

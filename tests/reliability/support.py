@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from cxpulse.config import Settings, to_env
 from cxpulse.reconcile import check_balanced, reconcile
@@ -106,13 +108,18 @@ def produce(settings: Settings, messages: Iterable[tuple[str, bytes | None, byte
 
 
 class SteadyProducer(threading.Thread):
-    """Produces `messages` in slices at about `per_second` from a background thread (one producer)."""
+    """Produces `messages` in slices at about `per_second` from a background thread (one producer).
+    `stop()` ends it early: then exactly the first `sent` messages are on the broker."""
 
     def __init__(self, settings: Settings, messages: list[tuple[str, bytes | None, bytes]], per_second: float):
         super().__init__(daemon=True)
         self.settings, self.messages, self.per_second = settings, messages, per_second
         self.error: BaseException | None = None
         self.sent = 0
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
 
     def run(self) -> None:
         try:
@@ -121,8 +128,10 @@ class SteadyProducer(threading.Thread):
             step = max(1, int(self.per_second / 10))
             start = time.monotonic()
             for i in range(0, len(self.messages), step):
+                if self._halt.is_set():
+                    break
                 futures += [producer.send(t, value=v, key=k) for t, k, v in self.messages[i : i + step]]
-                self.sent = i + step
+                self.sent = min(i + step, len(self.messages))
                 time.sleep(max(0.0, start + (i + step) / self.per_second - time.monotonic()))
             producer.flush()
             for future in futures:
@@ -162,12 +171,36 @@ def stop_consumer(proc: subprocess.Popen, timeout: float = 60) -> int:
         raise
 
 
+def log_count(path: Path, needle: str) -> int:
+    """How many lines of a consumer's log contain `needle` (0 before the log exists)."""
+    return path.read_text(errors="replace").count(needle) if path.exists() else 0
+
+
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting until {what}")
         time.sleep(interval)
+
+
+# -- metrics -----------------------------------------------------------------------------------------------
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """{(sample name, sorted labels): value} of one scrape; {} while the endpoint is not up."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(samples: dict, name: str, **labels: str) -> float | None:
+    return samples.get((name, tuple(sorted(labels.items()))))
 
 
 # -- broker state ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import psutil
 import pytest
 from kafka import KafkaAdminClient
 
+from cxpulse.broker import free_port
 from cxpulse.config import Settings
 from tests.reliability.support import (
     Produced,
@@ -28,8 +29,10 @@ from tests.reliability.support import (
     landed,
     make_stream,
     produce,
+    scrape,
     start_consumer,
     stop_consumer,
+    value,
     wait_until,
 )
 
@@ -95,9 +98,11 @@ def test_full_landing_disk_stalls_the_consumer_and_it_resumes_when_space_returns
         ballast = fill(settings.home, LEFT_FREE)
         first, produced = make_stream(settings, 30_000, "full", malformed_every=100)
         produce(settings, first)
-        proc = start_consumer(settings, log)
+        port = free_port()
+        proc = start_consumer(settings, log, "--metrics-port", str(port))
         try:
             wait_until(lambda: "landing disk full" in log.read_text(), 60, "the consumer reports the full disk")
+            assert value(scrape(port), "cxpulse_consumer_landing_stalled") == 1
             assert not all_landed(settings, end_offsets(settings))
             cpu_before = sum(psutil.Process(proc.pid).cpu_times()[:2])
             time.sleep(8)  # several retries (1, 2, 4 s...) while the disk stays full
@@ -118,6 +123,7 @@ def test_full_landing_disk_stalls_the_consumer_and_it_resumes_when_space_returns
             ends = end_offsets(settings)
             wait_until(lambda: all_landed(settings, ends), 60, "everything lands once space is back")
             wait_until(lambda: "landing stall over" in log.read_text(), 10, "the recovery is logged")
+            assert value(scrape(port), "cxpulse_consumer_landing_stalled") == 0
             assert proc.poll() is None
             assert_nothing_committed_past_the_files(settings)
 
