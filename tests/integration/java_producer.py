@@ -16,9 +16,7 @@ _JARS = ("kafka-clients-", "lz4-java-", "snappy-java-", "zstd-jni-", "slf4j-api-
 
 
 def classpath() -> str:
-    return os.pathsep.join(
-        jar for jar in kafka_classpath().split(os.pathsep) if Path(jar).name.startswith(_JARS)
-    )
+    return os.pathsep.join(jar for jar in kafka_classpath().split(os.pathsep) if Path(jar).name.startswith(_JARS))
 
 
 def write_lines(path: Path, messages: Iterable[tuple[str, bytes]]) -> Path:
@@ -31,20 +29,37 @@ def write_lines(path: Path, messages: Iterable[tuple[str, bytes]]) -> Path:
 
 
 def command(
-    bootstrap: str, topic: str, steps: list[str], *, compression: str = "none", transactional_id: str | None = None,
+    bootstrap: str,
+    topic: str,
+    steps: list[str],
+    *,
+    compression: str = "none",
+    transactional_id: str | None = None,
     partition: int = -1,
 ) -> list[str]:
     java = shutil.which("java") or "java"
     return [
-        java, "-Xmx256m", "-cp", classpath(), str(SOURCE),
-        bootstrap, topic, str(partition), compression, transactional_id or "-", *steps,
+        java,
+        "-Xmx256m",
+        "-cp",
+        classpath(),
+        str(SOURCE),
+        bootstrap,
+        topic,
+        str(partition),
+        compression,
+        transactional_id or "-",
+        *steps,
     ]
 
 
 def run(bootstrap: str, topic: str, steps: list[str], **options) -> dict[str, float]:
     """Run to completion; returns what it printed as {"send": n, ..., "compression-rate-avg": r}."""
     done = subprocess.run(
-        command(bootstrap, topic, steps, **options), capture_output=True, text=True, timeout=180,
+        command(bootstrap, topic, steps, **options),
+        capture_output=True,
+        text=True,
+        timeout=180,
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, f"Java producer failed ({done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}"
