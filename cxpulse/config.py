@@ -37,6 +37,11 @@ class Settings:
     # A batch is flushed to one Parquet file per partition when either bound is reached.
     batch_max_messages: int = 50_000
     batch_max_seconds: float = 2.0
+    # Memory of one consumer, in bytes: a batch is also flushed when its message bytes reach
+    # batch_max_bytes; one fetch brings at most fetch_max_bytes (a quarter of it per partition), plus
+    # one whole record batch when a single batch is larger (Kafka always returns it, KIP-74).
+    batch_max_bytes: int = 64 * 1024 * 1024
+    fetch_max_bytes: int = 16 * 1024 * 1024
     idle_exit_seconds: float = 5.0
     service_level_target_s: int = 20
     fcr_window_h: int = 168
@@ -133,6 +138,8 @@ def _validate(s: Settings) -> None:
     positives = (
         "batch_max_messages",
         "batch_max_seconds",
+        "batch_max_bytes",
+        "fetch_max_bytes",
         "idle_exit_seconds",
         "service_level_target_s",
         "fcr_window_h",

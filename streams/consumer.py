@@ -10,6 +10,12 @@ A full landing disk (ENOSPC/EDQUOT) stalls the consumer instead of stopping it: 
 removed, the batches stay in memory (bounded: fetching is paused), nothing is committed past the last
 landed batch, the group membership is kept by polling the paused partitions, and the write is
 retried with backoff until space returns. SIGTERM/SIGINT only set a flag; every wait checks it.
+
+Transactions: the consumer reads with isolation_level=read_committed, so records of aborted
+transactions are never delivered (never landed, counted or alerted on) and records of an open
+transaction wait until it commits. Transaction markers and aborted records still occupy offsets: each
+batch covers the offsets up to the consumer's position, and its landing file records how many of them
+held no message (streams.landing), which the reconciliation counts as such.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
+from kafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+)
 from kafka.structs import OffsetAndMetadata
 
 from cxpulse.config import Settings
@@ -41,6 +53,7 @@ from streams.landing import (
     quarantine_table,
     remove_incomplete,
     warm_up_arrow,
+    with_skipped,
     write_durably,
 )
 
@@ -59,8 +72,9 @@ class _Interrupted(BaseException):
 
 @dataclass
 class _PartitionBuffer:
-    first_offset: int | None = None
+    first_offset: int | None = None  # the batch covers offsets first..last, messages or not
     last_offset: int | None = None
+    nbytes: int = 0  # bytes of the messages held (the batch byte budget)
     events: list = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
@@ -119,6 +133,8 @@ class LandingConsumer:
         self._hot: HotRules | None = None
         self.stats = ConsumeStats()
         self._buffers: dict[TopicPartition, _PartitionBuffer] = {}
+        # Per partition, the first offset no landed batch covers yet (the start of the next batch).
+        self._next: dict[TopicPartition, int] = {}
         self._oldest: float | None = None
         self._stop = False
         self._wake = threading.Event()  # set by request_stop: ends a wait at once (other threads)
@@ -170,8 +186,10 @@ class LandingConsumer:
                         enable_auto_commit=False,
                         auto_offset_reset="earliest",
                         max_poll_records=10_000,
-                        fetch_max_bytes=64 * 1024 * 1024,
-                        max_partition_fetch_bytes=16 * 1024 * 1024,
+                        # Aborted transactions are never delivered; open ones wait for their commit.
+                        isolation_level="read_committed",
+                        fetch_max_bytes=self.settings.fetch_max_bytes,
+                        max_partition_fetch_bytes=max(self.settings.fetch_max_bytes // 4, 1024 * 1024),
                         # A killed consumer's partitions are handed over after this long, not the default 45 s.
                         session_timeout_ms=10_000,
                         heartbeat_interval_ms=3_000,
@@ -244,6 +262,7 @@ class LandingConsumer:
                     if self.stats.first_message_at is None:
                         self.stats.first_message_at = self._last_activity
                     self._accept(records)
+                self._cover_skipped()
                 if self._due():
                     self.flush()
                 # Idle counts from the last message or the last assignment, whichever is later: a
@@ -278,9 +297,10 @@ class LandingConsumer:
             kind, decode = self._decoders[tp.topic]
             buffer = self._buffers.setdefault(tp, _PartitionBuffer())
             if buffer.first_offset is None:
-                buffer.first_offset = messages[0].offset
+                buffer.first_offset = self._range_start(tp, messages[0].offset)
             for message in messages:
                 value = message.value
+                buffer.nbytes += len(value or b"") + len(message.key or b"")
                 try:
                     event = decode(value, now)
                 except ContractError as exc:
@@ -295,6 +315,44 @@ class LandingConsumer:
         if self._oldest is None:
             self._oldest = time.monotonic()
 
+    def _range_start(self, tp: TopicPartition, upper: int) -> int:
+        """Where the next batch of `tp` starts: after the last landed batch, else where the group's
+        consumption of it began (the committed offset, else the start of the log)."""
+        start = self._next.get(tp)
+        if start is None:
+            start = self._consumer.committed(tp)
+            if start is None:
+                start = self._consumer.beginning_offsets([tp]).get(tp, upper)
+            self._next[tp] = start
+        return min(start, upper)
+
+    def _cover_skipped(self) -> None:
+        """Extend each partition's batch to the consumer's position. Under read_committed the position
+        moves past transaction markers and aborted records without returning them (often in a poll with
+        no record at all); the batch covering them is landed like any other, so that the consumed
+        offset, the reconciliation and a restart all agree."""
+        for tp in self._consumer.assignment():
+            try:
+                position = self._consumer.position(tp, timeout_ms=0)
+            except IllegalStateError:  # revoked meanwhile (the rebalance runs on the IO thread)
+                continue
+            if position is None:
+                continue
+            buffer = self._buffers.get(tp)
+            if buffer is not None and buffer.last_offset is not None:
+                covered = buffer.last_offset + 1
+            else:
+                covered = self._range_start(tp, position)
+            if position <= covered:
+                continue
+            if buffer is None:
+                buffer = self._buffers[tp] = _PartitionBuffer()
+            if buffer.first_offset is None:
+                buffer.first_offset = covered
+            buffer.last_offset = position - 1
+            if self._oldest is None:
+                self._oldest = time.monotonic()
+
     def _due(self) -> bool:
         if self._stall is not None:
             return time.monotonic() >= self._stall.retry_at
@@ -302,7 +360,11 @@ class LandingConsumer:
             return False
         if time.monotonic() - self._oldest >= self.settings.batch_max_seconds:
             return True
-        return sum(len(b) for b in self._buffers.values()) >= self.settings.batch_max_messages
+        buffers = self._buffers.values()
+        return (
+            sum(len(b) for b in buffers) >= self.settings.batch_max_messages
+            or sum(b.nbytes for b in buffers) >= self.settings.batch_max_bytes
+        )
 
     def flush(self) -> None:
         """Make buffered batches durable, then commit their offsets. Never commits unwritten data."""
@@ -327,11 +389,10 @@ class LandingConsumer:
                     path = batch_path(self.settings.quarantine_dir, tp.topic, tp.partition, first, last)
                     write_durably(quarantine_table(buffer.rejected, tp.topic, tp.partition, received_at), path)
                 path = batch_path(self.settings.landing_dir, tp.topic, tp.partition, first, last)
-                write_durably(
-                    events_table(kind, buffer.events, buffer.payloads, buffer.offsets, tp.topic, tp.partition),
-                    path,
-                )
+                table = events_table(kind, buffer.events, buffer.payloads, buffer.offsets, tp.topic, tp.partition)
+                write_durably(with_skipped(table, last - first + 1 - len(buffer)), path)
                 commits[tp] = OffsetAndMetadata(last + 1, "", -1)
+                self._next[tp] = last + 1
                 self.stats.valid += len(buffer.offsets)
                 self.stats.rejected += len(buffer.rejected)
                 self.stats.batches += 1
@@ -447,6 +508,7 @@ class LandingConsumer:
     def discard(self, partitions: set[TopicPartition]) -> None:
         for tp in partitions:
             self._buffers.pop(tp, None)
+            self._next.pop(tp, None)
         if not self._buffers:
             self._oldest = None
 
@@ -470,5 +532,6 @@ class LandingConsumer:
                 log.info("%s[%d]: removed %d leftovers of an interrupted batch", tp.topic, tp.partition, removed)
             if landed is None:
                 continue  # Kafka's committed offset (or the earliest) applies
+            self._next[tp] = landed
             log.info("%s[%d]: resuming after the last landed batch, at offset %d", tp.topic, tp.partition, landed)
             self._consumer.seek(tp, landed)
