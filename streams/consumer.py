@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -38,6 +40,8 @@ from kafka.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
 )
 from kafka.structs import OffsetAndMetadata
 
@@ -64,6 +68,10 @@ STOP_CHECK_S = 0.2  # the longest a wait goes without looking at the stop flag
 COMMIT_TIMEOUT_MS = 10_000  # a failed commit is harmless (the landing files say where to resume)
 CLOSE_TIMEOUT_S = 5.0
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# A dead letter (value + key + headers) above this is sent as a reference record instead: Kafka's
+# default limits are 1 MiB per request (producer) and per batch (broker), headers included.
+DEAD_LETTER_MAX_BYTES = 1_000_000
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
 
 
 class _Interrupted(BaseException):
@@ -91,6 +99,8 @@ class ConsumeStats:
     valid: int = 0
     rejected: int = 0
     batches: int = 0
+    undecodable_batches: int = 0  # record batches the client could not decode: each offset dead-lettered
+    alerts_failed: int = 0  # hot alerts the broker refused (the events themselves are landed)
     first_message_at: float | None = None  # monotonic clock; busy time excludes the idle wait
     last_flush_at: float | None = None
 
@@ -143,6 +153,7 @@ class LandingConsumer:
         self._last_activity: float | None = None  # None until partitions are first assigned
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
+        self._observing: tuple[str, int, int] | None = None  # topic, partition, offset of the event at hand
         self._decoders = {
             settings.topic_touchpoints: ("touchpoints", decode_touchpoint),
             settings.topic_surveys: ("surveys", decode_survey),
@@ -195,8 +206,18 @@ class LandingConsumer:
                         heartbeat_interval_ms=3_000,
                         **common,
                     )
+                    # Not idempotent (kafka-python 3's default): for an idempotent producer a message the
+                    # broker refuses as too large is a fatal error that fails every later send, so one
+                    # oversized dead letter or alert would stop the consumer. Both topics are at-least-once
+                    # anyway (duplicates carry the same source headers / dedupe_key).
                     producer = kafka_client(
-                        KafkaProducer, self.settings, "cxpulse-consumer", acks="all", linger_ms=5, **common
+                        KafkaProducer,
+                        self.settings,
+                        "cxpulse-consumer",
+                        acks="all",
+                        linger_ms=5,
+                        enable_idempotence=False,
+                        **common,
                     )
                 finally:
                     self._in_connect = False
@@ -218,9 +239,7 @@ class LandingConsumer:
                 delay = min(delay * 2, BACKOFF_MAX_S)
                 continue
             self._consumer, self._producer = consumer, producer
-            self._hot = HotRules(
-                self.settings, lambda topic, value, key: self._producer.send(topic, value=value, key=key)
-            )
+            self._hot = HotRules(self.settings, self._send_alert)
             self._consumer.subscribe(list(self.settings.source_topics), listener=_Rebalance(self))
             return
 
@@ -256,7 +275,12 @@ class LandingConsumer:
             while not self._stop:
                 if self._stall is not None:
                     self._pause_fetching()  # again: a rebalance may have assigned new partitions
-                records = self._consumer.poll(timeout_ms=200)
+                try:
+                    records = self._consumer.poll(timeout_ms=200)
+                except Exception as exc:
+                    if not self._isolate_undecodable(exc):
+                        raise
+                    continue
                 if records:
                     self._last_activity = time.monotonic()
                     if self.stats.first_message_at is None:
@@ -309,11 +333,85 @@ class LandingConsumer:
                 buffer.events.append(event)
                 buffer.payloads.append(value)
                 buffer.offsets.append(message.offset)
-                self._hot.observe(kind, event)
+                self._observing = (tp.topic, tp.partition, message.offset)
+                try:
+                    self._hot.observe(kind, event)
+                except KafkaError as exc:  # refused at send(), e.g. too large: the event still lands
+                    self._alert_failed(self._observing, exc)
             buffer.last_offset = messages[-1].offset
             self.stats.consumed += len(messages)
         if self._oldest is None:
             self._oldest = time.monotonic()
+
+    # -- hot alerts ---------------------------------------------------------------------------------
+    def _send_alert(self, topic: str, value: bytes, key: bytes) -> None:
+        """Send one hot alert; a refusal is reported with the event's coordinates, never raised later."""
+        source = self._observing
+        future = self._producer.send(topic, value=value, key=key)
+        future.add_errback(lambda exc: self._alert_failed(source, exc))
+
+    def _alert_failed(self, source: tuple[str, int, int] | None, exc: BaseException) -> None:
+        self.stats.alerts_failed += 1
+        topic, partition, offset = source or ("?", -1, -1)
+        log.error(
+            "hot alert for %s[%d] offset %d not delivered to %s (%s: %s); the event is landed, the alert is "
+            "not retried (at-most-once for refused alerts)",
+            topic,
+            partition,
+            offset,
+            self.settings.topic_alerts,
+            type(exc).__name__,
+            exc,
+        )
+
+    # -- a record batch the client cannot decode -------------------------------------------------
+    def _isolate_undecodable(self, exc: Exception) -> bool:
+        """When poll() failed on one partition's record batch (unknown or broken compression, failed
+        CRC, corrupt records), dead-letter each offset of that batch and seek past it. False when the
+        error is of another kind (the caller re-raises it).
+
+        kafka-python raises from inside its record iterator without saying which partition or batch:
+        both are read from the traceback (the frame of Fetcher.PartitionRecords._unpack_records of the
+        pinned kafka-python; tests/integration/test_poison.py fails if that changes)."""
+        tp = batch = None
+        tb = exc.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_name == "_unpack_records" and "batch" in frame.f_locals:
+                tp, batch = getattr(frame.f_locals.get("self"), "topic_partition", None), frame.f_locals["batch"]
+            tb = tb.tb_next
+        if tp is None or batch is None or tp.topic not in self._decoders:
+            return False
+        first, last = batch.base_offset, batch.last_offset
+        try:
+            delivered_up_to = self._consumer.position(tp, timeout_ms=0) or first
+        except IllegalStateError:
+            return True  # revoked meanwhile: its next owner meets the batch again
+        codec = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}.get(batch.compression_type, "unknown")
+        detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        reason = f"undecodable record batch (offsets {first}-{last}, {codec}): {detail}"
+        log.error(
+            "%s[%d] offsets %d-%d: %s; each offset goes to the dead letters and consumption goes on",
+            tp.topic,
+            tp.partition,
+            first,
+            last,
+            reason,
+        )
+        raw = bytes(getattr(batch, "_buffer", b"")) or None  # the batch as fetched, kept once for forensics
+        buffer = self._buffers.setdefault(tp, _PartitionBuffer())
+        start = max(first, delivered_up_to)  # records of the batch already delivered stay delivered
+        if buffer.first_offset is None:
+            buffer.first_offset = self._range_start(tp, start)
+        for offset in range(start, last + 1):
+            buffer.rejected.append(Rejected(offset, reason, None, raw if offset == start else None))
+        buffer.last_offset = max(last, buffer.last_offset if buffer.last_offset is not None else last)
+        self.stats.consumed += last + 1 - start
+        self.stats.undecodable_batches += 1
+        if self._oldest is None:
+            self._oldest = time.monotonic()
+        self._consumer.seek(tp, last + 1)
+        return True
 
     def _range_start(self, tp: TopicPartition, upper: int) -> int:
         """Where the next batch of `tp` starts: after the last landed batch, else where the group's
@@ -479,30 +577,69 @@ class LandingConsumer:
             log.warning("offset commit failed (%s); landing files are durable, restart resumes after them", exc)
 
     def _publish_dead_letters(self, dead: list[tuple[TopicPartition, Rejected]]) -> None:
-        futures = []
-        for tp, rejected in dead:
-            headers = [
-                ("cx.error", rejected.error.encode()),
-                ("cx.source.topic", tp.topic.encode()),
-                ("cx.source.partition", str(tp.partition).encode()),
-                ("cx.source.offset", str(rejected.offset).encode()),
-            ]
-            futures.append(
-                self._producer.send(
-                    self.settings.topic_deadletter,
-                    value=rejected.original or b"",
-                    key=rejected.key,
-                    headers=headers,
-                )
-            )
+        futures = [(tp, rejected, self._send_dead_letter(tp, rejected)) for tp, rejected in dead]
         self._producer.flush()
-        failed = [f.exception for f in futures if f.failed()]
+        # The broker may allow less than we do (the topic's max.message.bytes): send a reference instead.
+        retried = [
+            (tp, rejected, self._send_dead_letter(tp, rejected, refused=f.exception))
+            for tp, rejected, f in futures
+            if f.failed() and isinstance(f.exception, _TOO_LARGE)
+        ]
+        if retried:
+            self._producer.flush()
+        failed = [f.exception for _, _, f in futures if f.failed() and not isinstance(f.exception, _TOO_LARGE)]
+        failed += [f.exception for _, _, f in retried if f.failed()]
         if failed:
             # Nothing of this batch is written or committed: a restart reads it again from Kafka and
             # sends the dead letters again (at least once), rather than losing them.
             raise KafkaError(
                 f"{len(failed)} dead letters not delivered to {self.settings.topic_deadletter}: {failed[0]!r}"
             )
+
+    def _send_dead_letter(self, tp: TopicPartition, rejected: Rejected, refused: BaseException | None = None):
+        """Send one dead letter: the original bytes, or a reference record when they cannot fit.
+
+        The quarantine file (and ops.deadletters) always keeps the original bytes whole; the topic gets
+        {"cx_reference": ..., source topic/partition/offset, reason, size, sha256} when the message would
+        exceed DEAD_LETTER_MAX_BYTES or the broker refused it as too large."""
+        original = rejected.original or b""
+        headers = [
+            ("cx.error", rejected.error.encode()),
+            ("cx.source.topic", tp.topic.encode()),
+            ("cx.source.partition", str(tp.partition).encode()),
+            ("cx.source.offset", str(rejected.offset).encode()),
+        ]
+        size = len(original) + len(rejected.key or b"") + sum(len(k) + len(v) for k, v in headers)
+        value, key = original, rejected.key
+        if refused is not None or size > DEAD_LETTER_MAX_BYTES:
+            why = f"refused by the broker: {refused}" if refused is not None else f"over {DEAD_LETTER_MAX_BYTES} bytes"
+            log.warning(
+                "%s[%d] offset %d: dead letter of %d bytes %s; sent as a reference record (the original is in "
+                "the quarantine file and ops.deadletters)",
+                tp.topic,
+                tp.partition,
+                rejected.offset,
+                len(original),
+                why,
+            )
+            value = json.dumps(
+                {
+                    "cx_reference": "the original message is too large for the dead-letter topic",
+                    "source": {"topic": tp.topic, "partition": tp.partition, "offset": rejected.offset},
+                    "reason": rejected.error[:1000],
+                    "size": len(original),
+                    "sha256": hashlib.sha256(original).hexdigest(),
+                }
+            ).encode()
+            key = None  # a key can be up to the message size too
+            headers[0] = ("cx.error", rejected.error[:1000].encode())
+            headers.append(("cx.replaced", why[:1000].encode()))
+        try:
+            return self._producer.send(self.settings.topic_deadletter, value=value, key=key, headers=headers)
+        except MessageSizeTooLargeError as exc:  # kafka-python checks max_request_size at send()
+            if refused is not None:
+                raise
+            return self._send_dead_letter(tp, rejected, refused=exc)
 
     # -- restart ----------------------------------------------------------------------------------
     def discard(self, partitions: set[TopicPartition]) -> None:

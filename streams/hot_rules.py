@@ -3,6 +3,8 @@
 Evaluated by the consumer on every valid message, before batching. Delivery on `cx.alerts` is
 at-least-once (a crash before the batch is durable replays it); `dedupe_key` identifies the answer.
 Alerts carry the pseudonymous customer id of the event, and the verbatim only when configured.
+Texts (`message`, `message_fr`, `verbatim`) are cut to ALERT_TEXT_MAX characters, ending in "…": with
+the contract's field limits, an alert stays a few KB whatever the answer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ from cxpulse.config import Settings
 from streams.contracts import CaseOpened, SurveyResponse
 
 MAX_REMEMBERED_CASES = 200_000
+ALERT_TEXT_MAX = 1_000
+
+
+def _cut(text: str | None) -> str | None:
+    if text is None or len(text) <= ALERT_TEXT_MAX:
+        return text
+    return text[: ALERT_TEXT_MAX - 1] + "…"
 
 
 class HotRules:
@@ -83,4 +92,7 @@ def detractor_alert(event: SurveyResponse, with_complaint: bool, include_verbati
     }
     if include_verbatim:
         alert["verbatim"] = event.verbatim
+    for name in ("message", "message_fr", "verbatim"):
+        if name in alert:
+            alert[name] = _cut(alert[name])
     return alert
