@@ -1,4 +1,4 @@
-"""Run tests/integration/java/CxProducer.java, the Java producer of the project's Kafka jars, from a test."""
+"""Run kafka/CxProducer.java, the Java producer of the project's Kafka jars, from a test or a benchmark."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cxpulse.broker import kafka_classpath
 
-SOURCE = Path(__file__).resolve().parent / "java" / "CxProducer.java"
+SOURCE = Path(__file__).resolve().parent.parent.parent / "kafka" / "CxProducer.java"
 # kafka-clients and what it loads: the codec libraries and the logging API (no provider: no log output).
 _JARS = ("kafka-clients-", "lz4-java-", "snappy-java-", "zstd-jni-", "slf4j-api-")
 
@@ -36,11 +36,13 @@ def command(
     compression: str = "none",
     transactional_id: str | None = None,
     partition: int = -1,
+    batch_size: int | None = None,
 ) -> list[str]:
     java = shutil.which("java") or "java"
     return [
         java,
         "-Xmx256m",
+        *([f"-Dcx.batch.size={batch_size}"] if batch_size else []),
         "-cp",
         classpath(),
         str(SOURCE),

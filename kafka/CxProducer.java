@@ -1,5 +1,6 @@
-// The Java producer of the Kafka jars (kafka-clients KafkaProducer), driven from the integration tests:
-// a client cxpulse did not write, with the codecs and transactions real producers use.
+// The Java producer of the Kafka jars (kafka-clients KafkaProducer), driven from the integration tests
+// (tests/integration/java_producer.py) and the codec benchmark (bench/codecs.py): a client cxpulse did
+// not write, with the codecs and transactions real producers use.
 // The jars of `make setup` hold no producer tool (kafka-tools is not a broker dependency), so this file
 // is run by the JDK's source launcher (`java -cp <kafka-clients...> CxProducer.java ...`), nothing to build.
 //
@@ -10,6 +11,7 @@
 //   send: plain sends (no transaction); commit / abort: one transaction, committed / aborted;
 //   hold: one transaction left open (prints "open N"), committed when a line arrives on stdin.
 // Prints "<step> <n>" after each step and "compression-rate-avg <r>" at the end (< 1: batches compressed).
+// -Dcx.batch.size=BYTES sets batch.size (default 262144; Java counts it in estimated compressed bytes).
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +34,7 @@ public class CxProducer {
         props.put("compression.type", args[3]);
         props.put("acks", "all");
         props.put("linger.ms", "100");
-        props.put("batch.size", String.valueOf(256 * 1024));
+        props.put("batch.size", System.getProperty("cx.batch.size", String.valueOf(256 * 1024)));
         props.put("key.serializer", ByteArraySerializer.class.getName());
         props.put("value.serializer", ByteArraySerializer.class.getName());
         if (transactional) {
