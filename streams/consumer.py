@@ -46,6 +46,7 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata
 
 from cxpulse.config import Settings
+from streams.codecs import bound_decompression
 from streams.contracts import ContractError, decode_survey, decode_touchpoint
 from streams.hot_rules import HotRules
 from streams.kafka_clients import KafkaAccessError, kafka_client
@@ -271,6 +272,8 @@ class LandingConsumer:
                 self.settings.landing_dir,
             )
             warm_up_arrow()
+            # No record batch may decompress to more than the batch byte budget (streams.codecs).
+            bound_decompression(self.settings.batch_max_bytes)
             self._connect()
             if self._consumer is None:
                 return self.stats

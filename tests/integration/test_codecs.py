@@ -3,15 +3,14 @@ decodes each one, the raw tables hold exactly what was sent, and the books balan
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 
 from cxpulse.config import Settings
 from cxpulse.reconcile import check_balanced, reconcile
-from streams.consumer import LandingConsumer
 from tests.integration import java_producer
+from tests.integration.until_landed import consume_until_landed
 from tests.reliability.support import malformed, survey, touchpoint
 from warehouse.db import connect
 from warehouse.loader import load
@@ -23,7 +22,7 @@ TOUCHPOINTS, SURVEYS, MALFORMED = 3_000, 1_000, 40
 
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
 def test_java_producer_batches_of_every_codec_land_exactly(codec: str, kafka_settings: Settings, tmp_path: Path):
-    settings = dataclasses.replace(kafka_settings, idle_exit_seconds=2)
+    settings = kafka_settings
     touchpoints = [(f"c{i % 101}", touchpoint(i, codec)) for i in range(TOUCHPOINTS)]
     touchpoints += [(f"c{i % 101}", malformed(i, codec)) for i in range(MALFORMED)]
     surveys = [(f"c{i % 101}", survey(i, codec)) for i in range(SURVEYS)]
@@ -38,7 +37,7 @@ def test_java_producer_batches_of_every_codec_land_exactly(codec: str, kafka_set
         # The producer really compressed its batches with this codec (similar JSON compresses well).
         assert printed["compression-rate-avg"] < 0.5, printed
 
-    stats = LandingConsumer(settings).run(until_idle=True)
+    stats = consume_until_landed(settings)
     assert stats.consumed == TOUCHPOINTS + MALFORMED + SURVEYS
 
     con = connect(settings.warehouse_path)

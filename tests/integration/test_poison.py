@@ -17,8 +17,8 @@ from kafka.admin import NewTopic
 
 from cxpulse.config import Settings
 from cxpulse.reconcile import check_balanced, reconcile
-from streams.consumer import LandingConsumer
 from tests.integration import java_producer
+from tests.integration.until_landed import consume_until_landed
 from tests.reliability.support import touchpoint
 from warehouse.db import connect
 from warehouse.loader import load
@@ -66,7 +66,7 @@ def read_all(settings: Settings, topic: str) -> list:
 def test_poison_batch_refused_dead_letter_and_refused_alert_never_stop_the_consumer(
     kafka_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = small_topics(dataclasses.replace(kafka_settings, idle_exit_seconds=2))
+    settings = small_topics(kafka_settings)
     # 1. A zstd batch from the Java producer, which this consumer cannot decode (as when a codec package
     #    is missing in a deployment: kafka-python raises UnsupportedCodecError inside poll()).
     zstd = [(f"c{i}", touchpoint(i, "zstd")) for i in range(ZSTD_EVENTS)]
@@ -102,7 +102,7 @@ def test_poison_batch_refused_dead_letter_and_refused_alert_never_stop_the_consu
 
     monkeypatch.setattr(kafka.codec, "has_zstd", lambda: False)
     with caplog.at_level(logging.WARNING, logger="streams.consumer"):
-        stats = LandingConsumer(settings).run(until_idle=True)
+        stats = consume_until_landed(settings)
     assert stats.undecodable_batches >= 1
     assert stats.alerts_failed == 1
     assert stats.consumed == ZSTD_EVENTS + 1 + PLAIN_EVENTS + 1
@@ -140,3 +140,44 @@ def test_poison_batch_refused_dead_letter_and_refused_alert_never_stop_the_consu
     assert body["source"] == {"topic": settings.topic_touchpoints, "partition": 0, "offset": big.offset}
     assert body["size"] == len(json.dumps(too_long)) and body["reason"].startswith("contract:")
     assert b"refused by the broker" in dict(reference.headers)["cx.replaced"]
+
+
+def test_a_gzip_batch_that_decompresses_past_the_budget_is_dead_lettered_and_the_rest_flows(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    budget = 4 * 1024 * 1024
+    settings = dataclasses.replace(kafka_settings, batch_max_bytes=budget)
+    base = json.loads(touchpoint(0, "ratio"))
+    bombs = [
+        (f"c{i}", json.dumps({**base, "event_id": f"bomb-{i}", "pad": "a" * 100_000}).encode()) for i in range(200)
+    ]
+    printed = java_producer.run(
+        settings.kafka_bootstrap,
+        settings.topic_touchpoints,
+        [f"send:{java_producer.write_lines(tmp_path / 'bombs.txt', bombs)}"],
+        compression="gzip",
+        partition=0,
+        batch_size=8 * 1024 * 1024,  # Java counts compressed bytes: one batch holds many MB of JSON
+    )
+    assert printed["compression-rate-avg"] < 0.01
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        for i in range(PLAIN_EVENTS):
+            producer.send(settings.topic_touchpoints, touchpoint(i, "after"), partition=0)
+        producer.flush()
+    finally:
+        producer.close()
+
+    stats = consume_until_landed(settings)
+    assert stats.undecodable_batches >= 1
+    con = connect(settings.warehouse_path)
+    try:
+        load(con, settings)
+        loaded = {r[0] for r in con.execute("select event_id from raw.touchpoints").fetchall()}
+        dead = con.execute('select "offset", error from ops.deadletters order by 1').fetchall()
+        assert {f"after-t{i}" for i in range(PLAIN_EVENTS)} <= loaded
+        assert dead and all(f"decompresses to more than {budget:,} bytes" in e and "gzip" in e for _, e in dead)
+        assert len(loaded) + len(dead) == len(bombs) + PLAIN_EVENTS  # every bomb loaded or dead-lettered
+        check_balanced(reconcile(con, settings))
+    finally:
+        con.close()
