@@ -38,7 +38,7 @@ def consume(settings: Settings) -> None:
 def run_consumer(settings: Settings, topic: str, name: str) -> dict:
     """One consumer process on `topic`: events landed, events/s over its busy time, peak RSS in MB."""
     run = dataclasses.replace(
-        settings, home=settings.home / name, topic_touchpoints=topic, consumer_group=name, idle_exit_seconds=2.0
+        settings, home=settings.home / name, topic_touchpoints=topic, consumer_group=name, idle_exit_seconds=10.0
     )
     env = {**os.environ, **to_env(run)}
     out = run.home / "out.json"

@@ -348,7 +348,7 @@ class LandingConsumer:
                 self._observing = (tp.topic, tp.partition, message.offset)
                 try:
                     self._hot.observe(kind, event)
-                except KafkaError as exc:  # refused at send(), e.g. too large: the event still lands
+                except _TOO_LARGE as exc:  # refused at send() (max_request_size): the event still lands
                     self._alert_failed(self._observing, exc)
             buffer.last_offset = messages[-1].offset
             self.stats.consumed += len(messages)
