@@ -10,9 +10,10 @@ control records (commit/abort markers) of transactions nor the records of aborte
 offsets belong to the batch that moved past them. The landing file records their number in its
 Parquet metadata (`cxpulse.skipped_offsets`): offsets in range = rows + quarantined rows + skipped.
 Each batch writes its quarantine file first and its landing file last, even when the batch has no
-valid event (an empty file with the schema): the landing file is the batch's commit record. A consumer that restarts
-seeks past the last landing file and removes quarantine files of a batch that never completed, so
-a crash at any instant neither loses nor repeats a message, whatever Kafka's committed offset says.
+valid event (an empty file with the schema): the landing file is the batch's commit record. A
+consumer that restarts seeks past the last landing file and removes quarantine files of a batch that
+never completed, so a crash at any instant neither loses nor repeats a message, whatever Kafka's
+committed offset says.
 """
 
 from __future__ import annotations
