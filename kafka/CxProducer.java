@@ -11,7 +11,8 @@
 //   send: plain sends (no transaction); commit / abort: one transaction, committed / aborted;
 //   hold: one transaction left open (prints "open N"), committed when a line arrives on stdin.
 // Prints "<step> <n>" after each step and "compression-rate-avg <r>" at the end (< 1: batches compressed).
-// -Dcx.batch.size=BYTES sets batch.size (default 262144; Java counts it in estimated compressed bytes).
+// -Dcx.batch.size=BYTES sets batch.size (default 262144; Java counts it in estimated compressed bytes),
+// -Dcx.linger.ms=MS linger.ms (default 100; a long one closes batches only when full or flushed).
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -33,7 +34,7 @@ public class CxProducer {
         props.put("bootstrap.servers", args[0]);
         props.put("compression.type", args[3]);
         props.put("acks", "all");
-        props.put("linger.ms", "100");
+        props.put("linger.ms", System.getProperty("cx.linger.ms", "100"));
         props.put("batch.size", System.getProperty("cx.batch.size", String.valueOf(256 * 1024)));
         props.put("key.serializer", ByteArraySerializer.class.getName());
         props.put("value.serializer", ByteArraySerializer.class.getName());

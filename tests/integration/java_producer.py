@@ -37,12 +37,14 @@ def command(
     transactional_id: str | None = None,
     partition: int = -1,
     batch_size: int | None = None,
+    linger_ms: int | None = None,
 ) -> list[str]:
     java = shutil.which("java") or "java"
     return [
         java,
         "-Xmx256m",
         *([f"-Dcx.batch.size={batch_size}"] if batch_size else []),
+        *([f"-Dcx.linger.ms={linger_ms}"] if linger_ms else []),
         "-cp",
         classpath(),
         str(SOURCE),

@@ -158,6 +158,7 @@ def test_a_gzip_batch_that_decompresses_past_the_budget_is_dead_lettered_and_the
         compression="gzip",
         partition=0,
         batch_size=8 * 1024 * 1024,  # Java counts compressed bytes: one batch holds many MB of JSON
+        linger_ms=60_000,  # batches close when full or at the final flush, never early on a slow machine
     )
     assert printed["compression-rate-avg"] < 0.01
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
