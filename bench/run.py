@@ -67,6 +67,8 @@ def main() -> None:
     alerts = _run(
         "bench.alerts", "--touchpoints", str(events), "--hot", hot, "--repeats", str(repeats), reuse=args.reuse
     )
+    codec_events, large = (100_000, 100) if args.quick else (500_000, 300)
+    codecs = _run("bench.codecs", "--events", str(codec_events), "--large", str(large), reuse=args.reuse)
     big = touchpoints // 1_000_000
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -92,6 +94,12 @@ def main() -> None:
         "hot_alert_p50_s": alerts["hot_alert_p50_s"],
         "hot_alert_p95_s": alerts["hot_alert_p95_s"],
         "peak_rss_mb": {**ingest["peak_rss_mb"], **marts["peak_rss_mb"], **alerts.get("peak_rss_mb", {})},
+        "codec_events": codec_events,
+        "codec_events_per_s": codecs["events_per_s"],
+        "codec_vs_none": codecs["vs_none"],
+        "codec_peak_rss_mb": codecs["codec_peak_rss_mb"],
+        "large_1mb": codecs["large_1mb"],
+        "gzip_ratio": codecs["gzip_ratio"],
         "machine": {
             "cores": os.cpu_count(),
             "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
@@ -135,10 +143,29 @@ def main() -> None:
         f"{result['hot_alert_p95_s']:.3f} | p95 <= 2 s |",
         f"| peak RSS per stage, MB (ingest: process RSS after consuming; others: process peak) | "
         f"{ {k: round(v) for k, v in result['peak_rss_mb'].items()} } | <= 4 GiB |",
+        *codec_lines(result),
         "",
     ]
     REPORT.write_text("\n".join(lines) + (REPORT_NOTES.read_text() if REPORT_NOTES.exists() else ""))
     print("\n".join(lines))
+
+
+def codec_lines(result: dict) -> list[str]:
+    """The rows of bench.codecs: ingest per codec (kcat-produced batches) and peak RSS with large records."""
+    rates, ratio = result["codec_events_per_s"], result["codec_vs_none"]
+    large, gzip = result["large_1mb"], result["gzip_ratio"]
+    return [
+        f"| ingest per codec, {result['codec_events']:,} events, 1 process, events/s (x uncompressed): "
+        + ", ".join(f"{c} {rates[c]:,.0f} (x{ratio[c]:.2f})" for c in rates)
+        + " | every codec >= 0.8 x none |",
+        f"| peak RSS of one consumer process per codec, MB | "
+        f"{ {c: round(v) for c, v in result['codec_peak_rss_mb'].items()} } | |",
+        f"| {large['events']} records of ~1 MB: events/s, peak RSS MB | {large['events_per_s']:,.1f}, "
+        f"{large['peak_rss_mb']:,.0f} | bounded by fetch + batch byte budgets |",
+        f"| gzip batches of ratio {1 / gzip['compression_rate']:,.0f}:1 (Java producer, {gzip['events']} records of "
+        f"{gzip['record_bytes'] // 1000} KB): events/s, peak RSS MB | {gzip['events_per_s']:,.1f}, "
+        f"{gzip['peak_rss_mb']:,.0f} | bounded by one decompressed batch + poll byte budget |",
+    ]
 
 
 REPORT_NOTES = ROOT / "bench" / "NOTES.md"

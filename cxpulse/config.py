@@ -44,6 +44,11 @@ class Settings:
     idle_exit_seconds: float = 1.0
     # `consume` serves Prometheus metrics on this port (0: no endpoint); one port per process.
     metrics_port: int = 0
+    # Memory of one consumer, in bytes: a batch is also flushed when its message bytes reach
+    # batch_max_bytes; one fetch brings at most fetch_max_bytes (a quarter of it per partition), plus
+    # one whole record batch when a single batch is larger (Kafka always returns it, KIP-74).
+    batch_max_bytes: int = 64 * 1024 * 1024
+    fetch_max_bytes: int = 16 * 1024 * 1024
     service_level_target_s: int = 20
     fcr_window_h: int = 168
     hourly_cost_eur: float = 40.0
@@ -161,6 +166,8 @@ def _validate(s: Settings) -> None:
     positives = (
         "batch_max_messages",
         "batch_max_seconds",
+        "batch_max_bytes",
+        "fetch_max_bytes",
         "idle_exit_seconds",
         "service_level_target_s",
         "fcr_window_h",

@@ -1,5 +1,17 @@
 """Reconciliation: every message produced is loaded, dropped as a duplicate, dead-lettered, waiting
-in a landing file, or not consumed yet. `balance` is what none of these explains and must be 0."""
+in a landing file, or not consumed yet. `balance` is what none of these explains and must be 0.
+
+Per partition, with `produced` = the end offset (every offset ever written):
+
+    produced = loaded + duplicates + dead_letters + not_loaded + erased + txn_skipped + lag
+
+`txn_skipped` counts offsets that hold no message for a read_committed consumer: the control record
+(commit or abort marker) each transaction writes in each of its partitions, and the records of aborted
+transactions. The consumer counts them as it moves past them (its position minus the messages it got
+between two batches) and records the number in each landing file; the loader keeps it in
+`ops.loaded_files.skipped_offsets`. They are counted, never inferred from the other terms, so a lost
+message still shows as an unbalanced partition.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +24,7 @@ from kafka.errors import KafkaError
 
 from cxpulse.config import Settings
 from streams.kafka_clients import KafkaAccessError, kafka_client
-from streams.landing import landed_next_offset, parse_batch_name
+from streams.landing import landed_next_offset, parse_batch_name, skipped_offsets
 from warehouse.erasure import erased_counts
 
 
@@ -28,6 +40,7 @@ class PartitionCounts:
     dead_letters: int
     not_loaded: int  # messages in landing/quarantine files the loader has not taken yet
     erased: int = 0  # rows removed by `cxpulse forget` (GDPR)
+    txn_skipped: int = 0  # offsets without a message: transaction markers and aborted records
 
     @property
     def lag(self) -> int | None:
@@ -39,13 +52,21 @@ class PartitionCounts:
         if self.produced is None:
             return None
         return self.produced - (
-            self.loaded + self.duplicates + self.dead_letters + self.not_loaded + self.erased + self.lag
+            self.loaded
+            + self.duplicates
+            + self.dead_letters
+            + self.not_loaded
+            + self.erased
+            + self.txn_skipped
+            + self.lag
         )
 
     @property
     def consumed_balance(self) -> int:
         """Consumed messages not explained by the warehouse and pending files (works without a broker)."""
-        return self.consumed - (self.loaded + self.duplicates + self.dead_letters + self.not_loaded + self.erased)
+        return self.consumed - (
+            self.loaded + self.duplicates + self.dead_letters + self.not_loaded + self.erased + self.txn_skipped
+        )
 
 
 class ReconciliationError(RuntimeError):
@@ -82,8 +103,12 @@ def _kafka_offsets(settings: Settings) -> tuple[dict[TopicPartition, int], dict[
     return ends, committed
 
 
-def _pending_rows(settings: Settings, loaded_paths: set[str]) -> dict[tuple[str, int], int]:
+def _pending_rows(
+    settings: Settings, loaded_paths: set[str]
+) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+    """Rows and skipped offsets of the landing and quarantine files the loader has not taken yet."""
     pending: dict[tuple[str, int], int] = {}
+    skipped: dict[tuple[str, int], int] = {}
     for root in (settings.landing_dir, settings.quarantine_dir):
         if not root.is_dir():
             continue
@@ -91,7 +116,9 @@ def _pending_rows(settings: Settings, loaded_paths: set[str]) -> dict[tuple[str,
             if parse_batch_name(path) and str(path.relative_to(settings.home)) not in loaded_paths:
                 key = (path.parent.parent.name, int(path.parent.name))
                 pending[key] = pending.get(key, 0) + pq.ParquetFile(path).metadata.num_rows
-    return pending
+                if root == settings.landing_dir:
+                    skipped[key] = skipped.get(key, 0) + skipped_offsets(path)
+    return pending, skipped
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, *, with_kafka: bool = True) -> list[PartitionCounts]:
@@ -113,7 +140,15 @@ def reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, *, with_kafka:
         for t, p, n in con.execute('select topic, "partition", count(*) from ops.deadletters group by all').fetchall()
     }
     loaded_paths = {row[0] for row in con.execute("select path from ops.loaded_files").fetchall()}
-    pending = _pending_rows(settings, loaded_paths)
+    pending, pending_skipped = _pending_rows(settings, loaded_paths)
+    skipped = {
+        (t, p): n
+        for t, p, n in con.execute(
+            'select topic, "partition", sum(skipped_offsets)::bigint from ops.loaded_files group by all'
+        ).fetchall()
+    }
+    for key, n in pending_skipped.items():
+        skipped[key] = skipped.get(key, 0) + n
     erased = erased_counts(con)
 
     keys = set(loaded) | set(duplicates) | set(dead) | set(pending)
@@ -137,6 +172,7 @@ def reconcile(con: duckdb.DuckDBPyConnection, settings: Settings, *, with_kafka:
                 dead_letters=dead.get((topic, partition), 0),
                 not_loaded=pending.get((topic, partition), 0),
                 erased=erased.get((topic, partition), 0),
+                txn_skipped=skipped.get((topic, partition), 0) or 0,
             )
         )
     return rows

@@ -27,6 +27,7 @@ RECONCILED = (
     "dead_letters",
     "not_loaded",
     "erased",
+    "txn_skipped",
     "lag",
     "balance",
 )
@@ -46,7 +47,9 @@ def _n(value: int | None) -> str:
 
 def reconciliation_table(rows: Sequence[PartitionCounts]) -> Table:
     """One row per topic and partition, then one total per topic."""
-    table = Table(title="reconciliation: produced = loaded + duplicates + dead letters + not loaded + erased + lag")
+    table = Table(
+        title="reconciliation: produced = loaded + duplicates + dead letters + not loaded + erased + txn skipped + lag"
+    )
     for header in ("topic", "partition", *RECONCILED):
         table.add_column(header.replace("_", " "), justify="left" if header == "topic" else "right")
     totals: dict[str, dict[str, int | None]] = {}
@@ -75,6 +78,11 @@ def print_reconciliation(settings: Settings, console: Console) -> bool | None:
     finally:
         con.close()
     console.print(reconciliation_table(rows))
+    if any(r.txn_skipped for r in rows):
+        console.print(
+            "txn skipped: offsets holding no message for a read_committed consumer (one commit/abort marker per "
+            "transaction and partition, and the records of aborted transactions)"
+        )
     try:
         check_balanced(rows)  # without a broker: what was consumed must still be explained
     except ReconciliationError as exc:

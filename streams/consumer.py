@@ -10,12 +10,20 @@ A full landing disk (ENOSPC/EDQUOT) stalls the consumer instead of stopping it: 
 removed, the batches stay in memory (bounded: fetching is paused), nothing is committed past the last
 landed batch, the group membership is kept by polling the paused partitions, and the write is
 retried with backoff until space returns. SIGTERM/SIGINT only set a flag; every wait checks it.
+
+Transactions: the consumer reads with isolation_level=read_committed, so records of aborted
+transactions are never delivered (never landed, counted or alerted on) and records of an open
+transaction wait until it commits. Transaction markers and aborted records still occupy offsets: each
+batch covers the offsets up to the consumer's position, and its landing file records how many of them
+held no message (streams.landing), which the reconciliation counts as such.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import json
 import logging
 import os
 import signal
@@ -26,10 +34,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaError, KafkaTimeoutError
+from kafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+)
 from kafka.structs import OffsetAndMetadata
 
 from cxpulse.config import Settings
+from streams.codecs import bound_decompression
 from streams.contracts import ContractError, decode_survey, decode_touchpoint
 from streams.hot_rules import HotRules
 from streams.kafka_clients import KafkaAccessError, kafka_client
@@ -41,6 +58,7 @@ from streams.landing import (
     quarantine_table,
     remove_incomplete,
     warm_up_arrow,
+    with_skipped,
     write_durably,
 )
 from streams.metrics import ConsumerMetrics
@@ -55,6 +73,11 @@ CAUGHT_UP_CHECK_S = 0.5  # --until-idle asks the broker for end offsets at most 
 LAG_REFRESH_S = 5.0  # the lag gauges are refreshed this often
 OFFSETS_TIMEOUT_MS = 5_000
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# A dead letter (value + key + headers) above this is sent as a reference record instead: Kafka's
+# default limits are 1 MiB per request (producer) and per batch (broker), headers included.
+DEAD_LETTER_MAX_BYTES = 1_000_000
+MAX_POLL_RECORDS = 10_000
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
 
 
 class _Interrupted(BaseException):
@@ -63,8 +86,9 @@ class _Interrupted(BaseException):
 
 @dataclass
 class _PartitionBuffer:
-    first_offset: int | None = None
+    first_offset: int | None = None  # the batch covers offsets first..last, messages or not
     last_offset: int | None = None
+    nbytes: int = 0  # bytes of the messages held (the batch byte budget)
     events: list = field(default_factory=list)
     payloads: list[bytes] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
@@ -82,6 +106,8 @@ class ConsumeStats:
     valid: int = 0
     rejected: int = 0
     batches: int = 0
+    undecodable_batches: int = 0  # record batches the client could not decode: each offset dead-lettered
+    alerts_failed: int = 0  # hot alerts the broker refused (the events themselves are landed)
     first_message_at: float | None = None  # monotonic clock; busy time excludes the idle wait
     last_flush_at: float | None = None
 
@@ -144,6 +170,8 @@ class LandingConsumer:
         self._hot: HotRules | None = None
         self.stats = ConsumeStats()
         self._buffers: dict[TopicPartition, _PartitionBuffer] = {}
+        # Per partition, the first offset no landed batch covers yet (the start of the next batch).
+        self._next: dict[TopicPartition, int] = {}
         self._oldest: float | None = None
         self._stop = False
         self._wake = threading.Event()  # set by request_stop: ends a wait at once (other threads)
@@ -157,6 +185,8 @@ class LandingConsumer:
         self._next_lag_refresh = 0.0
         self._consumer: KafkaConsumer | None = None
         self._producer: KafkaProducer | None = None
+        self._record_bytes = 1024.0  # mean message size seen lately: sizes each poll in bytes, not records
+        self._observing: tuple[str, int, int] | None = None  # topic, partition, offset of the event at hand
         self._decoders = {
             settings.topic_touchpoints: ("touchpoints", decode_touchpoint),
             settings.topic_surveys: ("surveys", decode_survey),
@@ -199,16 +229,28 @@ class LandingConsumer:
                         group_id=self.settings.consumer_group,
                         enable_auto_commit=False,
                         auto_offset_reset="earliest",
-                        max_poll_records=10_000,
-                        fetch_max_bytes=64 * 1024 * 1024,
-                        max_partition_fetch_bytes=16 * 1024 * 1024,
+                        max_poll_records=MAX_POLL_RECORDS,
+                        # Aborted transactions are never delivered; open ones wait for their commit.
+                        isolation_level="read_committed",
+                        fetch_max_bytes=self.settings.fetch_max_bytes,
+                        max_partition_fetch_bytes=max(self.settings.fetch_max_bytes // 4, 1024 * 1024),
                         # A killed consumer's partitions are handed over after this long, not the default 45 s.
                         session_timeout_ms=10_000,
                         heartbeat_interval_ms=3_000,
                         **common,
                     )
+                    # Not idempotent (kafka-python 3's default): for an idempotent producer a message the
+                    # broker refuses as too large is a fatal error that fails every later send, so one
+                    # oversized dead letter or alert would stop the consumer. Both topics are at-least-once
+                    # anyway (duplicates carry the same source headers / dedupe_key).
                     producer = kafka_client(
-                        KafkaProducer, self.settings, "cxpulse-consumer", acks="all", linger_ms=5, **common
+                        KafkaProducer,
+                        self.settings,
+                        "cxpulse-consumer",
+                        acks="all",
+                        linger_ms=5,
+                        enable_idempotence=False,
+                        **common,
                     )
                 finally:
                     self._in_connect = False
@@ -230,9 +272,7 @@ class LandingConsumer:
                 delay = min(delay * 2, BACKOFF_MAX_S)
                 continue
             self._consumer, self._producer = consumer, producer
-            self._hot = HotRules(
-                self.settings, lambda topic, value, key: self._producer.send(topic, value=value, key=key)
-            )
+            self._hot = HotRules(self.settings, self._send_alert)
             self._consumer.subscribe(list(self.settings.source_topics), listener=_Rebalance(self))
             return
 
@@ -264,18 +304,26 @@ class LandingConsumer:
             warm_up_arrow()
             if self.settings.metrics_port:
                 self.metrics.serve(self.settings.metrics_port)
+            # No record batch may decompress to more than the batch byte budget (streams.codecs).
+            bound_decompression(self.settings.batch_max_bytes)
             self._connect()
             if self._consumer is None:
                 return self.stats
             while not self._stop:
                 if self._stall is not None:
                     self._pause_fetching()  # again: a rebalance may have assigned new partitions
-                records = self._consumer.poll(timeout_ms=200)
+                try:
+                    records = self._consumer.poll(timeout_ms=200, max_records=self._poll_records())
+                except Exception as exc:
+                    if not self._isolate_undecodable(exc):
+                        raise
+                    continue
                 if records:
                     self._caught_up_since = None
                     if self.stats.first_message_at is None:
                         self.stats.first_message_at = time.monotonic()
                     self._accept(records)
+                self._cover_skipped()
                 if self._due():
                     self.flush()
                 now = time.monotonic()
@@ -310,16 +358,24 @@ class LandingConsumer:
             self.metrics.close()
 
     # -- batching ---------------------------------------------------------------------------------
+    def _poll_records(self) -> int:
+        """Records per poll so that one poll returns about a quarter of the batch byte budget: with
+        10,000 records of 100 KB decompressed from a high-ratio batch, one poll would hold 1 GB."""
+        return int(min(MAX_POLL_RECORDS, max(1, self.settings.batch_max_bytes / 4 / self._record_bytes)))
+
     def _accept(self, records: dict[TopicPartition, list]) -> None:
         now = datetime.now(UTC)
+        count = size = 0
         for tp, messages in records.items():
             kind, decode = self._decoders[tp.topic]
             buffer = self._buffers.setdefault(tp, _PartitionBuffer())
             if buffer.first_offset is None:
-                buffer.first_offset = messages[0].offset
+                buffer.first_offset = self._range_start(tp, messages[0].offset)
                 buffer.opened_at = time.monotonic()
+            before = buffer.nbytes
             for message in messages:
                 value = message.value
+                buffer.nbytes += len(value or b"") + len(message.key or b"")
                 try:
                     event = decode(value, now)
                 except ContractError as exc:
@@ -328,12 +384,129 @@ class LandingConsumer:
                 buffer.events.append(event)
                 buffer.payloads.append(value)
                 buffer.offsets.append(message.offset)
-                self._hot.observe(kind, event)
+                self._observing = (tp.topic, tp.partition, message.offset)
+                try:
+                    self._hot.observe(kind, event)
+                except _TOO_LARGE as exc:  # refused at send() (max_request_size): the event still lands
+                    self._alert_failed(self._observing, exc)
             buffer.last_offset = messages[-1].offset
             self.stats.consumed += len(messages)
             self.metrics.consumed.labels(tp.topic).inc(len(messages))
+            count, size = count + len(messages), size + buffer.nbytes - before
+        if count:
+            self._record_bytes = max(64.0, 0.5 * self._record_bytes + 0.5 * size / count)
         if self._oldest is None:
             self._oldest = time.monotonic()
+
+    # -- hot alerts ---------------------------------------------------------------------------------
+    def _send_alert(self, topic: str, value: bytes, key: bytes) -> None:
+        """Send one hot alert; a refusal is reported with the event's coordinates, never raised later."""
+        source = self._observing
+        future = self._producer.send(topic, value=value, key=key)
+        future.add_errback(lambda exc: self._alert_failed(source, exc))
+
+    def _alert_failed(self, source: tuple[str, int, int] | None, exc: BaseException) -> None:
+        self.stats.alerts_failed += 1
+        topic, partition, offset = source or ("?", -1, -1)
+        log.error(
+            "hot alert for %s[%d] offset %d not delivered to %s (%s: %s); the event is landed, the alert is "
+            "not retried (at-most-once for refused alerts)",
+            topic,
+            partition,
+            offset,
+            self.settings.topic_alerts,
+            type(exc).__name__,
+            exc,
+        )
+
+    # -- a record batch the client cannot decode -------------------------------------------------
+    def _isolate_undecodable(self, exc: Exception) -> bool:
+        """When poll() failed on one partition's record batch (unknown or broken compression, failed
+        CRC, corrupt records), dead-letter each offset of that batch and seek past it. False when the
+        error is of another kind (the caller re-raises it).
+
+        kafka-python raises from inside its record iterator without saying which partition or batch:
+        both are read from the traceback (the frame of Fetcher.PartitionRecords._unpack_records of the
+        pinned kafka-python; tests/integration/test_poison.py fails if that changes)."""
+        tp = batch = None
+        tb = exc.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_name == "_unpack_records" and "batch" in frame.f_locals:
+                tp, batch = getattr(frame.f_locals.get("self"), "topic_partition", None), frame.f_locals["batch"]
+            tb = tb.tb_next
+        if tp is None or batch is None or tp.topic not in self._decoders:
+            return False
+        first, last = batch.base_offset, batch.last_offset
+        try:
+            delivered_up_to = self._consumer.position(tp, timeout_ms=0) or first
+        except IllegalStateError:
+            return True  # revoked meanwhile: its next owner meets the batch again
+        codec = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}.get(batch.compression_type, "unknown")
+        detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        reason = f"undecodable record batch (offsets {first}-{last}, {codec}): {detail}"
+        log.error(
+            "%s[%d] offsets %d-%d: %s; each offset goes to the dead letters and consumption goes on",
+            tp.topic,
+            tp.partition,
+            first,
+            last,
+            reason,
+        )
+        raw = bytes(getattr(batch, "_buffer", b"")) or None  # the batch as fetched, kept once for forensics
+        buffer = self._buffers.setdefault(tp, _PartitionBuffer())
+        start = max(first, delivered_up_to)  # records of the batch already delivered stay delivered
+        if buffer.first_offset is None:
+            buffer.first_offset = self._range_start(tp, start)
+            buffer.opened_at = time.monotonic()
+        for offset in range(start, last + 1):
+            buffer.rejected.append(Rejected(offset, reason, None, raw if offset == start else None))
+        buffer.last_offset = max(last, buffer.last_offset if buffer.last_offset is not None else last)
+        self.stats.consumed += last + 1 - start
+        self.stats.undecodable_batches += 1
+        if self._oldest is None:
+            self._oldest = time.monotonic()
+        self._consumer.seek(tp, last + 1)
+        return True
+
+    def _range_start(self, tp: TopicPartition, upper: int) -> int:
+        """Where the next batch of `tp` starts: after the last landed batch, else where the group's
+        consumption of it began (the committed offset, else the start of the log)."""
+        start = self._next.get(tp)
+        if start is None:
+            start = self._consumer.committed(tp)
+            if start is None:
+                start = self._consumer.beginning_offsets([tp]).get(tp, upper)
+            self._next[tp] = start
+        return min(start, upper)
+
+    def _cover_skipped(self) -> None:
+        """Extend each partition's batch to the consumer's position. Under read_committed the position
+        moves past transaction markers and aborted records without returning them (often in a poll with
+        no record at all); the batch covering them is landed like any other, so that the consumed
+        offset, the reconciliation and a restart all agree."""
+        for tp in self._consumer.assignment():
+            try:
+                position = self._consumer.position(tp, timeout_ms=0)
+            except IllegalStateError:  # revoked meanwhile (the rebalance runs on the IO thread)
+                continue
+            if position is None:
+                continue
+            buffer = self._buffers.get(tp)
+            if buffer is not None and buffer.last_offset is not None:
+                covered = buffer.last_offset + 1
+            else:
+                covered = self._range_start(tp, position)
+            if position <= covered:
+                continue
+            if buffer is None:
+                buffer = self._buffers[tp] = _PartitionBuffer()
+            if buffer.first_offset is None:
+                buffer.first_offset = covered
+                buffer.opened_at = time.monotonic()
+            buffer.last_offset = position - 1
+            if self._oldest is None:
+                self._oldest = time.monotonic()
 
     def _due(self) -> bool:
         if self._stall is not None:
@@ -342,7 +515,11 @@ class LandingConsumer:
             return False
         if time.monotonic() - self._oldest >= self.settings.batch_max_seconds:
             return True
-        return sum(len(b) for b in self._buffers.values()) >= self.settings.batch_max_messages
+        buffers = self._buffers.values()
+        return (
+            sum(len(b) for b in buffers) >= self.settings.batch_max_messages
+            or sum(b.nbytes for b in buffers) >= self.settings.batch_max_bytes
+        )
 
     def flush(self) -> None:
         """Make buffered batches durable, then commit their offsets. Never commits unwritten data."""
@@ -369,12 +546,11 @@ class LandingConsumer:
                     path = batch_path(self.settings.quarantine_dir, tp.topic, tp.partition, first, last)
                     write_durably(quarantine_table(buffer.rejected, tp.topic, tp.partition, received_at), path)
                 path = batch_path(self.settings.landing_dir, tp.topic, tp.partition, first, last)
-                write_durably(
-                    events_table(kind, buffer.events, buffer.payloads, buffer.offsets, tp.topic, tp.partition),
-                    path,
-                )
+                table = events_table(kind, buffer.events, buffer.payloads, buffer.offsets, tp.topic, tp.partition)
+                write_durably(with_skipped(table, last - first + 1 - len(buffer)), path)
                 commits[tp] = OffsetAndMetadata(last + 1, "", -1)
                 written.append((tp, buffer, time.monotonic() - write_started))
+                self._next[tp] = last + 1
                 self.stats.valid += len(buffer.offsets)
                 self.stats.rejected += len(buffer.rejected)
                 self.stats.batches += 1
@@ -467,24 +643,18 @@ class LandingConsumer:
             log.warning("offset commit failed (%s); landing files are durable, restart resumes after them", exc)
 
     def _publish_dead_letters(self, dead: list[tuple[TopicPartition, Rejected]]) -> None:
-        futures = []
-        for tp, rejected in dead:
-            headers = [
-                ("cx.error", rejected.error.encode()),
-                ("cx.source.topic", tp.topic.encode()),
-                ("cx.source.partition", str(tp.partition).encode()),
-                ("cx.source.offset", str(rejected.offset).encode()),
-            ]
-            futures.append(
-                self._producer.send(
-                    self.settings.topic_deadletter,
-                    value=rejected.original or b"",
-                    key=rejected.key,
-                    headers=headers,
-                )
-            )
+        futures = [(tp, rejected, self._send_dead_letter(tp, rejected)) for tp, rejected in dead]
         self._producer.flush()
-        failed = [f.exception for f in futures if f.failed()]
+        # The broker may allow less than we do (the topic's max.message.bytes): send a reference instead.
+        retried = [
+            (tp, rejected, self._send_dead_letter(tp, rejected, refused=f.exception))
+            for tp, rejected, f in futures
+            if f.failed() and isinstance(f.exception, _TOO_LARGE)
+        ]
+        if retried:
+            self._producer.flush()
+        failed = [f.exception for _, _, f in futures if f.failed() and not isinstance(f.exception, _TOO_LARGE)]
+        failed += [f.exception for _, _, f in retried if f.failed()]
         if failed:
             # Nothing of this batch is written or committed: a restart reads it again from Kafka and
             # sends the dead letters again (at least once), rather than losing them.
@@ -557,11 +727,56 @@ class LandingConsumer:
                     continue
             if next_to_land is not None:
                 self.metrics.set_lag(tp.topic, tp.partition, max(0, end - next_to_land))
+    def _send_dead_letter(self, tp: TopicPartition, rejected: Rejected, refused: BaseException | None = None):
+        """Send one dead letter: the original bytes, or a reference record when they cannot fit.
+
+        The quarantine file (and ops.deadletters) always keeps the original bytes whole; the topic gets
+        {"cx_reference": ..., source topic/partition/offset, reason, size, sha256} when the message would
+        exceed DEAD_LETTER_MAX_BYTES or the broker refused it as too large."""
+        original = rejected.original or b""
+        headers = [
+            ("cx.error", rejected.error.encode()),
+            ("cx.source.topic", tp.topic.encode()),
+            ("cx.source.partition", str(tp.partition).encode()),
+            ("cx.source.offset", str(rejected.offset).encode()),
+        ]
+        size = len(original) + len(rejected.key or b"") + sum(len(k) + len(v) for k, v in headers)
+        value, key = original, rejected.key
+        if refused is not None or size > DEAD_LETTER_MAX_BYTES:
+            why = f"refused by the broker: {refused}" if refused is not None else f"over {DEAD_LETTER_MAX_BYTES} bytes"
+            log.warning(
+                "%s[%d] offset %d: dead letter of %d bytes %s; sent as a reference record (the original is in "
+                "the quarantine file and ops.deadletters)",
+                tp.topic,
+                tp.partition,
+                rejected.offset,
+                len(original),
+                why,
+            )
+            value = json.dumps(
+                {
+                    "cx_reference": "the original message is too large for the dead-letter topic",
+                    "source": {"topic": tp.topic, "partition": tp.partition, "offset": rejected.offset},
+                    "reason": rejected.error[:1000],
+                    "size": len(original),
+                    "sha256": hashlib.sha256(original).hexdigest(),
+                }
+            ).encode()
+            key = None  # a key can be up to the message size too
+            headers[0] = ("cx.error", rejected.error[:1000].encode())
+            headers.append(("cx.replaced", why[:1000].encode()))
+        try:
+            return self._producer.send(self.settings.topic_deadletter, value=value, key=key, headers=headers)
+        except MessageSizeTooLargeError as exc:  # kafka-python checks max_request_size at send()
+            if refused is not None:
+                raise
+            return self._send_dead_letter(tp, rejected, refused=exc)
 
     # -- restart ----------------------------------------------------------------------------------
     def discard(self, partitions: set[TopicPartition]) -> None:
         for tp in partitions:
             self._buffers.pop(tp, None)
+            self._next.pop(tp, None)
         if not self._buffers:
             self._oldest = None
 
@@ -584,5 +799,6 @@ class LandingConsumer:
                 log.info("%s[%d]: removed %d leftovers of an interrupted batch", tp.topic, tp.partition, removed)
             if landed is None:
                 continue  # Kafka's committed offset (or the earliest) applies
+            self._next[tp] = landed
             log.info("%s[%d]: resuming after the last landed batch, at offset %d", tp.topic, tp.partition, landed)
             self._consumer.seek(tp, landed)

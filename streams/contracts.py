@@ -15,8 +15,18 @@ from typing import Annotated, Literal
 
 import msgspec
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Text = Annotated[str, msgspec.Meta(min_length=1)]
+# Every string has a length limit (in characters): a longer one is a contract violation (dead letter),
+# so no single field can make a row, an alert or a dashboard cell arbitrarily large. Identifiers as
+# DESIGN.md says; names (touchpoint, journey, segment, reason, category) far above any real queue or
+# page name; a language tag up to the 35 characters RFC 5646 asks implementations to support; a
+# verbatim up to 20 000 characters (survey tools cap free-text answers around there).
+ID_MAX, NAME_MAX, LANGUAGE_MAX, VERBATIM_MAX = 128, 256, 35, 20_000
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX)]
+OptionalId = Annotated[str, msgspec.Meta(max_length=ID_MAX)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX)]
+Name = Annotated[str, msgspec.Meta(max_length=NAME_MAX)]
+Language = Annotated[str, msgspec.Meta(max_length=LANGUAGE_MAX)]
+Verbatim = Annotated[str, msgspec.Meta(max_length=VERBATIM_MAX)]
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 Euros = Annotated[float, msgspec.Meta(ge=0)]
 Timestamp = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset; stored in UTC")]
@@ -50,8 +60,8 @@ class _Touchpoint(msgspec.Struct, kw_only=True, tag_field="event_type", frozen=T
     customer_id: Id
     channel: Channel
     touchpoint: Text
-    journey: str | None = None
-    segment: str | None = None
+    journey: Name | None = None
+    segment: Name | None = None
 
 
 class Contact(_Touchpoint, tag="contact"):
@@ -62,14 +72,14 @@ class Contact(_Touchpoint, tag="contact"):
     talk_s: Seconds | None = None
     hold_s: Seconds | None = None
     acw_s: Seconds | None = None
-    agent_id: str | None = None
+    agent_id: OptionalId | None = None
 
 
 class CaseOpened(_Touchpoint, tag="case_opened"):
     case_id: Id
     reason: Text
     is_complaint: bool = False
-    category: str | None = None
+    category: Name | None = None
 
 
 class CaseReplied(_Touchpoint, tag="case_replied"):
@@ -110,17 +120,17 @@ class SurveyResponse(msgspec.Struct, kw_only=True, frozen=True):
     channel: Channel
     touchpoint: Text
     survey: Literal["post_contact", "post_journey", "relationship"]
-    journey: str | None = None
-    segment: str | None = None
-    contact_id: str | None = None
-    case_id: str | None = None
+    journey: Name | None = None
+    segment: Name | None = None
+    contact_id: OptionalId | None = None
+    case_id: OptionalId | None = None
     nps: Annotated[int, msgspec.Meta(ge=0, le=10)] | None = None
     csat: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
     ces: Annotated[int, msgspec.Meta(ge=1, le=7)] | None = None
     expected: Annotated[int, msgspec.Meta(ge=1, le=5)] | None = None
     emotion: Emotion | None = None
-    verbatim: str | None = None
-    language: str | None = None
+    verbatim: Verbatim | None = None
+    language: Language | None = None
 
 
 class ContractError(ValueError):

@@ -3,6 +3,8 @@
 Evaluated by the consumer on every valid message, before batching. Delivery on `cx.alerts` is
 at-least-once (a crash before the batch is durable replays it); `dedupe_key` identifies the answer.
 Alerts carry the pseudonymous customer id of the event, and the verbatim only when configured.
+Texts (`message`, `message_fr`, `verbatim`) are cut to ALERT_TEXT_MAX characters, ending in "…": with
+the contract's field limits, an alert stays a few KB whatever the answer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from streams.alert_contract import HotAlert, encode
 from streams.contracts import CaseOpened, SurveyResponse
 
 MAX_REMEMBERED_CASES = 200_000
+ALERT_TEXT_MAX = 1_000
+
+
+def _cut(text: str | None) -> str | None:
+    if text is None or len(text) <= ALERT_TEXT_MAX:
+        return text
+    return text[: ALERT_TEXT_MAX - 1] + "…"
 
 
 class HotRules:
@@ -63,15 +72,19 @@ def detractor_alert(event: SurveyResponse, with_complaint: bool, include_verbati
         window_end=when,
         current_value=event.nps,
         n_current=1,
-        message=f"Customer {event.customer_id} gave NPS {event.nps}{complaint_en} after {event.channel} "
-        f"at {event.touchpoint} on {when:%Y-%m-%d %H:%M} UTC: call them back.",
-        message_fr=f"Le client {event.customer_id} a donné un NPS de {event.nps}{complaint_fr} après "
-        f"{event.channel} ({event.touchpoint}) le {when:%d/%m/%Y à %H:%M} UTC : à rappeler.",
+        message=_cut(
+            f"Customer {event.customer_id} gave NPS {event.nps}{complaint_en} after {event.channel} "
+            f"at {event.touchpoint} on {when:%Y-%m-%d %H:%M} UTC: call them back."
+        ),
+        message_fr=_cut(
+            f"Le client {event.customer_id} a donné un NPS de {event.nps}{complaint_fr} après "
+            f"{event.channel} ({event.touchpoint}) le {when:%d/%m/%Y à %H:%M} UTC : à rappeler."
+        ),
         first_fired_at=now,
         last_seen_at=now,
         dedupe_key=f"detractor_complaint|{event.response_id}",
         customer_id=event.customer_id,
         response_id=event.response_id,
         case_id=event.case_id,
-        verbatim=event.verbatim if include_verbatim and event.verbatim is not None else msgspec.UNSET,
+        verbatim=_cut(event.verbatim) if include_verbatim and event.verbatim is not None else msgspec.UNSET,
     )

@@ -4,11 +4,16 @@ Layout (under the data home):
   landing/<topic>/<partition>/<first>-<last>.parquet     valid events of offsets first..last
   quarantine/<topic>/<partition>/<first>-<last>.parquet  rejected messages of the same range
 
-Offsets are zero-padded to 20 digits so that name order is offset order. Each batch writes its
-quarantine file first and its landing file last, even when the batch has no valid event (an empty
-file with the schema): the landing file is the batch's commit record. A consumer that restarts
-seeks past the last landing file and removes quarantine files of a batch that never completed, so
-a crash at any instant neither loses nor repeats a message, whatever Kafka's committed offset says.
+Offsets are zero-padded to 20 digits so that name order is offset order. A batch's range covers every
+offset the consumer moved past, messages or not: under read_committed the broker never delivers the
+control records (commit/abort markers) of transactions nor the records of aborted ones, and these
+offsets belong to the batch that moved past them. The landing file records their number in its
+Parquet metadata (`cxpulse.skipped_offsets`): offsets in range = rows + quarantined rows + skipped.
+Each batch writes its quarantine file first and its landing file last, even when the batch has no
+valid event (an empty file with the schema): the landing file is the batch's commit record. A
+consumer that restarts seeks past the last landing file and removes quarantine files of a batch that
+never completed, so a crash at any instant neither loses nor repeats a message, whatever Kafka's
+committed offset says.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ _ARROW_TYPES: dict[type, pa.DataType] = {
     mi.EnumType: pa.string(),
     mi.LiteralType: pa.string(),
 }
+SKIPPED_KEY = b"cxpulse.skipped_offsets"
 KAFKA_COLUMNS = [("kafka_topic", pa.string()), ("kafka_partition", pa.int32()), ("kafka_offset", pa.int64())]
 
 
@@ -111,6 +117,17 @@ def events_table(
     columns.append(pa.array([partition] * n, pa.int32()))
     columns.append(pa.array(offsets, pa.int64()))
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def with_skipped(table: pa.Table, skipped: int) -> pa.Table:
+    """The landing table with the number of offsets of its range that held no message for us."""
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), SKIPPED_KEY: str(skipped).encode()})
+
+
+def skipped_offsets(path: Path) -> int:
+    """Offsets of a landing file's range that held no message (transaction markers, aborted records)."""
+    metadata = pq.ParquetFile(path).schema_arrow.metadata or {}
+    return int(metadata.get(SKIPPED_KEY, b"0"))
 
 
 def quarantine_table(rejected: list[Rejected], topic: str, partition: int, received_at: datetime) -> pa.Table:

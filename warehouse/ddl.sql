@@ -85,8 +85,12 @@ create table if not exists ops.loaded_files (
     rows_in_file      bigint not null,
     rows_loaded       bigint not null,
     duplicates_dropped bigint not null,
-    loaded_at         timestamptz not null
+    loaded_at         timestamptz not null,
+    -- offsets of the file's range that held no message (transaction markers, aborted records)
+    skipped_offsets   bigint default 0
 );
+-- Warehouses created before skipped_offsets existed.
+alter table ops.loaded_files add column if not exists skipped_offsets bigint default 0;
 
 create table if not exists ops.runs (
     run_id            varchar primary key,

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from cxpulse.config import Settings
-from streams.landing import SURVEY_SCHEMA, TOUCHPOINT_SCHEMA, parse_batch_name
+from streams.landing import SURVEY_SCHEMA, TOUCHPOINT_SCHEMA, parse_batch_name, skipped_offsets
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ def _ledger_rows(files: list[Path], home: Path, kind: str) -> list[tuple]:
                 int(path.parent.name),
                 first,
                 last,
+                skipped_offsets(path) if kind == "landing" else 0,
             )
         )
     return rows
@@ -81,9 +82,9 @@ def _stage_ledger(con: duckdb.DuckDBPyConnection, files: list[Path], home: Path,
     con.execute("""
         create or replace temp table batch_files (
             filename varchar, path varchar, kind varchar, topic varchar, "partition" integer,
-            first_offset bigint, last_offset bigint)
+            first_offset bigint, last_offset bigint, skipped_offsets bigint)
     """)
-    con.executemany("insert into batch_files values (?, ?, ?, ?, ?, ?, ?)", _ledger_rows(files, home, kind))
+    con.executemany("insert into batch_files values (?, ?, ?, ?, ?, ?, ?, ?)", _ledger_rows(files, home, kind))
 
 
 def _load_events(con: duckdb.DuckDBPyConnection, files: list[Path], home: Path, kind: str) -> tuple[int, int]:
@@ -126,7 +127,7 @@ def _load_events(con: duckdb.DuckDBPyConnection, files: list[Path], home: Path, 
         insert into ops.loaded_files
         select f.path, f.kind, f.topic, f."partition", f.first_offset, f.last_offset,
                count(i.filename), count(i.filename) filter (where i.keep),
-               count(i.filename) filter (where not i.keep), current_timestamp
+               count(i.filename) filter (where not i.keep), current_timestamp, f.skipped_offsets
         from batch_files f left join incoming i on i.filename = f.filename
         group by all
     """)
@@ -152,7 +153,7 @@ def _load_quarantine(con: duckdb.DuckDBPyConnection, files: list[Path], home: Pa
     con.execute("""
         insert into ops.loaded_files
         select f.path, f.kind, f.topic, f."partition", f.first_offset, f.last_offset,
-               count(i.filename), count(i.filename), 0, current_timestamp
+               count(i.filename), count(i.filename), 0, current_timestamp, f.skipped_offsets
         from batch_files f left join incoming i on i.filename = f.filename
         group by all
     """)

@@ -53,6 +53,13 @@ class FakeKafka:
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.seeks[tp] = offset
 
+    def committed(self, tp: TopicPartition) -> int | None:
+        return None  # a new group: consumption starts at the beginning of the log
+
+    def beginning_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        # Unknown here: the consumer then starts a partition's first batch at its first record.
+        return dict.fromkeys(tps, 2**63 - 1)
+
 
 class FakeProducer:
     def __init__(self, fail: bool = False) -> None:

@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import MessageSizeTooLargeError
 
 from cxpulse.config import Settings
@@ -25,19 +25,40 @@ KEY = b"corpus-cust"  # one key: every case of a topic in one partition, in mani
 
 
 def produce_corpus(settings: Settings) -> dict[str, tuple[dict, bytes, int, int]]:
-    """Send every case the broker accepts; name -> (case, bytes, partition, offset)."""
+    """Send every case the broker accepts, each with its codec and in its transaction when it has one;
+    name -> (case, bytes, partition, offset)."""
     topics = {"touchpoints": settings.topic_touchpoints, "surveys": settings.topic_surveys}
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+    producers: dict[str, KafkaProducer] = {}
+
+    def producer(case: dict) -> KafkaProducer:
+        kind = "transactional" if "transaction" in case else case.get("codec", "none")
+        if kind not in producers:
+            options = {"compression_type": None if kind in ("none", "transactional") else kind}
+            if kind == "transactional":
+                options["transactional_id"] = f"corpus-{settings.topic_surveys}"
+            producers[kind] = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, **options)
+            if kind == "transactional":
+                producers[kind].init_transactions()
+        return producers[kind]
+
     sent = {}
     try:
         for case in corpus.MANIFEST:
             if case.get("broker") == "refused":
                 continue
             raw = corpus.case_bytes(case)
-            meta = producer.send(topics[case["kind"]], value=raw, key=KEY).get(timeout=30)
+            chosen = producer(case)
+            if "transaction" in case:
+                chosen.begin_transaction()
+            meta = chosen.send(topics[case["kind"]], value=raw, key=KEY).get(timeout=30)
+            if case.get("transaction") == "committed":
+                chosen.commit_transaction()
+            elif case.get("transaction") == "aborted":
+                chosen.abort_transaction()
             sent[corpus.case_name(case)] = (case, raw, meta.partition, meta.offset)
     finally:
-        producer.close()
+        for p in producers.values():
+            p.close()
     return sent
 
 
@@ -65,14 +86,19 @@ def test_every_corpus_case_is_accounted_for_end_to_end(kafka_settings: Settings)
 
     sent = produce_corpus(settings)
     stats = LandingConsumer(settings).run(until_idle=True)
-    dead_cases = [c for c in corpus.MANIFEST if c["outcome"] == "dead_letter"]
-    assert stats.consumed == len(sent)
+    dead_cases = [c for c in corpus.MANIFEST if c["outcome"] == "dead_letter" and c.get("broker") != "refused"]
+    aborted = [c for c in corpus.MANIFEST if c["outcome"] == "aborted"]
+    transactions = sum(1 for c in corpus.MANIFEST if "transaction" in c)
+    assert stats.consumed == len(sent) - len(aborted)
     assert stats.rejected == len(dead_cases)
 
     load_step(settings)
     con = connect(settings.warehouse_path)
     try:
-        check_balanced(reconcile(con, settings))
+        books = reconcile(con, settings)
+        check_balanced(books)
+        # Every transaction leaves a marker; an aborted one also its records: offsets without a message.
+        assert sum(r.txn_skipped for r in books) == transactions + len(aborted)
         tables = {r[0] for r in con.execute("select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
         assert {"raw.touchpoints", "raw.surveys", "ops.deadletters", "ops.loaded_files"} <= tables
         for name, (case, raw, partition, offset) in sent.items():
@@ -86,6 +112,9 @@ def test_every_corpus_case_is_accounted_for_end_to_end(kafka_settings: Settings)
                 f"select * from raw.{kind} where kafka_partition = ? and kafka_offset = ?", [partition, offset]
             )
             rows = [dict(zip([d[0] for d in cursor.description], r, strict=True)) for r in cursor.fetchall()]
+            if case["outcome"] == "aborted":
+                assert not dead and not rows, f"{name}: an aborted record was delivered"
+                continue
             if case["outcome"] == "dead_letter":
                 assert len(dead) == 1 and not rows, name
                 error, original = dead[0]
@@ -130,3 +159,38 @@ def test_every_corpus_case_is_accounted_for_end_to_end(kafka_settings: Settings)
         )
     finally:
         con.close()
+
+    # cx.deadletter: one message per dead letter, a reference record for those too large for the topic.
+    by_source = {
+        (dict(m.headers)["cx.source.topic"].decode(), int(dict(m.headers)["cx.source.offset"])): m
+        for m in read_topic(settings, settings.topic_deadletter)
+    }
+    topics = {"touchpoints": settings.topic_touchpoints, "surveys": settings.topic_surveys}
+    for name, (case, raw, _, offset) in sent.items():
+        message = by_source.get((topics[case["kind"]], offset))
+        assert (message is not None) == (case["outcome"] == "dead_letter"), name
+        if case.get("deadletter_topic") == "reference":
+            reference = json.loads(message.value)
+            assert reference["size"] == len(raw) and reference["source"]["offset"] == offset, name
+        elif message is not None:
+            assert message.value == raw, name
+    # Hot alerts: the committed detractor is alerted on, the aborted one never.
+    alerted = {json.loads(m.value)["response_id"] for m in read_topic(settings, settings.topic_alerts)}
+    assert "sv-tx-committed" in alerted and "sv-tx-aborted" not in alerted
+
+
+def read_topic(settings: Settings, topic: str) -> list:
+    """Every message of a one-partition topic, from the beginning to the current end."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        messages = []
+        while consumer.position(tp) < end:
+            for batch in consumer.poll(timeout_ms=1000).values():
+                messages.extend(batch)
+        return messages
+    finally:
+        consumer.close()

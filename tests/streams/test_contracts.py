@@ -222,3 +222,48 @@ def test_any_field_mutation_is_either_valid_or_rejected_with_a_reason(mutation: 
         assert exc.reason.startswith(("contract:", "not"))
     else:
         assert event.event_id and event.customer_id and event.wait_s >= 0
+
+
+# -- string length limits ----------------------------------------------------------------------------------
+LIMITS = [
+    ("touchpoints", "event_id", 128),
+    ("touchpoints", "customer_id", 128),
+    ("touchpoints", "contact_id", 128),
+    ("touchpoints", "agent_id", 128),
+    ("touchpoints", "touchpoint", 256),
+    ("touchpoints", "journey", 256),
+    ("touchpoints", "segment", 256),
+    ("touchpoints", "reason", 256),
+    ("surveys", "response_id", 128),
+    ("surveys", "case_id", 128),
+    ("surveys", "contact_id", 128),
+    ("surveys", "language", 35),
+    ("surveys", "verbatim", 20_000),
+]
+
+
+@pytest.mark.parametrize(("kind", "name", "limit"), LIMITS)
+def test_every_string_field_has_a_length_limit_in_characters(kind: str, name: str, limit: int) -> None:
+    build, decode = (tp, decode_touchpoint) if kind == "touchpoints" else (sv, decode_survey)
+    assert getattr(decode(build(**{name: "é" * limit}), NOW), name) == "é" * limit  # characters, not bytes
+    with pytest.raises(ContractError, match=rf"length <= {limit} - at `\$\.{name}`"):
+        decode(build(**{name: "é" * (limit + 1)}), NOW)
+
+
+def test_the_json_schema_gives_every_free_string_a_max_length() -> None:
+    unlimited = []
+    for name, text in jsonschema.render().items():
+
+        def walk(node: object, path: str) -> None:
+            if isinstance(node, dict):
+                if node.get("type") == "string" and "enum" not in node and "format" not in node:
+                    if "maxLength" not in node and "const" not in node:
+                        unlimited.append(path)
+                for key, value in node.items():
+                    walk(value, f"{path}.{key}")
+            elif isinstance(node, list):
+                for i, value in enumerate(node):
+                    walk(value, f"{path}[{i}]")
+
+        walk(json.loads(text), name)
+    assert not unlimited, unlimited

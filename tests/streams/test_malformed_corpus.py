@@ -26,8 +26,12 @@ REASON_CLASSES = ("empty message", "not UTF-8", "not JSON", "not a JSON object",
 
 
 def generated_case(case: dict) -> bytes:
-    """The cases too big to commit, built to their exact size."""
-    assert case["generate"] == "survey_with_large_verbatim"
+    """The cases too big to commit, built to their exact size (or verbatim length)."""
+    assert case["generate"] in (
+        "survey_with_large_verbatim",
+        "survey_with_large_unknown_field",
+        "survey_with_verbatim_chars",
+    )
     head = {
         "response_id": f"sv-{case['name']}",
         "occurred_at": "2026-03-10T10:00:00Z",
@@ -38,8 +42,13 @@ def generated_case(case: dict) -> bytes:
         "nps": 3,
         "verbatim": "",
     }
+    if case["generate"] == "survey_with_verbatim_chars":
+        head["verbatim"] = "é" * case["chars"]
+        return json.dumps(head, ensure_ascii=False).encode()
+    field = "verbatim" if case["generate"] == "survey_with_large_verbatim" else "attachment_text"
+    head[field] = ""
     empty = json.dumps(head).encode()
-    head["verbatim"] = "long answer. " * ((case["size"] - len(empty)) // 13 + 1)
+    head[field] = "long answer. " * ((case["size"] - len(empty)) // 13 + 1)
     raw = json.dumps(head).encode()
     return raw[: len(empty) - 2] + raw[len(empty) - 2 : case["size"] - 2] + b'"}'
 
@@ -61,7 +70,8 @@ def test_manifest_and_folder_agree() -> None:
     listed = [c["file"] for c in MANIFEST if "file" in c]
     assert sorted(listed) == sorted(files), "every corpus file has exactly one manifest entry"
     for case in MANIFEST:
-        assert case["kind"] in DECODERS and case["outcome"] in ("dead_letter", "loaded", "duplicate"), case
+        assert case["kind"] in DECODERS and case["outcome"] in ("dead_letter", "loaded", "duplicate", "aborted"), case
+        assert (case["outcome"] == "aborted") == (case.get("transaction") == "aborted"), case
         assert ("reason" in case) == (case["outcome"] == "dead_letter"), case
         assert ("duplicate_of" in case) == (case["outcome"] == "duplicate"), case
     assert sum(1 for c in MANIFEST if c["outcome"] == "dead_letter") >= 30
@@ -70,6 +80,9 @@ def test_manifest_and_folder_agree() -> None:
 def test_generated_cases_have_their_exact_size() -> None:
     for case in (c for c in MANIFEST if "generate" in c):
         raw = generated_case(case)
+        if "chars" in case:
+            assert len(json.loads(raw)["verbatim"]) == case["chars"]
+            continue
         assert len(raw) == case["size"]
         assert json.loads(raw)["response_id"] == f"sv-{case['name']}"
 
