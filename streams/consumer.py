@@ -727,6 +727,7 @@ class LandingConsumer:
                     continue
             if next_to_land is not None:
                 self.metrics.set_lag(tp.topic, tp.partition, max(0, end - next_to_land))
+
     def _send_dead_letter(self, tp: TopicPartition, rejected: Rejected, refused: BaseException | None = None):
         """Send one dead letter: the original bytes, or a reference record when they cannot fit.
 
