@@ -4,13 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 KAFKA_LIBS := .cache/kafka-libs
+BI_JDBC := .cache/bi-jdbc
 UV_VERSION := 0.13.8
 export CXPULSE_HOME ?= $(CURDIR)/.cxpulse
 
 .PHONY: setup demo test lint browser unit integration bench lock clean
 
-## setup: .venv with pinned dependencies + the project, and the Kafka jars (idempotent)
-setup: $(BIN)/.installed $(KAFKA_LIBS)/.installed
+## setup: .venv with pinned dependencies + the project, the Kafka jars and the DuckDB JDBC driver (idempotent)
+setup: $(BIN)/.installed $(KAFKA_LIBS)/.installed $(BI_JDBC)/.installed
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,12 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 $(KAFKA_LIBS)/.installed: kafka/pom.xml
 	mvn -q -B -f kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
 	    -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS)
+	touch $@
+
+# The DuckDB JDBC driver BI tools embed (1.4 LTS): the tests open the published snapshot with it.
+$(BI_JDBC)/.installed: bi/pom.xml
+	mvn -q -B -f bi/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	    -DoutputDirectory=$(CURDIR)/$(BI_JDBC)
 	touch $@
 
 ## demo: Kafka, 90 simulated days (~550k events) with an NPS drop on chat, consumer, the Airflow DAGs, results

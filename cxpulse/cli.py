@@ -6,6 +6,7 @@ import contextlib
 import errno
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from cxpulse.config import ConfigError, Settings, load_settings
+from cxpulse.config import ConfigError, Settings, load_settings, require_erasure_salt
+from cxpulse.files import owner_only_umask, secure_home
 from cxpulse.views import alerts_table, incidents_table, print_last_publish, print_reconciliation, progress_bar
 
 app = typer.Typer(
@@ -44,6 +46,10 @@ def _settings() -> Settings:
     except ConfigError as exc:
         err.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(EXIT_CONFIG) from None
+    # Everything a command writes under the data home (and the broker or Airflow it starts) is
+    # owner-only unless cxpulse opens it on purpose (cxpulse/files.py).
+    owner_only_umask()
+    secure_home(settings)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
@@ -465,19 +471,44 @@ def run(full: bool = typer.Option(False, "--full", help="rebuild every day of th
 
 
 @app.command()
-def forget(customer_id: str = typer.Argument(..., help="the (pseudonymous) customer id to erase")) -> None:
-    """Erase one customer (GDPR): raw tables, landing and quarantine files, dead letters; then rebuild the
-    marts of the days they touched and republish. The erasure ledger keeps counts, not the id.
+def forget(customer_id: str = typer.Argument(..., help="the (pseudonymous) customer id to erase, exactly")) -> None:
+    """Erase one customer (GDPR): raw tables, landing and quarantine files, dead letters (matched on the exact
+    customer_id and Kafka key), then rebuild the marts of the days they touched and republish every published
+    surface (snapshot, exports, dashboard), even when a quality gate fails (its result is printed).
+
+    Needs CXPULSE_ERASURE_SALT (a secret): the erasure ledger keeps counts under a salted hash, not the id.
+    Exit code 4 with "erasure incomplete: ..." when something still holds the customer; rerun to finish.
 
     Example: `cxpulse forget cust-7-00042`
     """
     from cxpulse.pipeline import forget_step
 
-    result = forget_step(_settings(), customer_id)
+    settings = _settings()
+    try:
+        require_erasure_salt(settings)
+    except ConfigError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(EXIT_CONFIG) from None
+    result = forget_step(settings, customer_id)
     console.print(
         f"erased {result.raw_rows} events and {result.dead_letters} dead letters, rewrote "
-        f"{len(result.files_rewritten)} files, rebuilt {result.days} days and republished"
+        f"{len(result.files_rewritten)} files, rebuilt {result.days} days"
     )
+    colour = "green" if result.gates == "passed" else "yellow"
+    gates = escape(result.gates)
+    console.print(f"quality gates: [{colour}]{gates}[/{colour}] (an erasure republishes whatever they say)")
+    if result.published:
+        console.print(f"republished {len(result.published)} files: snapshot, exports, dashboard")
+    if result.reports_redacted:
+        console.print(f"redacted the id in {len(result.reports_redacted)} earlier reports")
+    if result.left:
+        again = escape(f"cxpulse forget {shlex.quote(customer_id)}")
+        err.print(
+            f"[red]erasure incomplete:[/red] {escape('; '.join(result.left))}\n"
+            f"to finish: fix the cause above, then run `{again}` again (safe to rerun)"
+        )
+        raise typer.Exit(EXIT_CHECK)
+    console.print(f"erasure complete: no published surface holds {escape(repr(customer_id))}")
 
 
 @app.command()

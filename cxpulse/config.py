@@ -70,11 +70,20 @@ class Settings:
     # what is left stays pending for the next run, the pipeline never waits on a slow receiver.
     allow_insecure_webhook: bool = False
     alert_delivery_budget_s: float = 30.0
+    # DuckDB storage format of published/cx.duckdb: the oldest line BI tools still embed (the DuckDB
+    # JDBC driver of the 1.4 LTS line reads v1.0.0 .. v1.4.0). Allowed: PUBLISH_STORAGE_VERSIONS.
+    publish_storage_version: str = "v1.0.0"
+    # Who may read the files that hold only aggregates (exports/, reports/): owner (0600), group
+    # (0640) or all (0644). Landing, quarantine, warehouse and snapshot files are always owner-only.
+    aggregates_readable_by: str = "owner"
     log_level: str = "INFO"
     # Secrets: environment only.
     alert_webhook: str | None = field(default=None, repr=False)
     kafka_sasl_username: str | None = field(default=None, repr=False)
     kafka_sasl_password: str | None = field(default=None, repr=False)
+    # Key of the salted hash that ops.erasures keeps instead of an erased customer id. Without a
+    # secret salt, the hash of a predictable id (cust-7-00042) can be found by trying them all.
+    erasure_salt: str | None = field(default=None, repr=False)
 
     # -- derived paths -------------------------------------------------------------------------
     @property
@@ -110,7 +119,11 @@ class Settings:
         return (self.topic_touchpoints, self.topic_surveys)
 
 
-SECRET_KEYS = frozenset({"alert_webhook", "kafka_sasl_username", "kafka_sasl_password"})
+SECRET_KEYS = frozenset({"alert_webhook", "kafka_sasl_username", "kafka_sasl_password", "erasure_salt"})
+# Storage versions DuckDB 2.0 can write, one per release line (a newer DuckDB adds lines here).
+PUBLISH_STORAGE_VERSIONS = ("v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0", "v1.5.0", "v2.0.0")
+READABLE_BY = ("owner", "group", "all")
+ERASURE_SALT_MIN_LENGTH = 16
 _ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _ALLOWED_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _ALLOWED_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -186,6 +199,8 @@ def _validate(s: Settings) -> None:
     for key, allowed in (
         ("kafka_security_protocol", _ALLOWED_SECURITY_PROTOCOLS),
         ("kafka_sasl_mechanism", _ALLOWED_SASL_MECHANISMS),
+        ("publish_storage_version", PUBLISH_STORAGE_VERSIONS),
+        ("aggregates_readable_by", READABLE_BY),
     ):
         if getattr(s, key) not in allowed:
             raise ConfigError(f"config key '{key}' must be one of {', '.join(allowed)}, got {getattr(s, key)!r}")
@@ -269,6 +284,20 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     # Airflow tasks and the CLI may run from different folders: pin the data home once.
     settings = dataclasses.replace(settings, home=settings.home.expanduser().resolve())
     return settings
+
+
+def require_erasure_salt(settings: Settings) -> str:
+    """The erasure ledger's salt, or a ConfigError saying how to set one."""
+    salt = settings.erasure_salt or ""
+    if len(salt) < ERASURE_SALT_MIN_LENGTH:
+        state = "is not set" if not salt else f"is shorter than {ERASURE_SALT_MIN_LENGTH} characters"
+        raise ConfigError(
+            f"CXPULSE_ERASURE_SALT {state}: the erasure ledger keeps a salted hash instead of the erased id, "
+            "and a missing or short salt lets anyone recover the id by hashing guesses. Set it in the "
+            "environment to a secret random value kept with the other secrets, e.g. "
+            "`export CXPULSE_ERASURE_SALT=$(openssl rand -hex 32)`"
+        )
+    return salt
 
 
 def to_env(settings: Settings) -> dict[str, str]:

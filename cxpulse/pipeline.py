@@ -11,7 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from cxpulse.config import Settings
+from cxpulse.config import Settings, require_erasure_salt
+from cxpulse.files import secure_home, share_aggregates
 from warehouse.db import connect
 from warehouse.loader import LoadResult, load
 from warehouse.publish import export_parquet, publish_snapshot
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 @contextmanager
 def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """The live warehouse, opened for writing (one writer at a time: DuckDB locks the file)."""
+    secure_home(settings)
     con = connect(settings.warehouse_path)
     try:
         yield con
@@ -68,7 +70,8 @@ def check_step(settings: Settings, as_of: datetime | None = None, *, prior_failu
 
 
 def publish_step(settings: Settings) -> tuple[Path, list[Path]]:
-    """Parquet exports, the HTML dashboard, then the snapshot for BI tools (atomic swap)."""
+    """Parquet exports, the HTML dashboard, then the snapshot for BI tools (atomic swap); exports and
+    reports get the modes of config aggregates_readable_by."""
     from warehouse.dashboard import write_dashboard
 
     with warehouse(settings) as con, recorded_run(con, settings.home, "publish") as run:
@@ -77,6 +80,7 @@ def publish_step(settings: Settings) -> tuple[Path, list[Path]]:
         snapshot = publish_snapshot(con, settings)
         marts = con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
         run.rows = sum(con.execute(f'select count(*) from marts."{t}"').fetchall()[0][0] for (t,) in marts)  # noqa: S608 - catalog names
+    share_aggregates(settings)
     return snapshot, exports
 
 
@@ -103,12 +107,43 @@ def run_once(settings: Settings, *, full: bool = False, as_of: datetime | None =
 
 
 def forget_step(settings: Settings, customer_id: str):
-    """GDPR erasure of one customer, then rebuild the touched days and republish (checks included)."""
-    from warehouse.erasure import forget
+    """GDPR erasure of one customer, then rebuild the touched days and republish every published surface.
 
+    The quality gates run and their result is reported (`result.gates`), but a failing gate does not stop
+    the republication: keeping an erased customer published is worse than publishing marts that a gate
+    flagged (the data_quality alert says which). `result.left` lists what still holds the customer;
+    empty means the erasure is complete. Safe to rerun until it is.
+    """
+    from quality.check import QualityGateError
+    from transforms.runner import SchemaTestError
+    from warehouse.erasure import forget, leftovers, redact_reports
+
+    require_erasure_salt(settings)  # before touching anything
     with warehouse(settings) as con:
         result = forget(con, settings, customer_id)
-    transform_step(settings)
-    check_step(settings)
-    publish_step(settings)
+    # From here on, every failure is recorded and the next steps still run: the customer must leave
+    # as many surfaces as possible, and the command says what is left (exit code 4).
+    try:
+        transform_step(settings)
+    except SchemaTestError as exc:
+        result.left.append(f"the marts of {result.days} days were not rebuilt (model tests failed: {exc})")
+    except Exception as exc:
+        log.exception("rebuilding the marts after the erasure failed")
+        result.left.append(f"the marts of {result.days} days were not rebuilt ({type(exc).__name__}: {exc})")
+    try:
+        check_step(settings)
+        result.gates = "passed"
+    except QualityGateError as exc:
+        result.gates = f"failed ({exc})"
+    except Exception as exc:
+        log.exception("quality checks after the erasure failed")
+        result.gates = f"not run ({type(exc).__name__}: {exc})"
+    try:
+        snapshot, exports = publish_step(settings)
+        result.published = [snapshot, *exports, settings.reports_dir / "dashboard.html"]
+    except Exception as exc:
+        log.exception("republishing after the erasure failed")
+        result.left.append(f"the published surfaces were not rewritten ({type(exc).__name__}: {exc})")
+    result.reports_redacted = redact_reports(settings, customer_id)
+    result.left += [f"{path} still holds the id" for path in leftovers(settings, customer_id)]
     return result

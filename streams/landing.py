@@ -31,6 +31,7 @@ import msgspec.inspect as mi
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cxpulse.files import PRIVATE_FILE, make_private_dirs
 from streams.contracts import TOUCHPOINT_TYPES, SurveyResponse
 
 _NAME = re.compile(r"^(\d{20})-(\d{20})\.parquet$")
@@ -164,12 +165,15 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_durably(table: pa.Table, path: Path) -> None:
-    """Write to a temporary name, fsync, rename, fsync the directory: the file exists whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temporary name, fsync, rename, fsync the directory: the file exists whole or not at all.
+
+    Landing and quarantine files hold personal data: folders 0700, files 0600, whatever the umask."""
+    make_private_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         # zstd level 1: most of the size gain of zstd at a fraction of the CPU (the consumer is CPU-bound).
         pq.write_table(table, tmp, compression="zstd", compression_level=1)
+        os.chmod(tmp, PRIVATE_FILE)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from cxpulse.files import make_private, make_private_dirs
+
 
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open a warehouse file with the session settings every query relies on.
@@ -15,8 +17,11 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     TIMESTAMPTZ cast to DATE follows the session time zone.
     """
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
     con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:  # raw events, payloads, verbatims: owner-only whatever the umask
+        make_private(path)
+        make_private(path.with_name(path.name + ".wal"))
     con.execute("set TimeZone = 'UTC'")
     if not read_only:
         con.execute(resources.files("warehouse").joinpath("ddl.sql").read_text())

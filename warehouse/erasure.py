@@ -1,24 +1,45 @@
 """GDPR erasure: `cxpulse forget CUSTOMER_ID` removes one customer from the raw tables, the landing and
-quarantine files and the dead letters, rebuilds the marts of the days they touched and republishes.
+quarantine files and the dead letters; the caller rebuilds the marts of the days they touched,
+republishes every published surface and checks that none still holds the id.
 
-The erasure ledger (ops.erasures) keeps counts per topic and partition under a salted hash of the id,
-never the id itself, so that the reconciliation still adds up: produced = loaded + duplicates + dead
-letters + erased. Messages still on Kafka expire with the topic retention (7 days on the local broker).
+Matching is exact everywhere: `customer_id` of the raw tables and landing files; for a dead letter,
+the `customer_id` of its original bytes parsed as JSON (or, when they do not parse, of the
+`"customer_id": "..."` string literals found in them) and its Kafka key (quarantine `key` column). An id
+that is a prefix of other ids erases nothing of theirs.
+
+The erasure ledger (ops.erasures) keeps counts per topic and partition under an HMAC of the id keyed by
+the secret CXPULSE_ERASURE_SALT, never the id itself, so that the reconciliation still adds up:
+produced = loaded + duplicates + dead letters + erased. Messages still on Kafka expire with the topic
+retention (7 days on the local broker).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import html
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cxpulse.config import Settings
+from cxpulse.config import Settings, require_erasure_salt
 from streams.landing import parse_batch_name, write_durably
+from warehouse.loader import load
+
+# A JSON string literal after a "customer_id" key, for dead letters that are not valid JSON (truncated,
+# nested too deeply): the literal is decoded and compared exactly, never searched as a substring.
+_CUSTOMER_ID_LITERAL = re.compile(rb'"customer_id"\s*:\s*("(?:[^"\\]|\\.)*")')
+# Bytes that may continue an id: an occurrence next to one of them is another id, not this one.
+_ID_BYTE = re.compile(rb"[A-Za-z0-9_\-]")
+_TEXT_SUFFIXES = (".html", ".htm", ".json", ".txt", ".csv", ".md", ".svg", ".xml")
+REDACTED = "[erased]"
 
 
 @dataclass
@@ -27,15 +48,44 @@ class ErasureResult:
     dead_letters: int = 0
     files_rewritten: list[Path] = field(default_factory=list)
     days: int = 0
+    # Filled by the pipeline's forget_step after the rebuild and republication:
+    gates: str = "not run"
+    published: list[Path] = field(default_factory=list)
+    reports_redacted: list[Path] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)  # what still holds the customer; empty = complete
 
 
-def subject_hash(customer_id: str) -> str:
-    salt = os.environ.get("CXPULSE_ERASURE_SALT", "cxpulse")
-    return hashlib.sha256(f"{salt}:{customer_id}".encode()).hexdigest()
+def subject_hash(customer_id: str, salt: str) -> str:
+    """HMAC-SHA256 of the id keyed by the secret salt: the same id always gives the same subject, and
+    nobody without the salt can test guesses against the ledger."""
+    return hmac.new(salt.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
 
 
-def _rewrite_landing(settings: Settings, customer_id: str) -> list[Path]:
-    rewritten = []
+def _json_customer_ids(original: bytes) -> list[object]:
+    """customer_id values of a dead letter's bytes: the parsed object's field, else its string literals."""
+    try:
+        document = json.loads(original)
+    except (ValueError, RecursionError):
+        found = []
+        for literal in _CUSTOMER_ID_LITERAL.findall(original):
+            try:
+                found.append(json.loads(literal))
+            except ValueError:
+                continue
+        return found
+    return [document.get("customer_id")] if isinstance(document, dict) else []
+
+
+def mentions_customer(original: bytes | None, key: bytes | None, customer_id: str) -> bool:
+    """True when a rejected message belongs to the customer: its Kafka key is the id, or its JSON says so."""
+    if key is not None and key == customer_id.encode():
+        return True
+    return bool(original) and customer_id in _json_customer_ids(original)
+
+
+def _rewrite_landing(settings: Settings, customer_id: str) -> dict[Path, pa.Table]:
+    """Drop the customer's rows from every landing file; returns the removed rows per file."""
+    removed = {}
     for path in sorted(settings.landing_dir.glob("*/*/*.parquet")):
         if not parse_batch_name(path):
             continue
@@ -44,32 +94,47 @@ def _rewrite_landing(settings: Settings, customer_id: str) -> list[Path]:
         if pc.all(keep).as_py() in (True, None):
             continue
         write_durably(table.filter(keep), path)
-        rewritten.append(path)
-    return rewritten
+        removed[path] = table.filter(pc.invert(keep))
+    return removed
 
 
-def _rewrite_quarantine(settings: Settings, needle: bytes) -> list[Path]:
-    rewritten = []
+def _quarantine_matches(settings: Settings, customer_id: str) -> tuple[dict[Path, list[bool]], set[tuple]]:
+    """Per quarantine file holding the customer, one flag per row (True = the customer's), and the
+    (topic, partition, offset) of those rows: ops.deadletters has no key column, the files do."""
+    matches, coordinates = {}, set()
     for path in sorted(settings.quarantine_dir.glob("*/*/*.parquet")):
         if not parse_batch_name(path):
             continue
+        rows = pq.read_table(path, columns=["topic", "partition", "offset", "key", "original"]).to_pylist()
+        flags = [mentions_customer(row["original"], row["key"], customer_id) for row in rows]
+        if any(flags):
+            matches[path] = flags
+            coordinates |= {
+                (r["topic"], r["partition"], r["offset"]) for r, flag in zip(rows, flags, strict=True) if flag
+            }
+    return matches, coordinates
+
+
+def _rewrite_quarantine(matches: dict[Path, list[bool]]) -> dict[Path, pa.Table]:
+    removed = {}
+    for path, flags in matches.items():
         table = pq.read_table(path)
-        originals = table["original"].to_pylist()
-        mask = [not (value and needle in value) for value in originals]
-        if all(mask):
-            continue
-        write_durably(table.filter(mask), path)
-        rewritten.append(path)
-    return rewritten
+        write_durably(table.filter(pa.array([not f for f in flags])), path)
+        removed[path] = table.filter(pa.array(flags))
+    return removed
 
 
 def forget(con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str) -> ErasureResult:
-    """Erase one customer everywhere cxpulse stored them; the caller rebuilds and republishes."""
+    """Erase one customer everywhere cxpulse stored them; the caller rebuilds and republishes.
+
+    New landing files are loaded first, so the erasure covers every event that reached cxpulse. Safe to
+    rerun: a rerun after a crash finishes what the first run left (files, dead letters)."""
     if not customer_id:
         raise ValueError("customer_id must not be empty")
+    subject = subject_hash(customer_id, require_erasure_salt(settings))
+    load(con, settings)
     result = ErasureResult()
-    needle = customer_id.encode()
-    subject = subject_hash(customer_id)
+    quarantine, flagged = _quarantine_matches(settings, customer_id)
     con.execute("begin transaction")
     try:
         con.execute(
@@ -91,13 +156,13 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str)
                 )
                 result.raw_rows += rows
             con.execute(f"delete from {table} where customer_id = ?", [customer_id])  # noqa: S608
-        # dead letters are raw bytes, maybe not even JSON: match the id anywhere in them
+        # Dead letters: exact customer_id of the original JSON, or a Kafka key seen in the quarantine files.
         dead = [
             (t, p, o)
             for t, p, o, original in con.execute(
                 'select topic, "partition", "offset", original from ops.deadletters'
             ).fetchall()
-            if original and needle in original
+            if (t, p, o) in flagged or mentions_customer(original, None, customer_id)
         ]
         for topic, partition, offset in dead:
             con.execute(
@@ -114,8 +179,94 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str)
         con.execute("rollback")
         raise
     # Files after the tables: a crash in between leaves files that a rerun of `forget` cleans.
-    result.files_rewritten = _rewrite_landing(settings, customer_id) + _rewrite_quarantine(settings, needle)
+    landing = _rewrite_landing(settings, customer_id)
+    rejected = _rewrite_quarantine(quarantine)
+    _count_unloaded(con, settings, subject, landing, rejected)
+    result.files_rewritten = sorted([*landing, *rejected])
     return result
+
+
+def _count_unloaded(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    subject: str,
+    landing: dict[Path, pa.Table],
+    rejected: dict[Path, pa.Table],
+) -> None:
+    """Rows removed from files the loader has not read yet (landed while `forget` ran) never reach the
+    tables: the ledger counts them, or the reconciliation would miss them."""
+    known = {row[0] for row in con.execute("select path from ops.loaded_files").fetchall()}
+    for kind, removed in (("raw", landing), ("deadletter", rejected)):
+        for path, table in removed.items():
+            if str(path.relative_to(settings.home)) in known or not table.num_rows:
+                continue
+            topic, partition = path.parent.parent.name, int(path.parent.name)
+            con.execute(
+                "insert into ops.erasures values (?, ?, ?, ?, ?, now())",
+                [subject, topic, partition, kind, table.num_rows],
+            )
+
+
+def _spellings(customer_id: str) -> list[bytes]:
+    """The id as files may spell it: raw UTF-8, JSON-escaped, HTML-escaped."""
+    forms = {customer_id, json.dumps(customer_id)[1:-1], html.escape(customer_id)}
+    return sorted(form.encode() for form in forms)
+
+
+def _occurrences(data: bytes, needle: bytes) -> list[int]:
+    """Start positions of `needle` standing alone (not inside a longer id such as needle + '0')."""
+    found = []
+    start = data.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        before = data[start - 1 : start] if start else b""
+        after = data[end : end + 1]
+        if not (before and _ID_BYTE.fullmatch(before)) and not (after and _ID_BYTE.fullmatch(after)):
+            found.append(start)
+        start = data.find(needle, start + 1)
+    return found
+
+
+def holds_id(path: Path, customer_id: str) -> bool:
+    data = path.read_bytes()
+    return any(_occurrences(data, needle) for needle in _spellings(customer_id))
+
+
+def published_files(settings: Settings) -> list[Path]:
+    """Every file of the published surfaces: published/, exports/, reports/."""
+    files = []
+    for root in (settings.published_path.parent, settings.exports_dir, settings.reports_dir):
+        if root.is_dir():
+            files += [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+    return sorted(files)
+
+
+def redact_reports(settings: Settings, customer_id: str) -> list[Path]:
+    """Replace the id by [erased] in text reports written by earlier runs (quality results, drift
+    evidence): they are records of those runs, not rebuilt from the marts, so they are edited in place."""
+    redacted = []
+    if not settings.reports_dir.is_dir():
+        return redacted
+    for path in sorted(settings.reports_dir.rglob("*")):
+        if not path.is_file() or path.is_symlink() or path.suffix.lower() not in _TEXT_SUFFIXES:
+            continue
+        data = path.read_bytes()
+        changed = data
+        for needle in _spellings(customer_id):
+            for start in reversed(_occurrences(changed, needle)):
+                changed = changed[:start] + REDACTED.encode() + changed[start + len(needle) :]
+        if changed != data:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(changed)
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+            os.replace(tmp, path)
+            redacted.append(path)
+    return redacted
+
+
+def leftovers(settings: Settings, customer_id: str) -> list[Path]:
+    """Files of the published surfaces whose bytes still hold the id (should be none after an erasure)."""
+    return [path for path in published_files(settings) if holds_id(path, customer_id)]
 
 
 def erased_counts(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], int]:
