@@ -60,7 +60,7 @@ public class ReadSnapshot {
 
     static void once(String path) throws SQLException {
         try (Connection con = open(path)) {
-            System.out.println("driver " + con.getMetaData().getDriverVersion());
+            System.out.println("duckdb " + strings(con, "select version()").get(0));
             System.out.println("schemas " + String.join(",", strings(con,
                     "select distinct schema_name from information_schema.schemata "
                     + "where catalog_name = current_database() order by 1")));
