@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cxpulse.config import ConfigError, kafka_client_options, load_settings, redact, to_env
+from cxpulse.config import ConfigError, kafka_client_options, load_settings, redact, require_erasure_salt, to_env
 
 
 def test_defaults_follow_design(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,6 +38,11 @@ def test_file_then_environment_precedence(tmp_path: Path) -> None:
         ({"CXPULSE_SERVICE_LEVEL_TARGET_S": "twenty"}, "'service_level_target_s' must be an integer"),
         ({"CXPULSE_FCR_WINDOW_H": "0"}, "'fcr_window_h' must be > 0"),
         ({"CXPULSE_LOG_LEVEL": "LOUD"}, "'log_level' must be one of DEBUG, INFO, WARNING, ERROR"),
+        (
+            {"CXPULSE_PUBLISH_STORAGE_VERSION": "latest"},
+            "'publish_storage_version' must be one of v1.0.0, v1.1.0, v1.2.0, v1.3.0, v1.4.0, v1.5.0, v2.0.0",
+        ),
+        ({"CXPULSE_AGGREGATES_READABLE_BY": "world"}, "'aggregates_readable_by' must be one of owner, group, all"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(env: dict, message: str) -> None:
@@ -148,3 +153,20 @@ def test_insecure_webhook_only_when_allowed_and_secrets_stay_out_of_repr() -> No
     assert redact(f"<urlopen error [Errno 111] {url} refused by localhost:8080>", url) == (
         "<urlopen error [Errno 111] <redacted> refused by <redacted>>"
     )
+
+
+def test_publish_defaults_and_the_erasure_salt_comes_from_the_environment_only(tmp_path: Path) -> None:
+    s = load_settings({"CXPULSE_HOME": str(tmp_path)})
+    assert (s.publish_storage_version, s.aggregates_readable_by) == ("v1.0.0", "owner")
+    with pytest.raises(ConfigError, match="CXPULSE_ERASURE_SALT is not set: .*openssl rand -hex 32"):
+        require_erasure_salt(s)
+    short = load_settings({"CXPULSE_HOME": str(tmp_path), "CXPULSE_ERASURE_SALT": "salt"})
+    with pytest.raises(ConfigError, match="CXPULSE_ERASURE_SALT is shorter than 16 characters"):
+        require_erasure_salt(short)
+    good = load_settings({"CXPULSE_HOME": str(tmp_path), "CXPULSE_ERASURE_SALT": "0123456789abcdef"})
+    assert require_erasure_salt(good) == "0123456789abcdef"
+    assert "CXPULSE_ERASURE_SALT" not in to_env(good) and "0123456789abcdef" not in repr(good)
+    config = tmp_path / "cxpulse.toml"
+    config.write_text('erasure_salt = "0123456789abcdef"\n')
+    with pytest.raises(ConfigError, match="secret: set CXPULSE_ERASURE_SALT"):
+        load_settings({"CXPULSE_CONFIG": str(config)})

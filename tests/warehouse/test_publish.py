@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
+import struct
 import threading
 from pathlib import Path
 
@@ -68,3 +71,58 @@ def test_published_file_is_read_only_and_exports_are_parquet(settings: Settings)
     writer.close()
     assert [p.name for p in exports] == ["marts.kpi_demo.parquet"]
     assert duckdb.sql(f"select x from '{exports[0]}'").fetchall() == [(1,)]
+
+
+def test_snapshot_is_written_fresh_with_the_marts_only_in_the_configured_storage_version(
+    settings: Settings,
+) -> None:
+    writer = connect(settings.warehouse_path)
+    writer.execute("create table marts.kpi_demo as select 'kept-row' as label")
+    writer.execute("insert into marts.kpi_demo values ('erased-row-0451')")
+    writer.execute("create table raw.secrets as select 'customer-in-raw-0042' as customer_id")
+    writer.execute("create table ops.notes as select 'ops-only-0043' as note")
+    writer.execute("create view staging.v as select * from raw.secrets")
+    writer.execute("checkpoint")
+    writer.execute("delete from marts.kpi_demo where label = 'erased-row-0451'")
+    published = publish_snapshot(writer, settings)
+    writer.close()
+    assert b"erased-row-0451" in settings.warehouse_path.read_bytes()  # deleted, yet still in the live file
+    data = published.read_bytes()
+    for text in (b"erased-row-0451", b"customer-in-raw-0042", b"ops-only-0043"):
+        assert text not in data  # not a byte copy: deleted rows and other schemas are not there
+    assert struct.unpack("<Q", data[12:20])[0] == 64  # storage version of the v1.0.0 line
+    reader = duckdb.connect(str(published), read_only=True)
+    tables = reader.execute("select table_schema, table_name, table_type from information_schema.tables").fetchall()
+    assert tables == [("marts", "kpi_demo", "BASE TABLE")]
+    assert reader.execute("select label from marts.kpi_demo").fetchall() == [("kept-row",)]
+    reader.close()
+    assert not list(settings.published_path.parent.glob(".*"))  # no temporary file or WAL left behind
+
+    newer = dataclasses.replace(settings, publish_storage_version="v1.4.0")
+    writer = connect(settings.warehouse_path)
+    publish_snapshot(writer, newer)
+    with pytest.raises(ValueError, match="publish_storage_version must be one of v1.0.0"):
+        publish_snapshot(writer, dataclasses.replace(settings, publish_storage_version="v9"))
+    writer.close()
+    assert struct.unpack("<Q", settings.published_path.read_bytes()[12:20])[0] == 67  # the v1.4.0 line
+
+
+@pytest.mark.parametrize("readable_by, export_mode", [("owner", 0o600), ("group", 0o640), ("all", 0o644)])
+def test_snapshot_is_owner_only_and_exports_follow_the_config(
+    settings: Settings, readable_by: str, export_mode: int
+) -> None:
+    previous = os.umask(0o022)  # a umask that would leave everything world-readable
+    try:
+        settings = dataclasses.replace(settings, aggregates_readable_by=readable_by)
+        writer = connect(settings.warehouse_path)
+        writer.execute("create table marts.kpi_demo as select 1 as x")
+        published = publish_snapshot(writer, settings)
+        exports = export_parquet(writer, settings)
+        writer.close()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(settings.warehouse_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(settings.warehouse_path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(published.stat().st_mode) == 0o600
+    assert stat.S_IMODE(published.parent.stat().st_mode) == 0o700
+    assert [stat.S_IMODE(p.stat().st_mode) for p in exports] == [export_mode]
