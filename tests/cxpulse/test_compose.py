@@ -44,3 +44,16 @@ def test_cxpulse_variables_are_config_keys_and_secrets_are_not_inline() -> None:
     assert used and used <= keys, used - keys
     assert re.search(r"POSTGRES_PASSWORD: \$\{POSTGRES_PASSWORD", text)
     assert "CXPULSE_ALERT_WEBHOOK: ${CXPULSE_ALERT_WEBHOOK" in text
+
+
+def test_cxpulse_containers_run_as_one_non_root_user() -> None:
+    services = COMPOSE["services"]
+    users = {name: str(s.get("user", "")) for name, s in services.items() if "cx-data:/data" in s.get("volumes", [])}
+    assert {"consumer", "airflow-scheduler", "airflow-api-server"} <= set(users)
+    # one uid for every service sharing the volume: its files are owner-only (0600 in 0700 folders)
+    assert set(users.values()) == {"50000:0"}, users
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    stages = re.split(r"^FROM ", dockerfile, flags=re.M)[1:]
+    for stage in stages:
+        last_user = re.findall(r"^USER (\S+)", stage, flags=re.M)[-1]
+        assert last_user.split(":")[0] not in ("root", "0"), stage.splitlines()[0]
