@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from cxpulse.config import Settings
@@ -71,6 +72,7 @@ def test_published_file_is_read_only_and_exports_are_parquet(settings: Settings)
     writer.close()
     assert [p.name for p in exports] == ["marts.kpi_demo.parquet"]
     assert duckdb.sql(f"select x from '{exports[0]}'").fetchall() == [(1,)]
+    assert pd.read_parquet(exports[0])["x"].tolist() == [1]  # the pandas recipe of docs/bi.md
 
 
 def test_snapshot_is_written_fresh_with_the_marts_only_in_the_configured_storage_version(
