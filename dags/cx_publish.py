@@ -1,10 +1,10 @@
 """
 ### cx_publish — snapshot and exports for BI tools
 
-Runs when the marts passed their checks (`cx_marts_checked`): copies the live warehouse to
-`published/cx.duckdb` with an atomic rename (BI tools open it read-only and never meet a lock or a
-half-written file), writes `exports/marts.<table>.parquet` and the HTML dashboard
-`reports/dashboard.html`.
+Runs when the marts passed their checks (`cx_marts_checked`): writes the marts afresh to
+`published/cx.duckdb` (the marts only, in the storage version of `publish_storage_version`) and swaps
+it in with an atomic rename (BI tools open it read-only and never meet a lock or a half-written
+file), writes `exports/marts.<table>.parquet` and the HTML dashboard `reports/dashboard.html`.
 """
 
 from __future__ import annotations
