@@ -263,7 +263,7 @@ def test_incremental_after_an_erasure_equals_full_rebuild(tmp_path: Path, seed: 
     """`cxpulse forget` deletes raw rows and marks their days dirty: the cases of the erased customer
     leave staging.stg_cases (it keeps no customer_id, but case ids and their events' times) and every
     mart they counted in, through the incremental build that follows."""
-    settings = dataclasses.replace(Settings(), home=tmp_path / "incremental")
+    settings = dataclasses.replace(Settings(), home=tmp_path / "incremental", erasure_salt="a-test-salt-0123456789")
     con = connect(settings.warehouse_path)
     build_in_chunks(con, settings, seed)
     # the customer with the most case events, whose cases span several days
