@@ -14,6 +14,7 @@ import duckdb
 from cxpulse.config import Settings, require_erasure_salt
 from cxpulse.files import secure_home, share_aggregates
 from warehouse.db import connect
+from warehouse.erasure import ErasureResult
 from warehouse.loader import LoadResult, load
 from warehouse.publish import export_parquet, publish_snapshot
 from warehouse.runs import recorded_run
@@ -106,7 +107,7 @@ def run_once(settings: Settings, *, full: bool = False, as_of: datetime | None =
     return RunResult(loaded, snapshot)
 
 
-def forget_step(settings: Settings, customer_id: str):
+def forget_step(settings: Settings, customer_id: str) -> ErasureResult:
     """GDPR erasure of one customer, then rebuild the touched days and republish every published surface.
 
     The quality gates run and their result is reported (`result.gates`), but a failing gate does not stop
