@@ -16,7 +16,6 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,10 +26,10 @@ from cxpulse.broker import _java_executable, broker_status, ensure_topics, free_
 from cxpulse.cli import EXIT_CONFIG, app
 from cxpulse.config import Settings, load_settings
 from cxpulse.reconcile import reconcile
-from quality import alerts
 from quality.sinks import deliver_pending
 from streams.kafka_clients import KafkaAccessError, kafka_client
 from streams.producer import produce_file
+from tests.quality.test_sinks import candidate, notify
 from warehouse.db import connect
 
 pytestmark = pytest.mark.integration
@@ -141,32 +140,15 @@ def test_produce_consume_status_and_alerts_through_sasl_ssl(secured_env: dict[st
     produced = {t: sum(r.produced or 0 for r in rows if r.topic == t) for t in settings.source_topics}
     assert produced == {settings.topic_touchpoints: 6, settings.topic_surveys: 2}  # read over SASL_SSL
 
-    # The alert sink (quality/sinks.py) sends a drift alert to cx.alerts over SASL_SSL.
-    as_of = datetime(2026, 3, 15, tzinfo=UTC)
-    candidate = alerts.Candidate(
-        rule="nps_shift",
-        severity="warning",
-        kpi="nps",
-        scope="channel:phone",
-        window_start=as_of,
-        window_end=as_of,
-        baseline_value=30.0,
-        current_value=15.0,
-        n_current=300,
-        n_baseline=1200,
-        p_value=0.001,
-        message="NPS on channel:phone fell from 30.0 to 15.0 points on 300 answers.",
-        message_fr="Le NPS a baissé.",
-        dedupe_key="nps_shift|nps|channel:phone",
-    )
+    # The alert sink (quality/sinks.py) sends an incident notification to cx.alerts over SASL_SSL.
     sink_db = connect(tmp_path / "alerts.duckdb")
     try:
-        alerts.apply(sink_db, [candidate], as_of, {"nps_shift"})
+        incident_id = notify(sink_db, candidate("nps_shift|nps|channel:phone"))
         assert deliver_pending(sink_db, settings) == {"delivered": 1, "failed": 0}
     finally:
         sink_db.close()
 
-    # On cx.alerts: the consumer's hot alert for the NPS 1 answer and the sink's drift alert.
+    # On cx.alerts: the consumer's hot alert for the NPS 1 answer and the sink's incident notification.
     reader = kafka_client(KafkaConsumer, settings, "test-alerts", group_id=None, auto_offset_reset="earliest")
     try:
         reader.assign([TopicPartition(settings.topic_alerts, 0)])
@@ -177,10 +159,7 @@ def test_produce_consume_status_and_alerts_through_sasl_ssl(secured_env: dict[st
                 got.extend(json.loads(m.value) for m in batch)
     finally:
         reader.close()
-    assert sorted(a.get("response_id") or a.get("dedupe_key") for a in got) == [
-        "nps_shift|nps|channel:phone",
-        "sec-low",
-    ]
+    assert sorted(a.get("response_id") or a["incident"]["incident_id"] for a in got) == [incident_id, "sec-low"]
 
 
 def test_a_wrong_password_fails_naming_the_credentials(secured_env: dict[str, str], tmp_path: Path) -> None:

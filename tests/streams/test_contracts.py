@@ -252,7 +252,8 @@ def test_every_string_field_has_a_length_limit_in_characters(kind: str, name: st
 
 def test_the_json_schema_gives_every_free_string_a_max_length() -> None:
     unlimited = []
-    for name, text in jsonschema.render().items():
+    inputs = {name: text for name, text in jsonschema.render().items() if name != "cx.alerts.schema.json"}
+    for name, text in inputs.items():  # cx.alerts is what we write: its texts are cut (hot_rules.ALERT_TEXT_MAX)
 
         def walk(node: object, path: str) -> None:
             if isinstance(node, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from streams.alert_contract import encode
 from streams.contracts import ID_MAX, NAME_MAX, VERBATIM_MAX, decode_survey
 from streams.hot_rules import ALERT_TEXT_MAX, detractor_alert
 
@@ -24,9 +25,9 @@ def test_the_largest_valid_answer_makes_an_alert_of_a_few_kilobytes() -> None:
     event = decode_survey(json.dumps(largest).encode(), datetime.now(UTC))
     alert = detractor_alert(event, with_complaint=True, include_verbatim=True)
     for name in ("message", "message_fr", "verbatim"):
-        assert len(alert[name]) <= ALERT_TEXT_MAX, name
-    assert alert["verbatim"].endswith("…") and alert["verbatim"].startswith("vvv")
-    assert len(json.dumps(alert, ensure_ascii=False).encode()) < 8_000
+        assert len(getattr(alert, name)) <= ALERT_TEXT_MAX, name
+    assert alert.verbatim.endswith("…") and alert.verbatim.startswith("vvv")
+    assert len(encode(alert)) < 8_000
 
 
 def test_short_texts_are_kept_whole() -> None:
@@ -41,4 +42,4 @@ def test_short_texts_are_kept_whole() -> None:
         "verbatim": "Personne ne me rappelle",
     }
     alert = detractor_alert(decode_survey(json.dumps(answer).encode(), datetime.now(UTC)), False, True)
-    assert alert["verbatim"] == "Personne ne me rappelle" and "…" not in alert["message"]
+    assert alert.verbatim == "Personne ne me rappelle" and "…" not in alert.message
