@@ -29,7 +29,7 @@ from typing import Any
 
 from cxpulse.airflow_local import DAG_ORDER, DAGS_FOLDER
 from cxpulse.assets import WAREHOUSE_POOL
-from cxpulse.config import Settings
+from cxpulse.config import Settings, to_env
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 POOL_SLOTS = 1
@@ -89,7 +89,8 @@ def airflow_env(settings: Settings, port: int = DEFAULT_PORT) -> dict[str, str]:
         "AIRFLOW__API__WORKERS": "1",
         # LocalExecutor starts this many worker processes; the warehouse pool runs one task at a time
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "CXPULSE_HOME": str(settings.home),
+        # the tasks and the landing watcher see the settings of the caller (secrets stay in the environment)
+        **to_env(settings),
     }
     return env
 
