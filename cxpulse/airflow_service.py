@@ -286,20 +286,22 @@ def status(settings: Settings) -> dict[str, Any]:
 class AirflowApi:
     """Airflow's REST API (v2) with the admin password the simple auth manager generated."""
 
-    def __init__(self, url: str, passwords: Path, user: str = "admin") -> None:
+    def __init__(self, url: str, passwords: Path, user: str = "admin", timeout_s: float = 60) -> None:
+        # generous timeouts: one api-server worker also serves the tasks' execution API calls
         self.url = url
+        self.timeout_s = timeout_s
         secret = json.loads(passwords.read_text())[user]
         body = json.dumps({"username": user, "password": secret}).encode()
         request = urllib.request.Request(
             f"{url}/auth/token", data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             self.token = json.loads(response.read())["access_token"]
 
     def get(self, path: str) -> dict[str, Any]:
         request = urllib.request.Request(f"{self.url}{path}", headers={"Authorization": f"Bearer {self.token}"})
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             raise AirflowServiceError(f"GET {path}: HTTP {exc.code} {exc.read()[:500]!r}") from None
