@@ -149,14 +149,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="cxpulse-bench-freshness-") as tmp:
-        settings = dataclasses.replace(Settings(), home=Path(tmp), kafka_bootstrap=f"localhost:{free_port()}")
-        os.environ.pop("AIRFLOW_HOME", None)
-        start_broker(settings)
-        try:
-            result = measure(settings, args.samples)
-        finally:
-            stop_broker(settings)
+    # Airflow's and kafka-python's log lines go to stdout: keep it for the JSON that bench.run reads
+    saved_stdout = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cxpulse-bench-freshness-") as tmp:
+            settings = dataclasses.replace(Settings(), home=Path(tmp), kafka_bootstrap=f"localhost:{free_port()}")
+            os.environ.pop("AIRFLOW_HOME", None)
+            start_broker(settings)
+            try:
+                result = measure(settings, args.samples)
+            finally:
+                stop_broker(settings)
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved_stdout, 1)
     print(json.dumps(result, indent=2))
 
 

@@ -7,9 +7,9 @@ set (Postgres in production). Before starting them it migrates the metadata DB a
 which creates the pool the DAGs need. `docker-compose.yaml` runs the same commands with the same
 settings (tests/cxpulse/test_compose.py checks it).
 
-Each component runs in a session of its own (its workers and subprocesses follow it), its pid in
-`$AIRFLOW_HOME/run/<component>.pid` and its output in `$AIRFLOW_HOME/run/<component>.log`; `stop`
-ends those process groups and nothing else.
+Each component runs in a session of its own (its workers and subprocesses follow it), its output
+in `$AIRFLOW_HOME/run/<component>.log`, its pid and start time in `$AIRFLOW_HOME/run/airflow.json`;
+`stop` ends those process groups and nothing else.
 """
 
 from __future__ import annotations
@@ -52,7 +52,11 @@ DEPLOYMENT_SETTINGS = (
 
 
 class AirflowServiceError(RuntimeError):
-    """Airflow did not start or stop; the message says which component and where its log is."""
+    """Airflow did not start or stop, or its API refused a call; the message says what and where."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status of a refused API call
 
 
 @dataclass(frozen=True)
@@ -262,15 +266,16 @@ def status(settings: Settings) -> dict[str, Any]:
     url = f"http://localhost:{port}" if port else None
     report = health(url) if url else None
     last_runs: dict[str, dict | None] = {}
+    pool: dict | None = None  # None: could not ask; {}: Airflow says there is no such pool
     if url and report and password_file(home).exists():
         try:
             api = AirflowApi(url, password_file(home))
             last_runs = {dag_id: api.last_run(dag_id) for dag_id in DAG_ORDER}
             pool = api.get(f"/api/v2/pools/{WAREHOUSE_POOL}")
-        except (OSError, ValueError, AirflowServiceError):
-            pool = None
-    else:
-        pool = None
+        except AirflowServiceError as exc:
+            pool = {} if exc.status == 404 else None
+        except (OSError, ValueError):
+            pass
     return {
         "home": home,
         "pids": pids,
@@ -304,7 +309,7 @@ class AirflowApi:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise AirflowServiceError(f"GET {path}: HTTP {exc.code} {exc.read()[:500]!r}") from None
+            raise AirflowServiceError(f"GET {path}: HTTP {exc.code} {exc.read()[:500]!r}", exc.code) from None
 
     def dag_runs(self, dag_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """The newest runs first."""

@@ -184,7 +184,10 @@ def airflow_status() -> None:
         console.print(f"  {component}: pid {pid}")
     console.print(f"  admin password: {info['password_file']}")
     pool = info["pool"]
-    console.print(f"  pool cx_warehouse: {pool['slots']} slot(s)" if pool else "  pool cx_warehouse: MISSING")
+    if pool is None:
+        console.print("  pool cx_warehouse: unknown (the REST API did not answer)")
+    else:
+        console.print(f"  pool cx_warehouse: {pool['slots']} slot(s)" if pool else "  pool cx_warehouse: MISSING")
     for dag_id, run in info["last_runs"].items():
         last = f"{run['state']} ({run['run_type']}, {run['run_after']})" if run else "no run yet"
         console.print(f"  {dag_id}: {last}")
