@@ -28,8 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from cxpulse.airflow_local import DAG_ORDER, DAGS_FOLDER
-from cxpulse.assets import WAREHOUSE_POOL
 from cxpulse.config import Settings, to_env
+
+# Not imported from cxpulse.assets: that imports Airflow, which reads its configuration once per
+# process, and this module runs before the environment of Airflow is set (tests/cxpulse/test_compose.py
+# checks the two names are the same).
+WAREHOUSE_POOL = "cx_warehouse"
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 POOL_SLOTS = 1

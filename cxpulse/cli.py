@@ -163,7 +163,10 @@ def airflow_start(
 
 @airflow_app.command("stop")
 def airflow_stop() -> None:
-    """Stop the components started by `cxpulse airflow start` for this data home (and only those)."""
+    """Stop the components started by `cxpulse airflow start` for this data home (and only those).
+
+    Example: `CXPULSE_HOME=/srv/cxpulse cxpulse airflow stop`
+    """
     from cxpulse.airflow_service import stop
 
     stopped = stop(_settings())
@@ -172,7 +175,10 @@ def airflow_stop() -> None:
 
 @airflow_app.command("status")
 def airflow_status() -> None:
-    """Components, health, the pool and the last run of each DAG. Exit code 1 when not running healthy."""
+    """Components, health, the pool and the last run of each DAG. Exit code 1 when not running healthy.
+
+    Example: `cxpulse airflow status || cxpulse airflow start`
+    """
     from cxpulse.airflow_service import status
 
     info = status(_settings())

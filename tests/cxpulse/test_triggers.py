@@ -9,8 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from cxpulse import triggers
-from cxpulse.triggers import LandingFilesTrigger, newest_files
+from cxpulse.config import Settings
+
+
+@pytest.fixture(scope="module", autouse=True)
+def airflow_configured(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Importing the trigger imports Airflow, which reads its configuration once per process: point
+    it at a temporary home first (as every test that runs Airflow does), never at ~/airflow."""
+    from cxpulse import airflow_local
+
+    airflow_local.configure(Settings(home=tmp_path_factory.mktemp("cxpulse")))
+
+
+def _triggers():
+    from cxpulse import triggers
+
+    return triggers
 
 
 def _land(root: Path, topic: str, partition: int, first: int, last: int, *, temp: bool = False) -> None:
@@ -23,13 +37,16 @@ def _land(root: Path, topic: str, partition: int, first: int, last: int, *, temp
 class _Watch:
     """Runs the trigger in the background; waits on what it observably did (scans, events), never on time."""
 
-    def __init__(self, trigger: LandingFilesTrigger, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.trigger = trigger
+    def __init__(self, landing: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.trigger = _triggers().LandingFilesTrigger(directory=str(landing), poke_interval=0.01)
         self.scans = 0
         self.events: list[dict] = []
 
+        triggers = _triggers()
+        scan = triggers.newest_files
+
         def counted(directory):
-            found = newest_files(directory)
+            found = scan(directory)
             self.scans += 1
             return found
 
@@ -58,6 +75,7 @@ class _Watch:
 
 
 def test_newest_file_per_partition_ignores_temp_files(tmp_path: Path) -> None:
+    newest_files = _triggers().newest_files
     _land(tmp_path, "cx.touchpoints", 0, 0, 9)
     _land(tmp_path, "cx.touchpoints", 0, 10, 19)
     _land(tmp_path, "cx.touchpoints", 0, 20, 29, temp=True)
@@ -71,7 +89,7 @@ def test_newest_file_per_partition_ignores_temp_files(tmp_path: Path) -> None:
 
 def test_fires_once_per_new_file_and_not_for_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario() -> list[list[str]]:
-        async with _Watch(LandingFilesTrigger(directory=str(tmp_path), poke_interval=0.01), monkeypatch) as watch:
+        async with _Watch(tmp_path, monkeypatch) as watch:
             await watch.scans_done(2)  # empty landing: nothing to load
             _land(tmp_path, "cx.touchpoints", 1, 0, 4)
             await watch.scans_done(3)  # one event, then the same file again: no second event
@@ -90,7 +108,7 @@ def test_first_scan_fires_for_files_landed_while_nobody_watched(
     _land(tmp_path, "cx.touchpoints", 0, 0, 9)
 
     async def scenario() -> list[list[str]]:
-        async with _Watch(LandingFilesTrigger(directory=str(tmp_path), poke_interval=0.01), monkeypatch) as watch:
+        async with _Watch(tmp_path, monkeypatch) as watch:
             await watch.scans_done(3)
             return [e["partitions"] for e in watch.events]
 
@@ -98,7 +116,8 @@ def test_first_scan_fires_for_files_landed_while_nobody_watched(
 
 
 def test_serializes_to_its_own_import_path() -> None:
-    classpath, kwargs = LandingFilesTrigger(directory="/data/landing", poke_interval=3).serialize()
+    trigger_class = _triggers().LandingFilesTrigger
+    classpath, kwargs = trigger_class(directory="/data/landing", poke_interval=3).serialize()
     module, _, name = classpath.rpartition(".")
-    assert getattr(__import__(module, fromlist=[name]), name) is LandingFilesTrigger
+    assert getattr(__import__(module, fromlist=[name]), name) is trigger_class
     assert kwargs == {"directory": "/data/landing", "poke_interval": 3}
