@@ -27,17 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cxpulse.airflow_local import DAG_ORDER, DAGS_FOLDER
+from cxpulse.airflow_local import DAG_ORDER, DAGS_FOLDER, WAREHOUSE_POOL, WAREHOUSE_POOL_DESCRIPTION
 from cxpulse.config import Settings, to_env
-
-# Not imported from cxpulse.assets: that imports Airflow, which reads its configuration once per
-# process, and this module runs before the environment of Airflow is set (tests/cxpulse/test_compose.py
-# checks the two names are the same).
-WAREHOUSE_POOL = "cx_warehouse"
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 POOL_SLOTS = 1
-POOL_DESCRIPTION = "one DuckDB writer at a time"
 DEFAULT_PORT = 8080
 
 # Settings every deployment of the cxpulse DAGs uses, local or docker-compose (same values).
@@ -120,7 +114,7 @@ def _cli(env: dict[str, str], *args: str, timeout_s: float = 600) -> str:
 def install(env: dict[str, str] | None = None) -> None:
     """Create (or reset) the pool the cxpulse DAGs run in, in the Airflow that `env` / the environment
     points at. Every warehouse task waits for its slot: without the pool Airflow never schedules them."""
-    _cli(env or {}, "pools", "set", WAREHOUSE_POOL, str(POOL_SLOTS), POOL_DESCRIPTION)
+    _cli(env or {}, "pools", "set", WAREHOUSE_POOL, str(POOL_SLOTS), WAREHOUSE_POOL_DESCRIPTION)
 
 
 def password_file(home: Path) -> Path:

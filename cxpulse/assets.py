@@ -10,6 +10,9 @@ from pathlib import Path
 
 from airflow.sdk import Asset, AssetWatcher
 
+# the pool of one slot every warehouse task runs in (defined where Airflow is not imported)
+from cxpulse.airflow_local import WAREHOUSE_POOL
+
 CX_RAW = Asset(name="cx_raw", uri="cxpulse://warehouse/raw")
 CX_MARTS = Asset(name="cx_marts", uri="cxpulse://warehouse/marts")
 CX_MARTS_CHECKED = Asset(name="cx_marts_checked", uri="cxpulse://warehouse/marts/checked")
@@ -26,11 +29,6 @@ def landing_asset(landing_dir: Path, poke_interval: float = 2.0) -> Asset:
         uri="cxpulse://landing",
         watchers=[AssetWatcher(name="cx_landing_files", trigger=trigger)],
     )
-
-
-# Every task that opens the live warehouse for writing runs in this pool of one slot: DuckDB allows
-# one writing process per file, and a second writer would fail on the lock rather than wait.
-WAREHOUSE_POOL = "cx_warehouse"
 
 
 def warehouse_task_args(retries: int) -> dict:

@@ -75,9 +75,3 @@ def test_airflow_runs_the_commands_and_settings_of_cxpulse_airflow_start() -> No
     assert "airflow db migrate" in init and "cxpulse airflow install" in init
     assert "pools set" not in init
 
-
-def test_the_pool_installed_is_the_pool_of_the_tasks() -> None:
-    from cxpulse import airflow_service
-
-    source = (Path(__file__).resolve().parents[2] / "cxpulse" / "assets.py").read_text()
-    assert f'WAREHOUSE_POOL = "{airflow_service.WAREHOUSE_POOL}"' in source
