@@ -105,7 +105,8 @@ def test_events_reach_the_bi_snapshot_through_the_real_scheduler(
         assert consumer.poll() is None, "the consumer service stopped"
         assert time.monotonic() - clock < BOUND_S, (
             f"published snapshot still at {seen} (contacts, responses), expected {expected} after {BOUND_S} s; "
-            f"last runs: {[api.last_run(d) for d in CHAIN]}"
+            f"landing files: {sorted(p.name for p in settings.landing_dir.rglob('*.parquet'))[:10]}; "
+            f"last runs: {[(d, (api.last_run(d) or {}).get('state')) for d in CHAIN]}"
         )
         time.sleep(1)
         seen = published_totals(settings.published_path)
