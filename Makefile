@@ -8,7 +8,7 @@ BI_JDBC := .cache/bi-jdbc
 UV_VERSION := 0.13.8
 export CXPULSE_HOME ?= $(CURDIR)/.cxpulse
 
-.PHONY: setup demo test lint browser unit integration bench lock clean
+.PHONY: setup demo airflow test lint browser unit integration bench lock clean
 
 ## setup: .venv with pinned dependencies + the project, the Kafka jars and the DuckDB JDBC driver (idempotent)
 setup: $(BIN)/.installed $(KAFKA_LIBS)/.installed $(BI_JDBC)/.installed
@@ -33,6 +33,10 @@ $(BI_JDBC)/.installed: bi/pom.xml
 ## demo: Kafka, 90 simulated days (~550k events) with an NPS drop on chat, consumer, the Airflow DAGs, results
 demo: setup
 	$(BIN)/cxpulse demo
+
+## airflow: Airflow 3 for real with the cxpulse DAGs (api-server, scheduler, dag-processor, triggerer); PORT=8080
+airflow: setup
+	$(BIN)/cxpulse airflow start --port $(or $(PORT),8080)
 
 ## test: ruff, then unit and integration tests (the tests start their own broker; the dashboard test a Chromium)
 test: setup lint browser
@@ -63,5 +67,6 @@ lock:
 	$(BIN)/uv pip compile --python $(BIN)/python pyproject.toml --extra dev -o constraints.txt
 
 clean:
+	-$(BIN)/cxpulse airflow stop
 	-$(BIN)/cxpulse broker stop
 	rm -rf $(CXPULSE_HOME)

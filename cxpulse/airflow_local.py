@@ -16,6 +16,11 @@ from cxpulse.config import Settings
 
 DAGS_FOLDER = Path(__file__).resolve().parent.parent / "dags"
 DAG_ORDER = ("cx_load", "cx_marts", "cx_quality", "cx_publish")
+# Every task that opens the live warehouse for writing runs in this pool of one slot: DuckDB allows
+# one writing process per file, and a second writer would fail on the lock rather than wait.
+# Defined here, where nothing imports Airflow (it reads its configuration once per process).
+WAREHOUSE_POOL = "cx_warehouse"
+WAREHOUSE_POOL_DESCRIPTION = "one DuckDB writer at a time"
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +42,9 @@ def prepare_metadata_db() -> None:
     from airflow.models.pool import Pool
     from airflow.utils import db
 
-    from cxpulse.assets import WAREHOUSE_POOL
-
     db.initdb()
     Pool.create_or_update_pool(
-        WAREHOUSE_POOL, slots=1, description="one DuckDB writer at a time", include_deferred=False
+        WAREHOUSE_POOL, slots=1, description=WAREHOUSE_POOL_DESCRIPTION, include_deferred=False
     )
 
 

@@ -188,6 +188,11 @@ def run_demo(settings: Settings, options: SimulationOptions, console: Console) -
     balanced = print_summary(settings, console) if all(s == "success" for s in states.values()) else False
     for what, path in paths(settings).items():
         console.print(f"{what:>24}: {path}")
+    console.print(
+        "the same runs in Airflow's UI, with a real scheduler from now on: `cxpulse airflow start` "
+        "(UI on http://localhost:8080, user admin, password in "
+        f"{settings.home / 'airflow' / 'simple_auth_manager_passwords.json.generated'})"
+    )
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
     console.print(f"done in {sum(seconds.values()):.0f} s ({timing})")
     return DemoResult(summary, states, balanced, seconds)

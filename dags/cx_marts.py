@@ -26,10 +26,17 @@ from cxpulse.assets import CX_MARTS, CX_RAW, warehouse_task_args
 def cx_marts():
     @task(outlets=[CX_MARTS])
     def build_marts() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from cxpulse.config import load_settings
         from cxpulse.pipeline import transform_step
+        from transforms.runner import SchemaTestError
 
-        result = transform_step(load_settings())
+        try:
+            result = transform_step(load_settings())
+        except SchemaTestError as exc:
+            # the same data fails the same tests: fail now instead of retrying with backoff
+            raise AirflowFailException(str(exc)) from exc
         return {"days_rebuilt": len(result.days), "full": result.full}
 
     build_marts()

@@ -29,10 +29,17 @@ from cxpulse.assets import CX_MARTS, CX_MARTS_CHECKED, warehouse_task_args
 def cx_quality():
     @task(outlets=[CX_MARTS_CHECKED])
     def check_quality_and_drift(data_interval_end=None) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from cxpulse.config import load_settings
         from cxpulse.pipeline import check_step
+        from quality.check import QualityGateError
 
-        result = check_step(load_settings(), as_of=data_interval_end)
+        try:
+            result = check_step(load_settings(), as_of=data_interval_end)
+        except QualityGateError as exc:
+            # a failed gate is a finding about the data, not a glitch: a retry would fail the same way
+            raise AirflowFailException(str(exc)) from exc
         return {
             "alerts_opened": len(result.changes.opened),
             "alerts_resolved": len(result.changes.resolved),

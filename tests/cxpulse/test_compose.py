@@ -57,3 +57,21 @@ def test_cxpulse_containers_run_as_one_non_root_user() -> None:
     for stage in stages:
         last_user = re.findall(r"^USER (\S+)", stage, flags=re.M)[-1]
         assert last_user.split(":")[0] not in ("root", "0"), stage.splitlines()[0]
+
+
+def test_airflow_runs_the_commands_and_settings_of_cxpulse_airflow_start() -> None:
+    from cxpulse.airflow_service import COMPONENTS, DEPLOYMENT_SETTINGS, SHARED_SETTINGS
+
+    services = COMPOSE["services"]
+    for component in COMPONENTS:
+        service = services[f"airflow-{component}"]
+        assert service["command"] == ["airflow", component]
+        env = service["environment"]
+        assert {k: env.get(k) for k in SHARED_SETTINGS} == SHARED_SETTINGS, component
+        assert set(DEPLOYMENT_SETTINGS) <= set(env), component
+        assert env["CXPULSE_HOME"] == services["consumer"]["environment"]["CXPULSE_HOME"]  # one data home
+    # the pool comes from the project's own install step, as in `cxpulse airflow start`
+    init = " ".join(services["airflow-init"]["command"])
+    assert "airflow db migrate" in init and "cxpulse airflow install" in init
+    assert "pools set" not in init
+

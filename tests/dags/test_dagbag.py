@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -46,4 +47,16 @@ def test_assets_chain_the_dags_in_order(dags: dict) -> None:
     assert triggers("cx_marts") == {"cx_raw"} and outlets("cx_marts") == {"cx_marts"}
     assert triggers("cx_quality") == {"cx_marts"} and outlets("cx_quality") == {"cx_marts_checked"}
     assert triggers("cx_publish") == {"cx_marts_checked"}
-    assert dags["cx_load"].timetable.expression == "*/5 * * * *"
+
+
+def test_new_landing_files_start_cx_load_and_an_hourly_tick_is_the_safety_net(dags: dict) -> None:
+    from cxpulse.triggers import LandingFilesTrigger
+
+    schedule = dags["cx_load"].timetable
+    (landing,) = schedule.asset_condition.objects
+    assert landing.name == "cx_landing"
+    (watcher,) = landing.watchers
+    assert isinstance(watcher.trigger, LandingFilesTrigger)
+    # the data home that configure() gave the DAG processor
+    assert watcher.trigger.directory == str(Path(os.environ["CXPULSE_HOME"]) / "landing")
+    assert schedule.timetable.expression == "0 * * * *"
