@@ -172,6 +172,8 @@ def load(con: duckdb.DuckDBPyConnection, settings: Settings) -> LoadResult:
             log.warning("landing folder for unknown topic %s ignored", topic)
             continue
         for chunk in _chunks(files, FILES_PER_TRANSACTION):
+            # One line per transaction: progress of a long backfill, and the event the loader kill test waits for.
+            log.info("loading %d %s files in one transaction", len(chunk), topic)
             con.execute("begin transaction")
             try:
                 loaded, duplicates = _load_events(con, chunk, home, kind)
