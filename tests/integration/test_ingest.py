@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from cxpulse.config import Settings, to_env
 from cxpulse.reconcile import check_balanced, reconcile
@@ -106,29 +106,35 @@ def test_sigterm_flushes_commits_and_exits_zero(kafka_settings: Settings) -> Non
     settings = dataclasses.replace(kafka_settings, batch_max_messages=100_000, batch_max_seconds=60)
     sample = generate(customers=100, seed=5, with_malformed=False)
     produce(settings, settings.topic_touchpoints, sample.touchpoints)
-    env = {**os.environ, **to_env(settings)}
-    proc = subprocess.Popen([sys.executable, "-m", "cxpulse.cli", "consume"], env=env)
-    deadline = time.monotonic() + 60
-    # batches are large and slow to fill: everything sits in memory until SIGTERM forces the flush
-    while time.monotonic() < deadline and not _consumer_has_partitions(settings):
-        time.sleep(0.5)
-    time.sleep(3)
+    env = {**os.environ, **to_env(settings), "CXPULSE_LOG_LEVEL": "DEBUG", "PYTHONUNBUFFERED": "1"}
+    ends = _end_offsets(settings, settings.topic_touchpoints)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cxpulse.cli", "consume"], env=env, stderr=subprocess.PIPE, text=True, bufsize=1
+    )
+    # Batches are large and slow to fill: everything sits in memory until SIGTERM forces the flush.
+    # SIGTERM goes once the consumer's debug log says it holds every message (not after a fixed sleep).
+    held: dict[int, int] = {}
+    for line in proc.stderr:
+        if " held up to offset " in line and settings.topic_touchpoints in line:
+            partition = int(line.split(settings.topic_touchpoints + "[")[1].split("]")[0])
+            held[partition] = int(line.rsplit(" ", 1)[1]) + 1
+            if all(held.get(p, 0) >= end for p, end in ends.items()):
+                break
     proc.send_signal(signal.SIGTERM)
+    proc.stderr.read()  # drained to the end: a closed pipe would break the consumer's last log lines
     assert proc.wait(timeout=60) == 0
     counts = warehouse_counts(settings)
     assert counts["lag"] == 0
     assert counts["touchpoints"] == sample.valid_touchpoints
 
 
-def _consumer_has_partitions(settings: Settings) -> bool:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+def _end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     try:
-        group = admin.describe_groups([settings.consumer_group]).get(settings.consumer_group, {})
-        return group.get("group_state") == "Stable" and bool(group.get("members"))
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        return {tp.partition: end for tp, end in consumer.end_offsets(tps).items() if end}
     finally:
-        admin.close()
+        consumer.close()
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_settings: Settings, tmp_path: Path) -> None:
@@ -157,7 +163,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_setti
         time.sleep(rng.uniform(0.5, 3.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        landed = len(list(Path(settings.landing_dir).rglob("*.parquet")))
+        landed = _landed(settings)
         assert landed >= landed_before_final
         landed_before_final = landed
     producer.join()
@@ -179,6 +185,10 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_setti
     # Only the redeliveries we injected are dropped: the crashes added none.
     assert counts["duplicates"] == sample.duplicates
     assert counts["dead_letters"] == sample.malformed
+
+
+def _landed(settings: Settings) -> int:
+    return len(list(Path(settings.landing_dir).rglob("*.parquet")))
 
 
 def _produce_slowly(settings: Settings, chunks: list[tuple[str, list[bytes]]]) -> None:
