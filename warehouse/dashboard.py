@@ -197,7 +197,7 @@ def _nps_svg(weeks: list[dict], width: int = 640, height: int = 200) -> str:
     )
 
 
-def render(con: duckdb.DuckDBPyConnection, *, evidence_root: Path | None = None) -> str:
+def render(con: duckdb.DuckDBPyConnection) -> str:
     template_text = resources.files("warehouse").joinpath("dashboard.html.j2").read_text()
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["pct"] = lambda v: format_value(v, "ratio")
@@ -207,9 +207,7 @@ def render(con: duckdb.DuckDBPyConnection, *, evidence_root: Path | None = None)
     data = collect(con)
 
     def link(evidence: str | None) -> str | None:
-        if evidence and Path(evidence).is_absolute():
-            return Path(evidence).as_uri()
-        return (evidence_root / evidence).as_uri() if evidence and evidence_root else None
+        return Path(evidence).as_uri() if evidence and Path(evidence).is_absolute() else None
 
     for alert in data["alerts"]:
         alert["link"] = link(alert["evidence"])
