@@ -15,15 +15,11 @@ import random
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from cxpulse.config import Settings, to_env
-from streams.contracts import decode_touchpoint
-from streams.landing import batch_path, events_table, write_durably
 from streams.sample import generate
 from warehouse.loader import FILES_PER_TRANSACTION
 
@@ -61,19 +57,12 @@ def _consistent(settings: Settings) -> tuple[int, int]:
     return files, rows
 
 
-def test_loader_killed_mid_transaction_keeps_ledger_and_tables_consistent(tmp_path: Path) -> None:
-    settings = dataclasses.replace(Settings(), home=tmp_path, kafka_bootstrap="localhost:1")
+def test_loader_killed_mid_transaction_keeps_ledger_and_tables_consistent(settings: Settings, land) -> None:
+    settings = dataclasses.replace(settings, kafka_bootstrap="localhost:1")
     messages = generate(customers=4_000, seed=21, with_malformed=False, duplicate_rate=0).touchpoints
-    now = datetime.now(UTC)
     per_file = len(messages) // FILES
     for i in range(FILES):
-        chunk = messages[i * per_file : (i + 1) * per_file]
-        offsets = list(range(i * per_file, (i + 1) * per_file))
-        events = [decode_touchpoint(m, now) for m in chunk]
-        write_durably(
-            events_table("touchpoints", events, chunk, offsets, "cx.touchpoints", 0),
-            batch_path(settings.landing_dir, "cx.touchpoints", 0, offsets[0], offsets[-1]),
-        )
+        land(settings, "touchpoints", messages[i * per_file : (i + 1) * per_file], i * per_file)
     expected_rows = FILES * per_file
     env = {**os.environ, **to_env(settings), "CXPULSE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
     rng = random.Random(5)
