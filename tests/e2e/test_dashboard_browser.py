@@ -12,7 +12,7 @@ import pytest
 
 from cxpulse.config import Settings
 from cxpulse.pipeline import load_step, publish_step, transform_step
-from streams.sample import generate
+from tests.sample import generate
 from warehouse.dashboard import format_value
 
 pytestmark = pytest.mark.e2e

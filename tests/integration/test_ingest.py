@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from cxpulse.config import Settings, to_env
 from cxpulse.reconcile import check_balanced, reconcile
 from streams.consumer import LandingConsumer
-from streams.sample import MALFORMED, generate
+from tests.sample import MALFORMED, generate
 from warehouse.db import connect
 from warehouse.loader import load
 

@@ -12,7 +12,7 @@ import pytest
 from cxpulse.config import Settings
 from cxpulse.pipeline import run_once
 from quality.check import QualityGateError
-from streams.sample import generate
+from tests.sample import generate
 
 
 def digest(path: Path) -> str:

@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from cxpulse.config import Settings, to_env
-from streams.sample import generate
+from tests.sample import generate
 from warehouse.loader import FILES_PER_TRANSACTION
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from cxpulse.config import Settings, to_env
-from streams.sample import generate
+from tests.sample import generate
 
 pytestmark = [pytest.mark.integration]
 

@@ -1,8 +1,9 @@
-"""A small, deterministic sample of touchpoint and survey messages for the demo and the tests.
+"""A small, deterministic sample of touchpoint and survey messages for the tests and the ingest benchmark.
 
 It includes a share of malformed messages (one of each class the consumer must reject) and of
-redelivered duplicates, so that a demo run shows the dead-letter path and the reconciliation at
-work. The realistic, scenario-driven simulator is `cxpulse simulate`; this is only a smoke sample.
+redelivered duplicates, so that a test sees the dead-letter path and the reconciliation at work.
+The realistic, scenario-driven simulator is `streams.simulator` (`cxpulse simulate`); this is only
+a smoke sample, kept with the tests because nothing in the product uses it.
 """
 
 from __future__ import annotations
