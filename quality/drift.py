@@ -1,6 +1,6 @@
 """Statistical drift detection: a current window against a baseline window, per scope.
 
-What "right" means (DESIGN.md): fire only when n >= min_n on both sides, the change is significant
+What "right" means (docs/design.md): fire only when n >= min_n on both sides, the change is significant
 after Benjamini-Hochberg across the scopes tested for that KPI, and |delta| >= the KPI's min_effect
 from the catalogue. Tests: NPS difference with the adjusted-Wald variance of each NPS; two-proportion
 z-test for rates (CSAT, CES easy, answer rate, service level, FCR); Welch's t-test for means (AHT).
