@@ -101,15 +101,14 @@ class _Answers:
             # mostly about what happened, sometimes a general remark
             themed = texts.get(topic) or texts.get(topic.partition("-")[0])
             verbatim = rng.choice(themed if themed and rng.random() < 0.8 else texts["any"])
-        answer = SurveyResponse(
-            response_id=f"{self._sv}{self._next_id()}",
-            occurred_at=self._dt(t),
-            customer_id=self.cid[slot],
+        self._emit(
+            t,
+            slot,
+            SurveyResponse,
             channel=channel,
             touchpoint=touchpoint,
             survey=survey,
             journey=journey,
-            segment=SEGMENT_NAMES[seg],
             contact_id=contact_id,
             case_id=case_id,
             nps=nps,
@@ -120,4 +119,3 @@ class _Answers:
             verbatim=verbatim,
             language=language,
         )
-        self._put(t, "surveys", answer, self.ckey[slot])

@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from streams.contracts import (
-    JourneyStep,
-)
+from streams.contracts import JourneyStep, SurveyResponse
 from streams.simulator.answers import _Answers
 from streams.simulator.scenarios import Scenario, SimulationOptions, _NpsDrop
 from streams.simulator.sinks import Sink, _malformed
@@ -306,18 +304,28 @@ class _World(_Stories, _Answers):
     ) -> None:
         if not self.start_ts <= t < self.end_ts:
             return
-        event = JourneyStep(
-            event_id=f"{self._ev}{self._next_id()}",
-            occurred_at=self._dt(t),
-            customer_id=self.cid[slot],
+        self._emit(
+            t,
+            slot,
+            JourneyStep,
             channel=channel,
             touchpoint=touchpoint,
             journey=journey,
-            segment=SEGMENT_NAMES[self.seg[slot]],
             step_status=status,
             duration_s=float(round(duration)),
         )
-        self._put(t, "touchpoints", event, self.ckey[slot])
+
+    def _emit(self, t: int, slot: int, message_type: type[msgspec.Struct], **fields: object) -> None:
+        """One message about customer `slot` at instant t: the id, time, customer and segment that every
+        message carries, then `fields`."""
+        if message_type is SurveyResponse:
+            kind, ids = "surveys", {"response_id": f"{self._sv}{self._next_id()}"}
+        else:
+            kind, ids = "touchpoints", {"event_id": f"{self._ev}{self._next_id()}"}
+        message = message_type(
+            **ids, occurred_at=self._dt(t), customer_id=self.cid[slot], segment=SEGMENT_NAMES[self.seg[slot]], **fields
+        )
+        self._put(t, kind, message, self.ckey[slot])
 
     # -- arrivals and output ---------------------------------------------------------------------------------
     def _pick_customer(self, active: bool) -> int:

@@ -162,14 +162,13 @@ class _Stories:
     ) -> None:
         if not self.start_ts <= t < self.end_ts:
             return
-        event = Contact(
-            event_id=f"{self._ev}{self._next_id()}",
-            occurred_at=self._dt(t),
-            customer_id=self.cid[slot],
+        self._emit(
+            t,
+            slot,
+            Contact,
             channel=queue.channel,
             touchpoint=queue.name,
             journey=journey,
-            segment=SEGMENT_NAMES[self.seg[slot]],
             contact_id=contact_id,
             outcome="abandoned" if talk is None else "answered",
             wait_s=wait,
@@ -179,7 +178,6 @@ class _Stories:
             acw_s=acw,
             agent_id=agent_id,
         )
-        self._put(t, "touchpoints", event, self.ckey[slot])
 
     def _contact_survey(
         self,

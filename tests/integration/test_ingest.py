@@ -16,11 +16,9 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from cxpulse.config import Settings, to_env
-from cxpulse.reconcile import check_balanced, reconcile
 from streams.consumer import LandingConsumer
+from tests.reliability.support import dead_letters, warehouse_counts
 from tests.sample import MALFORMED, generate
-from warehouse.db import connect
-from warehouse.loader import load
 
 pytestmark = pytest.mark.integration
 
@@ -31,43 +29,6 @@ def produce(settings: Settings, topic: str, messages: list[bytes]) -> None:
         producer.send(topic, value=message, key=f"k{i % 17}".encode())
     producer.flush()
     producer.close()
-
-
-def warehouse_counts(settings: Settings) -> dict[str, int]:
-    con = connect(settings.warehouse_path)
-    try:
-        load(con, settings)
-        rows = reconcile(con, settings)
-        check_balanced(rows)
-        q = con.execute
-        return {
-            "touchpoints": q("select count(*) from raw.touchpoints").fetchone()[0],
-            "distinct_events": q("select count(distinct event_id) from raw.touchpoints").fetchone()[0],
-            "surveys": q("select count(*) from raw.surveys").fetchone()[0],
-            "dead_letters": q("select count(*) from ops.deadletters").fetchone()[0],
-            "duplicates": q("select sum(duplicates_dropped)::bigint from ops.loaded_files").fetchone()[0] or 0,
-            "produced": sum(r.produced for r in rows),
-            "lag": sum(r.lag for r in rows),
-        }
-    finally:
-        con.close()
-
-
-def deadletter_messages(settings: Settings, expected: int) -> list:
-    consumer = KafkaConsumer(
-        settings.topic_deadletter,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        group_id=None,
-        consumer_timeout_ms=5000,
-    )
-    messages = []
-    for message in consumer:
-        messages.append(message)
-        if len(messages) >= expected:
-            break
-    consumer.close()
-    return messages
 
 
 def test_valid_malformed_and_redelivered_messages_reconcile_exactly(kafka_settings: Settings) -> None:
@@ -83,13 +44,13 @@ def test_valid_malformed_and_redelivered_messages_reconcile_exactly(kafka_settin
 
     counts = warehouse_counts(settings)
     assert counts["produced"] == produced and counts["lag"] == 0
-    assert counts["touchpoints"] == counts["distinct_events"] == sample.valid_touchpoints
-    assert counts["surveys"] == sample.valid_surveys
+    assert counts["touchpoint_rows"] == counts["touchpoints"] == sample.valid_touchpoints
+    assert counts["survey_rows"] == counts["surveys"] == sample.valid_surveys
     assert counts["duplicates"] == sample.duplicates
-    assert counts["dead_letters"] == sample.malformed
+    assert counts["dead_letter_rows"] == counts["dead_letters"] == sample.malformed
     assert produced == counts["touchpoints"] + counts["surveys"] + counts["duplicates"] + counts["dead_letters"]
 
-    dead = deadletter_messages(settings, sample.malformed)
+    dead = dead_letters(settings, lambda ms: len(ms) >= sample.malformed)
     assert len(dead) == sample.malformed
     headers = [dict(m.headers) for m in dead]
     assert {h["cx.source.topic"].decode() for h in headers} == {
@@ -125,7 +86,7 @@ def test_sigterm_flushes_commits_and_exits_zero(kafka_settings: Settings) -> Non
     assert proc.wait(timeout=60) == 0
     counts = warehouse_counts(settings)
     assert counts["lag"] == 0
-    assert counts["touchpoints"] == sample.valid_touchpoints
+    assert counts["touchpoint_rows"] == sample.valid_touchpoints
 
 
 def _end_offsets(settings: Settings, topic: str) -> dict[int, int]:
@@ -180,11 +141,11 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_setti
     counts = warehouse_counts(settings)
     assert counts["lag"] == 0
     assert counts["produced"] == len(sample.touchpoints) + len(sample.surveys)
-    assert counts["touchpoints"] == counts["distinct_events"] == sample.valid_touchpoints
-    assert counts["surveys"] == sample.valid_surveys
+    assert counts["touchpoint_rows"] == counts["touchpoints"] == sample.valid_touchpoints
+    assert counts["survey_rows"] == counts["surveys"] == sample.valid_surveys
     # Only the redeliveries we injected are dropped: the crashes added none.
     assert counts["duplicates"] == sample.duplicates
-    assert counts["dead_letters"] == sample.malformed
+    assert counts["dead_letter_rows"] == counts["dead_letters"] == sample.malformed
 
 
 def _landed(settings: Settings) -> int:
