@@ -37,10 +37,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("begin transaction")
     try:
         yield con
+        con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    con.execute("commit")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
