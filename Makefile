@@ -48,8 +48,10 @@ browser:
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null || \
 	     (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null))
 
+## lint: ruff, then the import contracts of pyproject.toml (imports run one way, config at the bottom)
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 unit: setup
 	$(BIN)/pytest -q -m "not integration and not e2e"

@@ -29,7 +29,7 @@ from cxpulse.broker import ensure_topics, free_port, start_broker, stop_broker
 from cxpulse.config import Settings, to_env
 from streams.consumer import LandingConsumer
 from streams.landing import landed_next_offset
-from streams.sample import generate
+from tests.sample import generate
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from cxpulse.config import Settings
 from transforms.runner import build
-from warehouse.db import connect
+from warehouse.db import connect, transaction
 
 DAYS = 365
 START = date(2025, 1, 1)
@@ -157,25 +157,26 @@ def generate(con, touchpoints: int, prefix: str, start: date, days: int, *, shuf
     # deterministic pseudo-random integers; hash() is unsigned, list indexes want BIGINT
     con.execute("create or replace temp macro h(i, k) as cast(hash(i, k) % 1000000007 as bigint)")
     end = span + 600 + _CASE_SPAN_S
-    con.execute("begin transaction")  # one commit (and WAL sync) for all the chunks
-    for chunk_from in range(0, end, end if shuffled else _CHUNK_S):
-        chunk_to = end if shuffled else chunk_from + _CHUNK_S
-        # the rows i whose events can fall in the chunk (the filter of _TOUCHPOINTS keeps those that do)
+    with transaction(con):  # one commit (and WAL sync) for all the chunks
+        for chunk_from in range(0, end, end if shuffled else _CHUNK_S):
+            chunk_to = end if shuffled else chunk_from + _CHUNK_S
+            # the rows i whose events can fall in the chunk (the filter of _TOUCHPOINTS keeps those that do)
+            con.execute(
+                touchpoints_sql,
+                {
+                    **params,
+                    "chunk_from": chunk_from,
+                    "chunk_to": chunk_to,
+                    "single_first": 0 if shuffled else max(0, (chunk_from - 600) * single // span),
+                    "single_last": single if shuffled else min(single, chunk_to * single // span + 1),
+                    "case_first": 0 if shuffled else max(0, (chunk_from - 600 - _CASE_SPAN_S) * cases // span),
+                    "case_last": cases if shuffled else min(cases, chunk_to * cases // span + 1),
+                },
+            )
+        con.execute(_SURVEYS.format(**sql), {**params, "first": 0, "last": surveys})
         con.execute(
-            touchpoints_sql,
-            {
-                **params,
-                "chunk_from": chunk_from,
-                "chunk_to": chunk_to,
-                "single_first": 0 if shuffled else max(0, (chunk_from - 600) * single // span),
-                "single_last": single if shuffled else min(single, chunk_to * single // span + 1),
-                "case_first": 0 if shuffled else max(0, (chunk_from - 600 - _CASE_SPAN_S) * cases // span),
-                "case_last": cases if shuffled else min(cases, chunk_to * cases // span + 1),
-            },
+            "insert or ignore into ops.dirty_days select distinct cast(occurred_at as date) from raw.touchpoints"
         )
-    con.execute(_SURVEYS.format(**sql), {**params, "first": 0, "last": surveys})
-    con.execute("insert or ignore into ops.dirty_days select distinct cast(occurred_at as date) from raw.touchpoints")
-    con.execute("commit")
 
 
 def peak_rss_mb() -> float:

@@ -462,8 +462,8 @@ def _as_of(value: str | None, option: str = "--as-of") -> datetime | None:
 def check(
     as_of: str = typer.Option(None, "--as-of", help="evaluate as of this instant (default now): reproducible runs"),
 ) -> None:
-    """Model tests, quality gates, drift and target findings, incidents, notification delivery. Exit code 4
-    when a check fails.
+    """Quality gates, drift and target findings, incidents, notification delivery. Exit code 4 when a
+    check fails.
 
     Example: `cxpulse check --as-of 2026-03-15T00:00:00Z`
     """

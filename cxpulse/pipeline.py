@@ -54,7 +54,7 @@ def transform_step(settings: Settings, *, full: bool = False):
 
 
 def check_step(settings: Settings, as_of: datetime | None = None, *, prior_failures: tuple[str, ...] = ()):
-    """Model tests, quality gates, drift and target alerts, alert delivery. Raises QualityGateError
+    """Quality gates, drift and target alerts, alert delivery. Raises QualityGateError
     after recording a data_quality alert when a test or gate fails, so nothing is published."""
     from quality.check import QualityGateError, run_checks
 

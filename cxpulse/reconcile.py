@@ -24,7 +24,7 @@ from kafka.errors import KafkaError
 
 from cxpulse.config import Settings
 from streams.kafka_clients import KafkaAccessError, kafka_client
-from streams.landing import landed_next_offset, parse_batch_name, skipped_offsets
+from streams.landing import batch_files, landed_next_offset, skipped_offsets
 from warehouse.erasure import erased_counts
 
 
@@ -110,14 +110,12 @@ def _pending_rows(
     pending: dict[tuple[str, int], int] = {}
     skipped: dict[tuple[str, int], int] = {}
     for root in (settings.landing_dir, settings.quarantine_dir):
-        if not root.is_dir():
-            continue
-        for path in root.glob("*/*/*.parquet"):
-            if parse_batch_name(path) and str(path.relative_to(settings.home)) not in loaded_paths:
-                key = (path.parent.parent.name, int(path.parent.name))
-                pending[key] = pending.get(key, 0) + pq.ParquetFile(path).metadata.num_rows
+        for f in batch_files(root):
+            if str(f.path.relative_to(settings.home)) not in loaded_paths:
+                key = (f.topic, f.partition)
+                pending[key] = pending.get(key, 0) + pq.ParquetFile(f.path).metadata.num_rows
                 if root == settings.landing_dir:
-                    skipped[key] = skipped.get(key, 0) + skipped_offsets(path)
+                    skipped[key] = skipped.get(key, 0) + skipped_offsets(f.path)
     return pending, skipped
 
 

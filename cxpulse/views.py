@@ -14,6 +14,7 @@ from rich.table import Table
 
 from cxpulse.config import Settings
 from quality import wording
+from warehouse.db import table_exists
 
 if TYPE_CHECKING:
     from cxpulse.reconcile import PartitionCounts
@@ -152,10 +153,7 @@ def alerts_table(
 ) -> Table | None:
     """marts.alerts, most severe first, drift before target breaches, then newest first; None when
     there is no alert (or no alert table yet)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'alerts'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, "marts", "alerts"):
         return None
     rows = con.execute(
         "select status, severity, rule, scope, cast(first_fired_at as varchar), "  # noqa: S608 - column picked from two literals
@@ -181,10 +179,7 @@ def incidents_table(
     con: duckdb.DuckDBPyConnection, *, only_open: bool, french: bool, limit: int, title: str
 ) -> Table | None:
     """marts.incidents, open first, most severe first, then newest; None when there is none."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'incidents'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, "marts", "incidents"):
         return None
     rows = con.execute(
         "select status, severity, root_scope, explained_share, alerts, cast(opened_at as varchar), "  # noqa: S608 - column picked from two literals

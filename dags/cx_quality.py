@@ -1,12 +1,12 @@
 """
-### cx_quality — model tests, quality gates, drift alerts
+### cx_quality — quality gates, drift alerts
 
-Runs when `cx_marts` updates the `cx_marts` Asset: the tests of `transforms/schema.yaml`, the Great
-Expectations gates on raw tables and marts, drift detection (current 7 days vs the 28 before, as of
-the data interval end) with its Evidently evidence, target breaches, and alert delivery
-(`marts.alerts`, `cx.alerts`, webhook). A failing test or gate raises a `data_quality` alert and fails
-the run, so `cx_publish` does not publish and BI tools keep the last good snapshot. Emits
-`cx_marts_checked` on success.
+Runs when `cx_marts` updates the `cx_marts` Asset (whose build already passed the tests of
+`transforms/schema.yaml`): the Great Expectations gates on raw tables and marts, drift detection
+(current 7 days vs the 28 before, as of the data interval end) with its Evidently evidence, target
+breaches, and alert delivery (`marts.alerts`, `cx.alerts`, webhook). A failing gate raises a
+`data_quality` alert and fails the run, so `cx_publish` does not publish and BI tools keep the last
+good snapshot. Emits `cx_marts_checked` on success.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""One quality run: model tests and quality gates, drift detection with its Evidently evidence, target
-breaches, the batch record of hot-path detractor alerts, then alert delivery.
+"""One quality run: quality gates, drift detection with its Evidently evidence, target breaches, the
+batch record of hot-path detractor alerts, then alert delivery.
 
-`cxpulse check`, `cxpulse run` and the cx_quality DAG call `run_checks`. A failing test or gate
-raises a `data_quality` alert and makes the run fail, so nothing is published.
+`cxpulse check`, `cxpulse run` and the cx_quality DAG call `run_checks`. A failing gate (or a model
+test failure the build reports through `prior_failures`) raises a `data_quality` alert and makes the
+run fail, so nothing is published. The model tests of schema.yaml are not run again here: only the
+build writes the marts they test, and it commits nothing that fails them.
 """
 
 from __future__ import annotations
@@ -193,10 +195,8 @@ def run_checks(
     prior_failures: tuple[str, ...] = (),
 ) -> CheckResult:
     from quality.gates import run_gates
-    from transforms.schema import run_schema_tests
 
     result = CheckResult(as_of=as_of, quality_failures=list(prior_failures))
-    result.quality_failures += [str(f) for f in run_schema_tests(con)]
     gates = run_gates(con, settings, as_of=as_of, max_age_hours=settings.freshness_max_age_h)
     result.quality_failures += gates.failures
 

@@ -1,6 +1,6 @@
 """Statistical drift detection: a current window against a baseline window, per scope.
 
-What "right" means (DESIGN.md): fire only when n >= min_n on both sides, the change is significant
+What "right" means (docs/design.md): fire only when n >= min_n on both sides, the change is significant
 after Benjamini-Hochberg across the scopes tested for that KPI, and |delta| >= the KPI's min_effect
 from the catalogue. Tests: NPS difference with the adjusted-Wald variance of each NPS; two-proportion
 z-test for rates (CSAT, CES easy, answer rate, service level, FCR); Welch's t-test for means (AHT).
@@ -20,6 +20,7 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from cxpulse.config import Settings
 from transforms.catalogue import Kpi, load_catalogue
+from warehouse.db import table_exists
 
 # Precision first: a false discovery rate of 0.1 % per KPI across its scopes. One wrong alert teaches
 # CX leads to ignore the others. At 1 % the stable simulations of tests/quality/test_drift.py still
@@ -294,10 +295,7 @@ def _sides(con: duckdb.DuckDBPyConnection, windows: Windows, settings: Settings)
             side,
             Side(int(answered), handle_sum or 0.0, handle_sq or 0.0, int(v[11]), v[12], v[13], v[14]),
         )
-    if con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'marts' "
-        "and table_name = 'kpi_service_daily'"
-    ).fetchall()[0][0]:
+    if table_exists(con, "marts", "kpi_service_daily"):
         fcr = kpi_windows("fcr_rate", windows, settings)
         fcr_params = {
             "as_of": fcr.as_of,

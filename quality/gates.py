@@ -32,6 +32,7 @@ from great_expectations.data_context.types.base import (
 from cxpulse.config import Settings
 from streams.contracts import TOUCHPOINT_TYPES, Channel, Emotion
 from transforms.schema import gate_bounds, gate_checks, load_schema
+from warehouse.db import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,6 @@ class _Check:
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
     return con.execute(sql, params or []).df()
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return rows[0][0] > 0
 
 
 def _between(column: str, low: float | None, high: float | None, **meta: Any) -> Any:
@@ -147,7 +140,7 @@ def _mart_checks(con: duckdb.DuckDBPyConnection, missing: list[str]) -> list[_Ch
     `gate_checks` (derived columns that must equal a column or stay within bounds)."""
     checks = []
     for model, spec in load_schema()["models"].items():
-        if not _table_exists(con, "marts", model):
+        if not table_exists(con, "marts", model):
             missing.append(f"marts.{model}: table missing (transforms not built?)")
             continue
         grain = list(spec["grain"])

@@ -391,6 +391,9 @@ class LandingConsumer:
                     self._alert_failed(self._observing, exc)
             buffer.last_offset = messages[-1].offset
             self.stats.consumed += len(messages)
+            log.debug(
+                "%s[%d]: %d messages held up to offset %d", tp.topic, tp.partition, len(buffer), buffer.last_offset
+            )
             self.metrics.consumed.labels(tp.topic).inc(len(messages))
             count, size = count + len(messages), size + buffer.nbytes - before
         if count:

@@ -1,4 +1,4 @@
-"""Event contracts of DESIGN.md: the single definition of what a valid message is.
+"""Event contracts (docs/design.md): the single definition of what a valid message is.
 
 msgspec validates while it decodes (one pass over the bytes, no intermediate dict), which keeps
 validation far from being the consumer's bottleneck. Rules that a type cannot express (fields

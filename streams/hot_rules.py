@@ -35,7 +35,6 @@ class HotRules:
         self.settings = settings
         self.send = send
         self.complaint_cases: OrderedDict[str, None] = OrderedDict()
-        self.fired = 0
 
     def observe(self, kind: str, event: object) -> HotAlert | None:
         if isinstance(event, CaseOpened) and event.is_complaint:
@@ -53,7 +52,6 @@ class HotRules:
             return None
         alert = detractor_alert(event, with_complaint, self.settings.alert_include_verbatim)
         self.send(self.settings.topic_alerts, encode(alert), alert.dedupe_key.encode())
-        self.fired += 1
         return alert
 
 

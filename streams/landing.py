@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -156,6 +157,28 @@ def parse_batch_name(path: Path) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+@dataclass(frozen=True)
+class BatchFile:
+    """A complete landing or quarantine file and what its path says."""
+
+    path: Path
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+
+
+def batch_files(root: Path) -> Iterator[BatchFile]:
+    """Every complete batch file under a landing or quarantine root (temporary files left out), by
+    topic folder, partition folder, then offset."""
+    if not root.is_dir():
+        return
+    for path in sorted(root.glob("*/*/*.parquet"), key=lambda p: (p.parent, p.name)):
+        parsed = parse_batch_name(path)
+        if parsed:
+            yield BatchFile(path, path.parent.parent.name, int(path.parent.name), *parsed)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -164,16 +187,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durably(table: pa.Table, path: Path) -> None:
-    """Write to a temporary name, fsync, rename, fsync the directory: the file exists whole or not at all.
-
-    Landing and quarantine files hold personal data: folders 0700, files 0600, whatever the umask."""
-    make_private_dirs(path.parent)
+def write_atomically(path: Path, write: Callable[[Path], object], *, private: bool = False) -> Path:
+    """`write(tmp)` fills a temporary file beside `path`; it is fsynced, renamed over `path`, and the
+    directory fsynced: a reader sees the old file or the new one, whole, never a part of one.
+    `private`: the file holds personal data: folders 0700, file 0600, whatever the umask."""
+    if private:
+        make_private_dirs(path.parent)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        # zstd level 1: most of the size gain of zstd at a fraction of the CPU (the consumer is CPU-bound).
-        pq.write_table(table, tmp, compression="zstd", compression_level=1)
-        os.chmod(tmp, PRIVATE_FILE)
+        write(tmp)
+        if private:
+            os.chmod(tmp, PRIVATE_FILE)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -183,6 +209,16 @@ def write_durably(table: pa.Table, path: Path) -> None:
             tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+    return path
+
+
+def write_durably(table: pa.Table, path: Path) -> None:
+    """A Parquet batch file, written atomically and durably: it exists whole or not at all. Landing and
+    quarantine files hold personal data: folders 0700, files 0600."""
+    # zstd level 1: most of the size gain of zstd at a fraction of the CPU (the consumer is CPU-bound).
+    write_atomically(
+        path, lambda tmp: pq.write_table(table, tmp, compression="zstd", compression_level=1), private=True
+    )
 
 
 def landed_next_offset(landing_root: Path, topic: str, partition: int) -> int | None:

@@ -1,17 +1,58 @@
 """Shared fixtures. Integration tests get a real Kafka broker: the one at KAFKA_BOOTSTRAP when set,
-otherwise a broker started for the session on a free port (the same code as `cxpulse broker start`)."""
+otherwise a broker started for the session on a free port (the same code as `cxpulse broker start`).
+Tests without a broker get `settings` on a fresh data home and `land`, which writes landing files
+as the consumer does."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from cxpulse.config import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Default settings on a fresh data home (no broker: tests that need one use kafka_settings)."""
+    return dataclasses.replace(Settings(), home=tmp_path)
+
+
+def land_messages(
+    settings: Settings,
+    kind: str,
+    messages: list[bytes],
+    first: int = 0,
+    *,
+    last: int | None = None,
+    partition: int = 0,
+) -> Path:
+    """One landing file of `messages` (offsets first, first + 1, ...) for the topic of `kind`
+    ("touchpoints" or "surveys"), decoded and written as the consumer does. `last` widens the file's
+    offset range past the last message (a batch whose last offset went to the quarantine)."""
+    from streams.contracts import decode_survey, decode_touchpoint
+    from streams.landing import batch_path, events_table, write_durably
+
+    topic, decode = {
+        "touchpoints": (settings.topic_touchpoints, decode_touchpoint),
+        "surveys": (settings.topic_surveys, decode_survey),
+    }[kind]
+    now = datetime.now(UTC)
+    offsets = list(range(first, first + len(messages)))
+    path = batch_path(settings.landing_dir, topic, partition, first, offsets[-1] if last is None else last)
+    write_durably(events_table(kind, [decode(m, now) for m in messages], messages, offsets, topic, partition), path)
+    return path
+
+
+@pytest.fixture
+def land() -> Callable[..., Path]:
+    """`land(settings, kind, messages, first=0, *, last=None, partition=0)`: see land_messages."""
+    return land_messages
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,7 @@ from transforms import calendar, catalogue
 from transforms.dag import build_order, references
 from transforms.schema import SchemaTestError, load_schema, run_schema_tests
 from transforms.sql import bound, identifier, model_names, model_sql, run_file, statements
+from warehouse.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -232,8 +233,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
     reason = "requested" if full else _needs_full(con, zone)
     full = reason is not None
     parameters = _parameters(settings)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         run_file(con, "rebuild", "changed_days_full" if full else "changed_days", parameters)
         _build_stg_cases(con, full)
         run_file(con, "rebuild", "mart_scopes", parameters)
@@ -250,10 +250,6 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
         failures = run_schema_tests(con)
         if failures:
             raise SchemaTestError(failures)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     days = sorted(set().union(*(scope[s.name] for s in MART_SPECS if s.key == ("day",))))
     result = BuildResult(full=full, days=days, scope=scope, rows=rows, seconds=time.perf_counter() - started)
     log.info(

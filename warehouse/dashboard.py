@@ -20,6 +20,9 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
+from streams.landing import write_atomically
+from warehouse.db import table_exists
+
 
 @dataclass(frozen=True)
 class Tile:
@@ -53,15 +56,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return (
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?", [table]
-        ).fetchall()[0][0]
-        > 0
-    )
-
-
 def collect(con: duckdb.DuckDBPyConnection) -> dict:
     data: dict = {
         "tiles": [],
@@ -74,7 +68,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
         "incidents": [],
         "digest": None,
     }
-    if _has(con, "progress_dashboard"):
+    if table_exists(con, "marts", "progress_dashboard"):
         latest = con.execute(
             "select max(period_start) from marts.progress_dashboard where period_type = 'week'"
         ).fetchall()[0][0]
@@ -99,7 +93,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
                     r["n"],
                 )
             )
-    if _has(con, "kpi_experience_daily"):
+    if table_exists(con, "marts", "kpi_experience_daily"):
         data["nps_weeks"] = _rows(
             con,
             """
@@ -114,7 +108,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
                                       - ((p + .75) / (n + 3) - (d + .75) / (n + 3)) ^ 2) / (n + 3)) as moe
             from weeks order by week""",
         )
-    if _has(con, "kpi_service_daily") and data["week"] is not None:
+    if table_exists(con, "marts", "kpi_service_daily") and data["week"] is not None:
         data["channels"] = _rows(
             con,
             """
@@ -128,7 +122,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
             group by channel order by offered desc""",
             [data["week"]],
         )
-    if _has(con, "complaints_pareto"):
+    if table_exists(con, "marts", "complaints_pareto"):
         month = con.execute("select max(month) from marts.complaints_pareto").fetchall()[0][0]
         data["month"] = month
         data["pareto"] = _rows(
@@ -138,7 +132,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
             from marts.complaints_pareto where month = ? order by rank""",
             [month],
         )
-    if _has(con, "incidents"):
+    if table_exists(con, "marts", "incidents"):
         data["incidents"] = _rows(
             con,
             """
@@ -154,14 +148,14 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
                    order by rule = 'distribution_drift', scope""",
                 [incident["incident_id"]],
             )
-    if _has(con, "notifications"):
+    if table_exists(con, "marts", "notifications"):
         digest = _rows(
             con,
             """select payload from marts.notifications where kind = 'digest'
                order by created_at desc, notification_id desc limit 1""",
         )
         data["digest"] = json.loads(digest[0]["payload"]) if digest else None
-    if _has(con, "alerts"):
+    if table_exists(con, "marts", "alerts"):
         data["alerts"] = _rows(
             con,
             """
@@ -197,7 +191,7 @@ def _nps_svg(weeks: list[dict], width: int = 640, height: int = 200) -> str:
     )
 
 
-def render(con: duckdb.DuckDBPyConnection, *, evidence_root: Path | None = None) -> str:
+def render(con: duckdb.DuckDBPyConnection) -> str:
     template_text = resources.files("warehouse").joinpath("dashboard.html.j2").read_text()
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["pct"] = lambda v: format_value(v, "ratio")
@@ -207,9 +201,7 @@ def render(con: duckdb.DuckDBPyConnection, *, evidence_root: Path | None = None)
     data = collect(con)
 
     def link(evidence: str | None) -> str | None:
-        if evidence and Path(evidence).is_absolute():
-            return Path(evidence).as_uri()
-        return (evidence_root / evidence).as_uri() if evidence and evidence_root else None
+        return Path(evidence).as_uri() if evidence and Path(evidence).is_absolute() else None
 
     for alert in data["alerts"]:
         alert["link"] = link(alert["evidence"])
@@ -222,8 +214,5 @@ def render(con: duckdb.DuckDBPyConnection, *, evidence_root: Path | None = None)
 
 
 def write_dashboard(con: duckdb.DuckDBPyConnection, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(con), encoding="utf-8")
-    tmp.replace(out)
-    return out
+    html = render(con)
+    return write_atomically(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -26,3 +28,26 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     if not read_only:
         con.execute(resources.files("warehouse").joinpath("ddl.sql").read_text())
     return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction: committed when the block ends, rolled back when anything escapes it (an
+    interrupt too), so a step leaves all of its writes or none of them."""
+    con.execute("begin transaction")
+    try:
+        yield con
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether schema.table exists (a warehouse or snapshot written by an older cxpulse may lack it)."""
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )

@@ -1,6 +1,6 @@
 -- Raw and ops tables of the live warehouse. Idempotent: run at every connection that writes.
--- Column names of raw.* follow the event contracts of DESIGN.md; `payload` keeps the original JSON
--- so unknown extra fields survive (schema evolution) without a migration.
+-- Column names of raw.* follow the event contracts (streams/contracts.py, docs/design.md); `payload`
+-- keeps the original JSON so unknown extra fields survive (schema evolution) without a migration.
 
 create schema if not exists raw;
 create schema if not exists staging;

@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 
 from cxpulse.config import Settings
-from streams.landing import SURVEY_SCHEMA, TOUCHPOINT_SCHEMA, parse_batch_name, skipped_offsets
+from streams.landing import SURVEY_SCHEMA, TOUCHPOINT_SCHEMA, BatchFile, batch_files, skipped_offsets
+from warehouse.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -46,39 +47,33 @@ def _kind_of_topic(settings: Settings) -> dict[str, str]:
     return {settings.topic_touchpoints: "touchpoints", settings.topic_surveys: "surveys"}
 
 
-def _new_files(con: duckdb.DuckDBPyConnection, root: Path, home: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
+def _new_files(con: duckdb.DuckDBPyConnection, root: Path, home: Path) -> list[BatchFile]:
     known = {row[0] for row in con.execute("select path from ops.loaded_files").fetchall()}
-    found = [p for p in root.glob("*/*/*.parquet") if parse_batch_name(p)]
-    return sorted((p for p in found if str(p.relative_to(home)) not in known), key=lambda p: (p.parent, p.name))
+    return [f for f in batch_files(root) if str(f.path.relative_to(home)) not in known]
 
 
-def _chunks(items: list[Path], size: int) -> Iterator[list[Path]]:
+def _chunks(items: list[BatchFile], size: int) -> Iterator[list[BatchFile]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _ledger_rows(files: list[Path], home: Path, kind: str) -> list[tuple]:
-    rows = []
-    for path in files:
-        first, last = parse_batch_name(path)
-        rows.append(
-            (
-                str(path),
-                str(path.relative_to(home)),
-                kind,
-                path.parent.parent.name,
-                int(path.parent.name),
-                first,
-                last,
-                skipped_offsets(path) if kind == "landing" else 0,
-            )
+def _ledger_rows(files: list[BatchFile], home: Path, kind: str) -> list[tuple]:
+    return [
+        (
+            str(f.path),
+            str(f.path.relative_to(home)),
+            kind,
+            f.topic,
+            f.partition,
+            f.first_offset,
+            f.last_offset,
+            skipped_offsets(f.path) if kind == "landing" else 0,
         )
-    return rows
+        for f in files
+    ]
 
 
-def _stage_ledger(con: duckdb.DuckDBPyConnection, files: list[Path], home: Path, kind: str) -> None:
+def _stage_ledger(con: duckdb.DuckDBPyConnection, files: list[BatchFile], home: Path, kind: str) -> None:
     con.execute("""
         create or replace temp table batch_files (
             filename varchar, path varchar, kind varchar, topic varchar, "partition" integer,
@@ -87,7 +82,7 @@ def _stage_ledger(con: duckdb.DuckDBPyConnection, files: list[Path], home: Path,
     con.executemany("insert into batch_files values (?, ?, ?, ?, ?, ?, ?, ?)", _ledger_rows(files, home, kind))
 
 
-def _load_events(con: duckdb.DuckDBPyConnection, files: list[Path], home: Path, kind: str) -> tuple[int, int]:
+def _load_events(con: duckdb.DuckDBPyConnection, files: list[BatchFile], home: Path, kind: str) -> tuple[int, int]:
     table, id_column, columns = _EVENT_KINDS[kind]
     column_list = ", ".join(columns)
     # Identifiers below come from _EVENT_KINDS (contract-derived), never from data; files are parameters.
@@ -112,7 +107,7 @@ def _load_events(con: duckdb.DuckDBPyConnection, files: list[Path], home: Path, 
         )
         select * from final
     """  # noqa: S608
-    con.execute(incoming, [[str(p) for p in files]])
+    con.execute(incoming, [[str(f.path) for f in files]])
     con.execute(f"""
         insert into {table} by name
         select * exclude (filename, copy_no, keep), current_timestamp as loaded_at
@@ -135,7 +130,7 @@ def _load_events(con: duckdb.DuckDBPyConnection, files: list[Path], home: Path, 
     return loaded, total - loaded
 
 
-def _load_quarantine(con: duckdb.DuckDBPyConnection, files: list[Path], home: Path) -> int:
+def _load_quarantine(con: duckdb.DuckDBPyConnection, files: list[BatchFile], home: Path) -> int:
     con.execute(
         """
         create or replace temp table incoming as
@@ -143,7 +138,7 @@ def _load_quarantine(con: duckdb.DuckDBPyConnection, files: list[Path], home: Pa
         anti join ops.deadletters d
           on d.topic = q.topic and d."partition" = q."partition" and d."offset" = q."offset"
     """,
-        [[str(p) for p in files]],
+        [[str(f.path) for f in files]],
     )
     con.execute("""
         insert into ops.deadletters
@@ -172,23 +167,15 @@ def load(con: duckdb.DuckDBPyConnection, settings: Settings) -> LoadResult:
             log.warning("landing folder for unknown topic %s ignored", topic)
             continue
         for chunk in _chunks(files, FILES_PER_TRANSACTION):
-            con.execute("begin transaction")
-            try:
+            # One line per transaction: progress of a long backfill, and the event the loader kill test waits for.
+            log.info("loading %d %s files in one transaction", len(chunk), topic)
+            with transaction(con):
                 loaded, duplicates = _load_events(con, chunk, home, kind)
-                con.execute("commit")
-            except BaseException:
-                con.execute("rollback")
-                raise
             result.files += len(chunk)
             result.add(_EVENT_KINDS[kind][0], loaded, duplicates)
     for chunk in _chunks(_new_files(con, settings.quarantine_dir, home), FILES_PER_TRANSACTION):
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             result.dead_letters += _load_quarantine(con, chunk, home)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
         result.files += len(chunk)
     log.info(
         "loaded %d files: rows %s, duplicates dropped %s, dead letters %d",
@@ -200,8 +187,8 @@ def load(con: duckdb.DuckDBPyConnection, settings: Settings) -> LoadResult:
     return result
 
 
-def _group_by_topic(files: list[Path]) -> dict[str, list[Path]]:
-    groups: dict[str, list[Path]] = {}
-    for path in files:
-        groups.setdefault(path.parent.parent.name, []).append(path)
+def _group_by_topic(files: list[BatchFile]) -> dict[str, list[BatchFile]]:
+    groups: dict[str, list[BatchFile]] = {}
+    for f in files:
+        groups.setdefault(f.topic, []).append(f)
     return groups

@@ -17,7 +17,7 @@ from cxpulse.config import Settings, to_env
 from cxpulse.files import secure_home
 from streams.contracts import decode_touchpoint
 from streams.landing import batch_path, events_table, write_durably
-from streams.sample import generate
+from tests.sample import generate
 
 
 def mode(path: Path) -> int:

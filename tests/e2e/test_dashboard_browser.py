@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -13,9 +12,7 @@ import pytest
 
 from cxpulse.config import Settings
 from cxpulse.pipeline import load_step, publish_step, transform_step
-from streams.contracts import decode_survey, decode_touchpoint
-from streams.landing import batch_path, events_table, write_durably
-from streams.sample import generate
+from tests.sample import generate
 from warehouse.dashboard import format_value
 
 pytestmark = pytest.mark.e2e
@@ -48,26 +45,21 @@ def browser():
     return webdriver.Chrome(options=options, service=Service(driver))
 
 
-def build_warehouse(settings: Settings) -> None:
-    now = datetime.now(UTC)
+def build_warehouse(settings: Settings, land) -> None:
     sample = generate(customers=600, seed=9, with_malformed=False)
     touchpoints = [
         m.replace(b'"delivery_delay"', b'"' + EVIL.replace('"', '\\"').encode() + b'"') for m in sample.touchpoints
     ]
-    for kind, topic, messages, decode in (
-        ("touchpoints", "cx.touchpoints", touchpoints, decode_touchpoint),
-        ("surveys", "cx.surveys", sample.surveys, decode_survey),
-    ):
-        table = events_table(kind, [decode(m, now) for m in messages], messages, list(range(len(messages))), topic, 0)
-        write_durably(table, batch_path(settings.landing_dir, topic, 0, 0, len(messages) - 1))
+    land(settings, "touchpoints", touchpoints)
+    land(settings, "surveys", sample.surveys)
     load_step(settings)
     transform_step(settings)
     publish_step(settings)
 
 
-def test_dashboard_in_headless_chromium(tmp_path: Path) -> None:
+def test_dashboard_in_headless_chromium(tmp_path: Path, land) -> None:
     settings = dataclasses.replace(Settings(), home=tmp_path)
-    build_warehouse(settings)
+    build_warehouse(settings, land)
     page = settings.reports_dir / "dashboard.html"
     html = page.read_text()
     assert "<script src" not in html and "http://" not in html.split("<script>")[0]  # self-contained

@@ -40,10 +40,9 @@ def test_detractor_alerts_arrive_within_seconds(kafka_settings: Settings) -> Non
         settings.topic_alerts,
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
-        auto_offset_reset="latest",
+        auto_offset_reset="earliest",  # the topic is this test's own: every alert on it is ours
         consumer_timeout_ms=500,
     )
-    alerts.poll(timeout_ms=2000)  # join the topic before producing
     deadline = time.monotonic() + 60
     while not consumer.assigned:  # the landing consumer has joined its group and holds its partitions
         assert time.monotonic() < deadline, "the consumer never got its partitions"
@@ -62,7 +61,13 @@ def test_detractor_alerts_arrive_within_seconds(kafka_settings: Settings) -> Non
         "category": "billing_error",
     }
     producer.send(settings.topic_touchpoints, json.dumps(complaint).encode(), key=b"cust-42").get(timeout=10)
-    time.sleep(1)
+    # The surveys must come after the complaint was seen (another topic, no order between them): its
+    # landing file is the proof.
+    landing = settings.landing_dir / settings.topic_touchpoints
+    deadline = time.monotonic() + 120
+    while not any(landing.rglob("*.parquet")):
+        assert time.monotonic() < deadline, "the complaint never landed"
+        time.sleep(0.05)
     sent_at = time.monotonic()
     producer.send(settings.topic_surveys, survey("r-low", 1), key=b"cust-42")
     producer.send(settings.topic_surveys, survey("r-complaint", 5, "K-9"), key=b"cust-42")

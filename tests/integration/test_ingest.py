@@ -13,14 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from cxpulse.config import Settings, to_env
-from cxpulse.reconcile import check_balanced, reconcile
 from streams.consumer import LandingConsumer
-from streams.sample import MALFORMED, generate
-from warehouse.db import connect
-from warehouse.loader import load
+from tests.reliability.support import dead_letters, warehouse_counts
+from tests.sample import MALFORMED, generate
 
 pytestmark = pytest.mark.integration
 
@@ -31,43 +29,6 @@ def produce(settings: Settings, topic: str, messages: list[bytes]) -> None:
         producer.send(topic, value=message, key=f"k{i % 17}".encode())
     producer.flush()
     producer.close()
-
-
-def warehouse_counts(settings: Settings) -> dict[str, int]:
-    con = connect(settings.warehouse_path)
-    try:
-        load(con, settings)
-        rows = reconcile(con, settings)
-        check_balanced(rows)
-        q = con.execute
-        return {
-            "touchpoints": q("select count(*) from raw.touchpoints").fetchone()[0],
-            "distinct_events": q("select count(distinct event_id) from raw.touchpoints").fetchone()[0],
-            "surveys": q("select count(*) from raw.surveys").fetchone()[0],
-            "dead_letters": q("select count(*) from ops.deadletters").fetchone()[0],
-            "duplicates": q("select sum(duplicates_dropped)::bigint from ops.loaded_files").fetchone()[0] or 0,
-            "produced": sum(r.produced for r in rows),
-            "lag": sum(r.lag for r in rows),
-        }
-    finally:
-        con.close()
-
-
-def deadletter_messages(settings: Settings, expected: int) -> list:
-    consumer = KafkaConsumer(
-        settings.topic_deadletter,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        group_id=None,
-        consumer_timeout_ms=5000,
-    )
-    messages = []
-    for message in consumer:
-        messages.append(message)
-        if len(messages) >= expected:
-            break
-    consumer.close()
-    return messages
 
 
 def test_valid_malformed_and_redelivered_messages_reconcile_exactly(kafka_settings: Settings) -> None:
@@ -83,13 +44,13 @@ def test_valid_malformed_and_redelivered_messages_reconcile_exactly(kafka_settin
 
     counts = warehouse_counts(settings)
     assert counts["produced"] == produced and counts["lag"] == 0
-    assert counts["touchpoints"] == counts["distinct_events"] == sample.valid_touchpoints
-    assert counts["surveys"] == sample.valid_surveys
+    assert counts["touchpoint_rows"] == counts["touchpoints"] == sample.valid_touchpoints
+    assert counts["survey_rows"] == counts["surveys"] == sample.valid_surveys
     assert counts["duplicates"] == sample.duplicates
-    assert counts["dead_letters"] == sample.malformed
+    assert counts["dead_letter_rows"] == counts["dead_letters"] == sample.malformed
     assert produced == counts["touchpoints"] + counts["surveys"] + counts["duplicates"] + counts["dead_letters"]
 
-    dead = deadletter_messages(settings, sample.malformed)
+    dead = dead_letters(settings, lambda ms: len(ms) >= sample.malformed)
     assert len(dead) == sample.malformed
     headers = [dict(m.headers) for m in dead]
     assert {h["cx.source.topic"].decode() for h in headers} == {
@@ -106,29 +67,35 @@ def test_sigterm_flushes_commits_and_exits_zero(kafka_settings: Settings) -> Non
     settings = dataclasses.replace(kafka_settings, batch_max_messages=100_000, batch_max_seconds=60)
     sample = generate(customers=100, seed=5, with_malformed=False)
     produce(settings, settings.topic_touchpoints, sample.touchpoints)
-    env = {**os.environ, **to_env(settings)}
-    proc = subprocess.Popen([sys.executable, "-m", "cxpulse.cli", "consume"], env=env)
-    deadline = time.monotonic() + 60
-    # batches are large and slow to fill: everything sits in memory until SIGTERM forces the flush
-    while time.monotonic() < deadline and not _consumer_has_partitions(settings):
-        time.sleep(0.5)
-    time.sleep(3)
+    env = {**os.environ, **to_env(settings), "CXPULSE_LOG_LEVEL": "DEBUG", "PYTHONUNBUFFERED": "1"}
+    ends = _end_offsets(settings, settings.topic_touchpoints)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cxpulse.cli", "consume"], env=env, stderr=subprocess.PIPE, text=True, bufsize=1
+    )
+    # Batches are large and slow to fill: everything sits in memory until SIGTERM forces the flush.
+    # SIGTERM goes once the consumer's debug log says it holds every message (not after a fixed sleep).
+    held: dict[int, int] = {}
+    for line in proc.stderr:
+        if " held up to offset " in line and settings.topic_touchpoints in line:
+            partition = int(line.split(settings.topic_touchpoints + "[")[1].split("]")[0])
+            held[partition] = int(line.rsplit(" ", 1)[1]) + 1
+            if all(held.get(p, 0) >= end for p, end in ends.items()):
+                break
     proc.send_signal(signal.SIGTERM)
+    proc.stderr.read()  # drained to the end: a closed pipe would break the consumer's last log lines
     assert proc.wait(timeout=60) == 0
     counts = warehouse_counts(settings)
     assert counts["lag"] == 0
-    assert counts["touchpoints"] == sample.valid_touchpoints
+    assert counts["touchpoint_rows"] == sample.valid_touchpoints
 
 
-def _consumer_has_partitions(settings: Settings) -> bool:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+def _end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None)
     try:
-        group = admin.describe_groups([settings.consumer_group]).get(settings.consumer_group, {})
-        return group.get("group_state") == "Stable" and bool(group.get("members"))
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        return {tp.partition: end for tp, end in consumer.end_offsets(tps).items() if end}
     finally:
-        admin.close()
+        consumer.close()
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_settings: Settings, tmp_path: Path) -> None:
@@ -157,7 +124,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_setti
         time.sleep(rng.uniform(0.5, 3.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        landed = len(list(Path(settings.landing_dir).rglob("*.parquet")))
+        landed = _landed(settings)
         assert landed >= landed_before_final
         landed_before_final = landed
     producer.join()
@@ -174,11 +141,15 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(kafka_setti
     counts = warehouse_counts(settings)
     assert counts["lag"] == 0
     assert counts["produced"] == len(sample.touchpoints) + len(sample.surveys)
-    assert counts["touchpoints"] == counts["distinct_events"] == sample.valid_touchpoints
-    assert counts["surveys"] == sample.valid_surveys
+    assert counts["touchpoint_rows"] == counts["touchpoints"] == sample.valid_touchpoints
+    assert counts["survey_rows"] == counts["surveys"] == sample.valid_surveys
     # Only the redeliveries we injected are dropped: the crashes added none.
     assert counts["duplicates"] == sample.duplicates
-    assert counts["dead_letters"] == sample.malformed
+    assert counts["dead_letter_rows"] == counts["dead_letters"] == sample.malformed
+
+
+def _landed(settings: Settings) -> int:
+    return len(list(Path(settings.landing_dir).rglob("*.parquet")))
 
 
 def _produce_slowly(settings: Settings, chunks: list[tuple[str, list[bytes]]]) -> None:

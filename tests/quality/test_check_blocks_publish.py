@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -13,33 +12,18 @@ import pytest
 from cxpulse.config import Settings
 from cxpulse.pipeline import run_once
 from quality.check import QualityGateError
-from streams.contracts import decode_survey, decode_touchpoint
-from streams.landing import batch_path, events_table, write_durably
-from streams.sample import generate
-
-
-def land(settings: Settings, first: int, touchpoints: list[bytes], surveys: list[bytes]) -> None:
-    now = datetime.now(UTC)
-    for kind, topic, messages, decode in (
-        ("touchpoints", "cx.touchpoints", touchpoints, decode_touchpoint),
-        ("surveys", "cx.surveys", surveys, decode_survey),
-    ):
-        table = events_table(
-            kind, [decode(m, now) for m in messages], messages, list(range(first, first + len(messages))), topic, 0
-        )
-        write_durably(table, batch_path(settings.landing_dir, topic, 0, first, first + len(messages) - 1))
+from tests.sample import generate
 
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_failing_gate_blocks_publishing_and_raises_data_quality(tmp_path: Path) -> None:
-    settings = dataclasses.replace(
-        Settings(), home=tmp_path, kafka_bootstrap="localhost:1"
-    )  # no broker: alerts stay pending
+def test_failing_gate_blocks_publishing_and_raises_data_quality(settings: Settings, land) -> None:
+    settings = dataclasses.replace(settings, kafka_bootstrap="localhost:1")  # no broker: alerts stay pending
     sample = generate(customers=300, seed=4, with_malformed=False)
-    land(settings, 0, sample.touchpoints, sample.surveys)
+    land(settings, "touchpoints", sample.touchpoints)
+    land(settings, "surveys", sample.surveys)
     first = run_once(settings)
     good = digest(first.snapshot)
 

@@ -3,12 +3,10 @@ each kind of breakage fails with one readable line naming the suite and the colu
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import count
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -150,11 +148,6 @@ def load_clean(con: duckdb.DuckDBPyConnection) -> None:
     survey(con, "2026-03-09T10:00:00Z", nps=10, csat=5, ces=7, expected=4, emotion="joy")
     survey(con, "2026-03-09T11:00:00Z", nps=3, csat=2, ces=2, expected=4, emotion="anger")
     survey(con, "2026-03-10T11:00:00Z", channel="chat", nps=8, ces=5)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return dataclasses.replace(Settings(), home=tmp_path)
 
 
 @pytest.fixture

@@ -222,6 +222,26 @@ def committed_offsets(settings: Settings) -> dict[TopicPartition, int]:
         admin.close()
 
 
+def dead_letters(settings: Settings, done: Callable[[list], bool]) -> list:
+    """The messages of the dead-letter topic from its start, until done(messages) or 5 s without one."""
+    consumer = KafkaConsumer(
+        settings.topic_deadletter,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        consumer_timeout_ms=5_000,
+    )
+    messages: list = []
+    try:
+        for message in consumer:
+            messages.append(message)
+            if done(messages):
+                break
+    finally:
+        consumer.close()
+    return messages
+
+
 def landed(settings: Settings, tp: TopicPartition) -> int:
     return landed_next_offset(settings.landing_dir, tp.topic, tp.partition) or 0
 
@@ -310,6 +330,7 @@ def warehouse_counts(settings: Settings) -> dict[str, int]:
             ],
             "dead_letter_rows": q("select count(*) from ops.deadletters").fetchone()[0],
             "duplicates": q("select coalesce(sum(duplicates_dropped), 0)::bigint from ops.loaded_files").fetchone()[0],
+            "produced": sum(r.produced or 0 for r in rows),
             "lag": sum(r.lag or 0 for r in rows),
         }
     finally:

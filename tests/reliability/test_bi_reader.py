@@ -23,7 +23,7 @@ import pytest
 from cxpulse.config import Settings, to_env
 from streams.contracts import decode_touchpoint
 from streams.landing import batch_path, events_table, write_durably
-from streams.sample import generate
+from tests.sample import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 

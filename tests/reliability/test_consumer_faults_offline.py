@@ -3,7 +3,6 @@ two partitions of one flush, a poison message nested too deeply, and clients tha
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import json
 import socket
@@ -91,11 +90,6 @@ def survey(i: int) -> bytes:
             "nps": i % 11,
         }
     ).encode()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return dataclasses.replace(Settings(), home=tmp_path / "home")
 
 
 def offline_consumer(settings: Settings, assigned: set[TopicPartition]) -> LandingConsumer:

@@ -105,15 +105,24 @@ def test_full_landing_disk_stalls_the_consumer_and_it_resumes_when_space_returns
             assert value(scrape(port), "cxpulse_consumer_landing_stalled") == 1
             assert not all_landed(settings, end_offsets(settings))
             cpu_before = sum(psutil.Process(proc.pid).cpu_times()[:2])
-            time.sleep(8)  # several retries (1, 2, 4 s...) while the disk stays full
+            stalled_at = time.monotonic()
+            # Three retries while the disk stays full (after 1, 2 and 4 s of backoff): waited for in the log.
+            wait_until(lambda: log.read_text().count("landing disk still full") >= 3, 90, "three retries")
+            stalled_s = time.monotonic() - stalled_at
             cpu_stalled = sum(psutil.Process(proc.pid).cpu_times()[:2]) - cpu_before
-            assert cpu_stalled < 0.3 * 8, f"a stalled consumer should idle, it used {cpu_stalled:.1f} s of CPU in 8 s"
+            assert cpu_stalled < 0.3 * stalled_s, (
+                f"a stalled consumer should idle, it used {cpu_stalled:.1f} s of CPU in {stalled_s:.1f} s"
+            )
             text = log.read_text()
             assert proc.poll() is None, f"the consumer died on a full disk:\n{text}"
             line = next(x for x in text.splitlines() if "landing disk full" in x)
             assert str(settings.home) in line and "No space left on device" in line
             assert "df -h" in line and "cxpulse load" in line and "resumes by itself" in line
-            assert 2 <= text.count("landing disk still full") <= 5, "retried with backoff, not in a tight loop"
+            # retried with a doubling backoff, not in a tight loop (waits on the consumer's clock, logged as %.0f s)
+            retries = [x for x in text.splitlines() if "landing disk still full" in x]
+            assert [float(x.split("retrying in ")[1].split()[0]) for x in retries[:3]] == [2, 4, 8], retries
+            waited = [float(x.split("still full after ")[1].split()[0]) for x in retries[:3]]
+            assert waited[0] >= 1 and waited[1] >= waited[0] + 1 and waited[2] >= waited[1] + 3, retries
             assert "Traceback" not in text
             assert not [p for p in settings.home.rglob(".*.tmp")], "no partial file left taking space"
             assert_nothing_committed_past_the_files(settings)

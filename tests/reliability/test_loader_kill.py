@@ -1,8 +1,10 @@
 """The loader SIGKILLed mid-transaction: the ledger and the raw tables always agree, a rerun completes.
 
 `cxpulse load` runs as a real process over 4,000 landing files (eight transactions of 500) and is
-killed at random moments; after every kill the warehouse is opened (DuckDB replays its WAL) and
-checked: the rows in raw.touchpoints are exactly those of the files in the ledger, nothing twice.
+killed as soon as it logs that it begins its first or second transaction of the run (an observable
+event, so the kills land inside transactions on a fast or a slow machine alike); after every kill
+the warehouse is opened (DuckDB replays its WAL) and checked: the rows in raw.touchpoints are
+exactly those of the files in the ledger, nothing twice.
 """
 
 from __future__ import annotations
@@ -13,17 +15,13 @@ import random
 import signal
 import subprocess
 import sys
-import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from cxpulse.config import Settings, to_env
-from streams.contracts import decode_touchpoint
-from streams.landing import batch_path, events_table, write_durably
-from streams.sample import generate
+from tests.sample import generate
+from warehouse.loader import FILES_PER_TRANSACTION
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -59,39 +57,49 @@ def _consistent(settings: Settings) -> tuple[int, int]:
     return files, rows
 
 
-def test_loader_killed_mid_transaction_keeps_ledger_and_tables_consistent(tmp_path: Path) -> None:
-    settings = dataclasses.replace(Settings(), home=tmp_path, kafka_bootstrap="localhost:1")
+def test_loader_killed_mid_transaction_keeps_ledger_and_tables_consistent(settings: Settings, land) -> None:
+    settings = dataclasses.replace(settings, kafka_bootstrap="localhost:1")
     messages = generate(customers=4_000, seed=21, with_malformed=False, duplicate_rate=0).touchpoints
-    now = datetime.now(UTC)
     per_file = len(messages) // FILES
     for i in range(FILES):
-        chunk = messages[i * per_file : (i + 1) * per_file]
-        offsets = list(range(i * per_file, (i + 1) * per_file))
-        events = [decode_touchpoint(m, now) for m in chunk]
-        write_durably(
-            events_table("touchpoints", events, chunk, offsets, "cx.touchpoints", 0),
-            batch_path(settings.landing_dir, "cx.touchpoints", 0, offsets[0], offsets[-1]),
-        )
+        land(settings, "touchpoints", messages[i * per_file : (i + 1) * per_file], i * per_file)
     expected_rows = FILES * per_file
-    env = {**os.environ, **to_env(settings)}
+    env = {**os.environ, **to_env(settings), "CXPULSE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
     rng = random.Random(5)
     kills, states = 0, []
-    for _ in range(20):
+    committed = 0  # transactions the ledger must hold at least, from the log lines read so far
+    while kills < 8:
+        # Kill on the n-th "loading ... in one transaction" line of this run: n - 1 transactions of the
+        # run are committed and the n-th has begun. The first run kills on the second line so that a
+        # partial state (some transactions committed, not all) is always seen, whatever the machine's speed.
+        kill_at = 2 if kills == 0 else rng.choice([1, 2])
         loader = subprocess.Popen(
-            [sys.executable, "-m", "cxpulse.cli", "load"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [sys.executable, "-m", "cxpulse.cli", "load"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        time.sleep(rng.uniform(0.2, 1.3))  # the CLI imports in ~1 s, then eight transactions of ~0.4 s
-        if loader.poll() is not None:
-            break  # it finished everything before this kill
-        loader.send_signal(signal.SIGKILL)
+        begun = 0
+        for line in loader.stderr:  # ends when the loader exits: it finished before the n-th transaction
+            if "in one transaction" in line:
+                begun += 1
+                if begun == kill_at:
+                    loader.send_signal(signal.SIGKILL)
+                    break
         loader.wait()
+        loader.stderr.close()
+        if begun < kill_at:
+            assert loader.returncode == 0, "the loader failed before it could be killed"
+            break  # it had fewer transactions left than the kill needed
         kills += 1
-        if settings.warehouse_path.exists():
-            files, rows = _consistent(settings)
-            assert files <= FILES and rows <= expected_rows
-            states.append(files)
-        if kills == 8:
-            break
+        committed += kill_at - 1
+        files, rows = _consistent(settings)
+        # the begun transaction is lost, unless it committed in the instant before the signal landed
+        assert committed * FILES_PER_TRANSACTION <= files <= (committed + 1) * FILES_PER_TRANSACTION, (committed, files)
+        assert rows <= expected_rows
+        committed = files // FILES_PER_TRANSACTION
+        states.append(files)
     print("ledger files after each kill:", states)
     assert kills >= 2, states  # kills landed while the loader was working...
     assert any(0 < files < FILES for files in states), states  # ...some between two of its transactions

@@ -18,27 +18,11 @@ import duckdb
 import pytest
 
 from cxpulse.config import Settings, to_env
-from streams.contracts import decode_survey, decode_touchpoint
-from streams.landing import batch_path, events_table, write_durably
-from streams.sample import generate
+from tests.sample import generate
 
 pytestmark = [pytest.mark.integration]
 
 MARTS = ("kpi_service_daily", "kpi_experience_daily", "kpi_cases_daily", "complaints_pareto", "progress_dashboard")
-
-
-def land(settings: Settings, messages: list[bytes], kind: str, first_offset: int) -> None:
-    """Write one landing file, as the consumer would, for partition 0 of the kind's topic."""
-    topic, decode = {
-        "touchpoints": (settings.topic_touchpoints, decode_touchpoint),
-        "surveys": (settings.topic_surveys, decode_survey),
-    }[kind]
-    now = datetime.now(UTC)
-    offsets = list(range(first_offset, first_offset + len(messages)))
-    write_durably(
-        events_table(kind, [decode(m, now) for m in messages], messages, offsets, topic, 0),
-        batch_path(settings.landing_dir, topic, 0, offsets[0], offsets[-1]),
-    )
 
 
 def cxpulse_dags(settings: Settings, *args: str) -> str:
@@ -66,7 +50,7 @@ def marts(settings: Settings) -> dict[str, list[tuple]]:
         con.close()
 
 
-def test_rerun_and_backfill_give_the_marts_of_a_single_run(tmp_path: Path) -> None:
+def test_rerun_and_backfill_give_the_marts_of_a_single_run(tmp_path: Path, land) -> None:
     base = dataclasses.replace(Settings(), kafka_bootstrap="localhost:1", alert_webhook=None)
     first = generate(customers=150, seed=11, with_malformed=False, duplicate_rate=0)
     # events that arrive late: all of them for days in the past, some the same days as `first`
@@ -74,15 +58,15 @@ def test_rerun_and_backfill_give_the_marts_of_a_single_run(tmp_path: Path) -> No
     a = dataclasses.replace(base, home=tmp_path / "a")
     b = dataclasses.replace(base, home=tmp_path / "b")
 
-    land(a, first.touchpoints, "touchpoints", 0)
-    land(a, first.surveys, "surveys", 0)
+    land(a, "touchpoints", first.touchpoints, 0)
+    land(a, "surveys", first.surveys, 0)
     out = cxpulse_dags(a)
     assert all(f"{dag}: success" in out for dag in ("cx_load", "cx_marts", "cx_quality", "cx_publish"))
     after_first = marts(a)
     assert all(after_first[name] for name in MARTS)
 
-    land(a, late.touchpoints, "touchpoints", len(first.touchpoints))
-    land(a, late.surveys, "surveys", len(first.surveys))
+    land(a, "touchpoints", late.touchpoints, len(first.touchpoints))
+    land(a, "surveys", late.surveys, len(first.surveys))
     past = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0).isoformat()
     cxpulse_dags(a, "--dag", "cx_load", "--dag", "cx_marts", "--logical-date", past)
     cxpulse_dags(a, "--dag", "cx_load", "--dag", "cx_marts", "--logical-date", past)  # the same interval again
@@ -93,7 +77,7 @@ def test_rerun_and_backfill_give_the_marts_of_a_single_run(tmp_path: Path) -> No
         (late.touchpoints, "touchpoints", len(first.touchpoints)),
         (late.surveys, "surveys", len(first.surveys)),
     ):
-        land(b, messages, kind, offset)
+        land(b, kind, messages, offset)
     cxpulse_dags(b, "--dag", "cx_load", "--dag", "cx_marts")
 
     backfilled, single = marts(a), marts(b)

@@ -1,4 +1,4 @@
-"""One test per contract rule of DESIGN.md, plus property tests of the decoder."""
+"""One test per contract rule of the event contracts (docs/design.md), plus property tests of the decoder."""
 
 from __future__ import annotations
 

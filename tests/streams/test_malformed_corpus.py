@@ -248,7 +248,7 @@ def test_any_timestamp_up_to_one_day_ahead_is_legal_and_stored_as_the_same_insta
     assume(datetime(1, 1, 1, tzinfo=UTC) < aware.astimezone(UTC) < datetime(9999, 12, 31, tzinfo=UTC))
     raw = json.dumps({**SURVEY, "occurred_at": aware.isoformat()}).encode()
     if aware - NOW <= timedelta(days=1):
-        assert decode_survey(raw, NOW).occurred_at == aware  # no lower bound: DESIGN.md sets none
+        assert decode_survey(raw, NOW).occurred_at == aware  # no lower bound: the contract sets none
     else:
         with pytest.raises(ContractError) as info:
             decode_survey(raw, NOW)

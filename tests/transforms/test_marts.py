@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -211,11 +210,6 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
     )
     # 2026-03-12: one response with only CES
     survey(con, "2026-03-12T09:00:00Z", "web", "checkout", ces=5)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return dataclasses.replace(Settings(), home=tmp_path)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from cxpulse.config import Settings, to_env
 from cxpulse.pipeline import run_once
 from streams.contracts import decode_survey, decode_touchpoint
 from streams.landing import batch_path, events_table, write_durably
-from streams.sample import generate
+from tests.sample import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 

@@ -18,7 +18,7 @@ from cxpulse.pipeline import forget_step, load_step, run_once, transform_step
 from cxpulse.reconcile import check_balanced, reconcile
 from streams.contracts import decode_survey, decode_touchpoint
 from streams.landing import Rejected, batch_path, events_table, quarantine_table, write_durably
-from streams.sample import generate
+from tests.sample import generate
 
 
 def test_forget_erases_everywhere_and_keeps_the_books_balanced(tmp_path: Path) -> None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from cxpulse.config import Settings
-from streams.contracts import decode_survey, decode_touchpoint
-from streams.landing import Rejected, batch_path, events_table, quarantine_table, write_durably
+from streams.landing import Rejected, batch_path, quarantine_table, write_durably
 from warehouse import loader
 from warehouse.db import connect
 
@@ -27,19 +24,6 @@ def contact(event_id: str, occurred_at: str = "2026-03-10T01:30:00+02:00") -> by
     ).encode()
 
 
-def land(settings: Settings, partition: int, first: int, messages: list[bytes]) -> Path:
-    events = [decode_touchpoint(m, NOW) for m in messages]
-    offsets = list(range(first, first + len(messages)))
-    path = batch_path(settings.landing_dir, TOPIC, partition, first, first + len(messages) - 1)
-    write_durably(events_table("touchpoints", events, messages, offsets, TOPIC, partition), path)
-    return path
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return dataclasses.replace(Settings(), home=tmp_path)
-
-
 @pytest.fixture
 def con(settings: Settings) -> duckdb.DuckDBPyConnection:
     connection = connect(settings.warehouse_path)
@@ -51,9 +35,9 @@ def count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return con.execute(sql).fetchone()[0]
 
 
-def test_load_dedupes_redeliveries_and_counts_them(settings: Settings, con) -> None:
-    land(settings, 0, 0, [contact("a"), contact("b"), contact("a")])  # "a" redelivered in the same file
-    land(settings, 1, 0, [contact("b"), contact("c")])  # "b" redelivered in another partition
+def test_load_dedupes_redeliveries_and_counts_them(settings: Settings, land, con) -> None:
+    land(settings, "touchpoints", [contact("a"), contact("b"), contact("a")])  # "a" redelivered in the same file
+    land(settings, "touchpoints", [contact("b"), contact("c")], 0, partition=1)  # "b" redelivered in another partition
     result = loader.load(con, settings)
     assert result.rows_loaded == {"raw.touchpoints": 3}
     assert result.duplicates_dropped == {"raw.touchpoints": 2}
@@ -67,19 +51,19 @@ def test_load_dedupes_redeliveries_and_counts_them(settings: Settings, con) -> N
     assert count(con, "select sum(rows_loaded) + sum(duplicates_dropped) from ops.loaded_files") == 5
 
 
-def test_rerun_loads_nothing_twice(settings: Settings, con) -> None:
-    land(settings, 0, 0, [contact("a"), contact("b")])
+def test_rerun_loads_nothing_twice(settings: Settings, land, con) -> None:
+    land(settings, "touchpoints", [contact("a"), contact("b")])
     loader.load(con, settings)
     again = loader.load(con, settings)
     assert again.files == 0 and again.rows_loaded == {}
-    land(settings, 0, 2, [contact("b"), contact("c")])  # later file: b is a redelivery
+    land(settings, "touchpoints", [contact("b"), contact("c")], 2, partition=0)  # later file: b is a redelivery
     third = loader.load(con, settings)
     assert third.rows_loaded == {"raw.touchpoints": 1} and third.duplicates_dropped == {"raw.touchpoints": 1}
     assert count(con, "select count(*) from raw.touchpoints") == 3
 
 
-def test_timestamps_are_utc_and_payload_keeps_unknown_fields(settings: Settings, con) -> None:
-    land(settings, 0, 0, [contact("a", "2026-03-10T01:30:00+02:00")])
+def test_timestamps_are_utc_and_payload_keeps_unknown_fields(settings: Settings, land, con) -> None:
+    land(settings, "touchpoints", [contact("a", "2026-03-10T01:30:00+02:00")])
     loader.load(con, settings)
     occurred, payload, day = con.execute(
         "select occurred_at, payload, cast(occurred_at as date) from raw.touchpoints"
@@ -100,8 +84,8 @@ def test_quarantine_files_load_into_deadletters_with_reason_and_bytes(settings: 
     assert loader.load(con, settings).dead_letters == 0
 
 
-def test_crash_inside_a_batch_leaves_nothing_and_rerun_completes(settings: Settings, con, monkeypatch) -> None:
-    land(settings, 0, 0, [contact("a"), contact("b")])
+def test_crash_inside_a_batch_leaves_nothing_and_rerun_completes(settings: Settings, land, con, monkeypatch) -> None:
+    land(settings, "touchpoints", [contact("a"), contact("b")])
 
     def boom(*_args, **_kwargs):
         raise RuntimeError("killed mid-transaction")
@@ -117,13 +101,11 @@ def test_crash_inside_a_batch_leaves_nothing_and_rerun_completes(settings: Setti
     assert loader.load(con, settings).rows_loaded == {"raw.touchpoints": 2}
 
 
-def test_surveys_load_with_scores(settings: Settings, con) -> None:
+def test_surveys_load_with_scores(settings: Settings, land, con) -> None:
     raw = (
         b'{"response_id":"r1","occurred_at":"2026-03-10T10:00:00Z","customer_id":"c","channel":"chat",'
         b'"touchpoint":"web_chat","survey":"post_contact","ces":6}'
     )
-    event = decode_survey(raw, NOW)
-    path = batch_path(settings.landing_dir, "cx.surveys", 0, 0, 0)
-    write_durably(events_table("surveys", [event], [raw], [0], "cx.surveys", 0), path)
+    land(settings, "surveys", [raw])
     assert loader.load(con, settings).rows_loaded == {"raw.surveys": 1}
     assert con.execute("select nps, ces from raw.surveys").fetchone() == (None, 6)

@@ -32,7 +32,7 @@ aggregated as (
     group by grouping sets ((day, channel, touchpoint), (day, channel), (day))
 ),
 
--- Adjusted-Wald margin of error of the NPS (DESIGN.md): n' = n + 3, p' and d' shifted by 0.75.
+-- Adjusted-Wald margin of error of the NPS (docs/design.md): n' = n + 3, p' and d' shifted by 0.75.
 adjusted as (
     select
         *,

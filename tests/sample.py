@@ -1,18 +1,17 @@
-"""A small, deterministic sample of touchpoint and survey messages for the demo and the tests.
+"""A small, deterministic sample of touchpoint and survey messages for the tests and the ingest benchmark.
 
 It includes a share of malformed messages (one of each class the consumer must reject) and of
-redelivered duplicates, so that a demo run shows the dead-letter path and the reconciliation at
-work. The realistic, scenario-driven simulator is `cxpulse simulate`; this is only a smoke sample.
+redelivered duplicates, so that a test sees the dead-letter path and the reconciliation at work.
+The realistic, scenario-driven simulator is `streams.simulator` (`cxpulse simulate`); this is only
+a smoke sample, kept with the tests because nothing in the product uses it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 CHANNELS = ("phone", "chat", "email", "web", "app")
 QUEUES = {
@@ -189,22 +188,3 @@ def generate(
         )  # out-of-range score
         out.malformed = 2 * len(MALFORMED) + 1
     return out
-
-
-def write_jsonl(sample: Sample, folder: Path) -> tuple[Path, Path]:
-    """Write both topics as JSON lines. The empty message cannot be a line, so it is left out here."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = (folder / "touchpoints.jsonl", folder / "surveys.jsonl")
-    for path, messages in zip(paths, (sample.touchpoints, sample.surveys), strict=True):
-        path.write_bytes(b"".join(m + b"\n" for m in messages if m))
-    return paths
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--customers", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    for written in write_jsonl(generate(args.customers, args.seed), args.out):
-        print(f"wrote {written}")
