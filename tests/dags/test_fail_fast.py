@@ -10,8 +10,8 @@ import duckdb
 
 from cxpulse.config import Settings
 from cxpulse.pipeline import run_once
-from streams.sample import generate
 from tests.quality.test_check_blocks_publish import land
+from tests.sample import generate
 
 
 def test_a_failing_quality_gate_fails_cx_quality_without_retrying(tmp_path: Path) -> None:
