@@ -17,6 +17,7 @@ import msgspec
 
 from quality.drift import RULES, Finding, severity
 from streams.alert_contract import Alert
+from warehouse.db import transaction
 
 COOLDOWN = timedelta(hours=24)
 
@@ -161,8 +162,7 @@ def apply(
         ).fetchall()
     }
     wanted = {c.dedupe_key: c for c in candidates}
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for key, c in wanted.items():
             if key in open_rows:
                 con.execute(
@@ -233,8 +233,4 @@ def apply(
                     [as_of, as_of, alert_id],
                 )
                 changes.resolved.append(alert_id)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return changes

@@ -32,6 +32,7 @@ from quality import wording
 from quality.alerts import table_columns
 from quality.drift import ALPHA, RULES, SURVEY_KPIS, TESTS, Finding, Side, Windows, proportion_test
 from streams.alert_contract import SEVERITY_RANK, Alert, Incident
+from warehouse.db import transaction
 
 # A child scope is the root when it accounts for at least this share of its parent's change.
 ROOT_SHARE = 0.8
@@ -366,8 +367,7 @@ def update(
     open_incidents = {i.incident_id: i for i in load(con, "status = 'open'")}
     transitions: list[Transition] = []
     kept: set[str] = set()
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for g in groups:
             # same incident as last run when one of its findings already belonged to an open incident
             previous = Counter(
@@ -407,10 +407,6 @@ def update(
                 ).fetchall()
             ]
             transitions.append(Transition("resolved", resolved, members))
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return transitions
 
 

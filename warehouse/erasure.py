@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from cxpulse.config import Settings, require_erasure_salt
 from streams.landing import parse_batch_name, write_durably
+from warehouse.db import transaction
 from warehouse.loader import load
 
 # A JSON string literal after a "customer_id" key, for dead letters that are not valid JSON (truncated,
@@ -135,8 +136,7 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str)
     load(con, settings)
     result = ErasureResult()
     quarantine, flagged = _quarantine_matches(settings, customer_id)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(
             """
             insert or ignore into ops.dirty_days
@@ -174,10 +174,6 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str)
             )
         result.dead_letters = len(dead)
         result.days = con.execute("select count(*) from ops.dirty_days").fetchall()[0][0]
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     # Files after the tables: a crash in between leaves files that a rerun of `forget` cleans.
     landing = _rewrite_landing(settings, customer_id)
     rejected = _rewrite_quarantine(quarantine)
