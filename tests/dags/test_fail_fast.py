@@ -10,16 +10,16 @@ import duckdb
 
 from cxpulse.config import Settings
 from cxpulse.pipeline import run_once
-from tests.quality.test_check_blocks_publish import land
 from tests.sample import generate
 
 
-def test_a_failing_quality_gate_fails_cx_quality_without_retrying(tmp_path: Path) -> None:
+def test_a_failing_quality_gate_fails_cx_quality_without_retrying(tmp_path: Path, land) -> None:
     from cxpulse import airflow_local
 
     settings = dataclasses.replace(Settings(), home=tmp_path, kafka_bootstrap="localhost:1")
     sample = generate(customers=300, seed=4, with_malformed=False)
-    land(settings, 0, sample.touchpoints, sample.surveys)
+    land(settings, "touchpoints", sample.touchpoints)
+    land(settings, "surveys", sample.surveys)
     run_once(settings)
     con = duckdb.connect(str(settings.warehouse_path))
     con.execute(
