@@ -36,8 +36,11 @@ CHAIN = ("cx_load", "cx_marts", "cx_quality", "cx_publish")
 
 
 @pytest.fixture
-def airflow(kafka_settings: Settings) -> Iterator[AirflowInfo]:
-    os.environ.pop("AIRFLOW_HOME", None)  # under this test's data home
+def airflow(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[AirflowInfo]:
+    # Under this test's data home: earlier in-process tests (dag.test()) leave AIRFLOW_HOME and
+    # AIRFLOW__* pointing at their own metadata DB for the rest of the session.
+    for name in [n for n in os.environ if n == "AIRFLOW_HOME" or n.startswith("AIRFLOW__")]:
+        monkeypatch.delenv(name)
     info = start(kafka_settings, port=free_port(), timeout_s=400)
     try:
         yield info
