@@ -485,6 +485,16 @@ def check(
         console.print(f"drift evidence: {result.evidence}")
 
 
+def _marts_path() -> Path:
+    """The published snapshot when there is one, else the live warehouse (both read-only)."""
+    settings = _settings()
+    path = settings.published_path if settings.published_path.exists() else settings.warehouse_path
+    if not path.exists():
+        console.print("no warehouse yet: run `cxpulse run` first")
+        raise typer.Exit(1)
+    return path
+
+
 @app.command()
 def alerts(
     only_open: bool = typer.Option(False, "--open", help="only alerts still open"),
@@ -497,11 +507,7 @@ def alerts(
     """
     import duckdb
 
-    settings = _settings()
-    path = settings.published_path if settings.published_path.exists() else settings.warehouse_path
-    if not path.exists():
-        console.print("no warehouse yet: run `cxpulse run` first")
-        raise typer.Exit(1)
+    path = _marts_path()
     con = duckdb.connect(str(path), read_only=True)
     try:
         title = f"cxpulse alerts ({path}), most severe first"
@@ -525,11 +531,7 @@ def incidents(
     """
     import duckdb
 
-    settings = _settings()
-    path = settings.published_path if settings.published_path.exists() else settings.warehouse_path
-    if not path.exists():
-        console.print("no warehouse yet: run `cxpulse run` first")
-        raise typer.Exit(1)
+    path = _marts_path()
     con = duckdb.connect(str(path), read_only=True)
     try:
         title = f"cxpulse incidents ({path})" if not french else f"incidents cxpulse ({path})"
