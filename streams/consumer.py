@@ -55,6 +55,7 @@ from streams.landing import (
     batch_path,
     events_table,
     landed_next_offset,
+    partition_lock,
     quarantine_table,
     remove_incomplete,
     warm_up_arrow,
@@ -130,7 +131,8 @@ class _Stall:
 
 class _Rebalance(ConsumerRebalanceListener):
     """Runs on kafka-python's IO thread, where no blocking consumer call is allowed: both hooks only
-    touch local state (buffers, landing files, seek positions)."""
+    touch local state (buffers, landing files, seek positions). The main thread is blocked in poll()
+    meanwhile, so they never interleave with batching."""
 
     def __init__(self, owner: LandingConsumer) -> None:
         self.owner = owner
@@ -139,6 +141,9 @@ class _Rebalance(ConsumerRebalanceListener):
         # Unwritten messages of lost partitions are dropped, never committed: their next owner
         # reads them again from the last landing file.
         self.owner.assigned = False
+        # kafka-python keeps revoked partitions in assignment(), with their positions, until the
+        # rejoin completes (often several polls later): only `_owned` says what is still ours.
+        self.owner._owned = self.owner._owned - revoked
         open_batches = {tp: len(b) for tp, b in self.owner._buffers.items() if tp in revoked and len(b)}
         if open_batches:
             log.info(
@@ -151,6 +156,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.owner.resume_from_landing(assigned)
+        self.owner._owned = self.owner._owned | assigned
         self.owner.metrics.assignment((tp.topic, tp.partition) for tp in assigned)
         self.owner.assigned = True
         log.info("assigned %d partitions: %s", len(assigned), _names(assigned) or "none")
@@ -180,6 +186,7 @@ class LandingConsumer:
         self.metrics = ConsumerMetrics()
         # True between an assignment and the next revocation: the group gave this process its share.
         self.assigned = False
+        self._owned: frozenset[TopicPartition] = frozenset()  # the partitions the group gave this process
         self._caught_up_since: float | None = None  # --until-idle: the group has nothing left to land
         self._next_offsets_check = 0.0
         self._next_lag_refresh = 0.0
@@ -367,6 +374,8 @@ class LandingConsumer:
         now = datetime.now(UTC)
         count = size = 0
         for tp, messages in records.items():
+            if tp not in self._owned:  # revoked in this very poll: its next owner reads them again
+                continue
             kind, decode = self._decoders[tp.topic]
             buffer = self._buffers.setdefault(tp, _PartitionBuffer())
             if buffer.first_offset is None:
@@ -440,6 +449,8 @@ class LandingConsumer:
             tb = tb.tb_next
         if tp is None or batch is None or tp.topic not in self._decoders:
             return False
+        if tp not in self._owned:
+            return True  # revoked: its next owner meets the batch again
         first, last = batch.base_offset, batch.last_offset
         try:
             delivered_up_to = self._consumer.position(tp, timeout_ms=0) or first
@@ -488,10 +499,10 @@ class LandingConsumer:
         moves past transaction markers and aborted records without returning them (often in a poll with
         no record at all); the batch covering them is landed like any other, so that the consumed
         offset, the reconciliation and a restart all agree."""
-        for tp in self._consumer.assignment():
+        for tp in self._owned:
             try:
                 position = self._consumer.position(tp, timeout_ms=0)
-            except IllegalStateError:  # revoked meanwhile (the rebalance runs on the IO thread)
+            except IllegalStateError:  # no longer assigned
                 continue
             if position is None:
                 continue
@@ -545,12 +556,15 @@ class LandingConsumer:
                 write_started = time.monotonic()
                 kind, _ = self._decoders[tp.topic]
                 first, last = buffer.first_offset, buffer.last_offset
-                if buffer.rejected:
-                    path = batch_path(self.settings.quarantine_dir, tp.topic, tp.partition, first, last)
-                    write_durably(quarantine_table(buffer.rejected, tp.topic, tp.partition, received_at), path)
-                path = batch_path(self.settings.landing_dir, tp.topic, tp.partition, first, last)
-                table = events_table(kind, buffer.events, buffer.payloads, buffer.offsets, tp.topic, tp.partition)
-                write_durably(with_skipped(table, last - first + 1 - len(buffer)), path)
+                with partition_lock(self.settings.landing_dir, tp.topic, tp.partition):
+                    if self._fenced_off(tp, buffer):
+                        continue
+                    if buffer.rejected:
+                        path = batch_path(self.settings.quarantine_dir, tp.topic, tp.partition, first, last)
+                        write_durably(quarantine_table(buffer.rejected, tp.topic, tp.partition, received_at), path)
+                    path = batch_path(self.settings.landing_dir, tp.topic, tp.partition, first, last)
+                    table = events_table(kind, buffer.events, buffer.payloads, buffer.offsets, tp.topic, tp.partition)
+                    write_durably(with_skipped(table, last - first + 1 - len(buffer)), path)
                 commits[tp] = OffsetAndMetadata(last + 1, "", -1)
                 written.append((tp, buffer, time.monotonic() - write_started))
                 self._next[tp] = last + 1
@@ -575,6 +589,35 @@ class LandingConsumer:
                     self.metrics.batch_landed(
                         tp.topic, len(buffer.offsets), len(buffer.rejected), buffer.opened_at, seconds
                     )
+
+    def _fenced_off(self, tp: TopicPartition, buffer: _PartitionBuffer) -> bool:
+        """True (and the batch dropped) when it may not land: the partition is no longer this process's,
+        or its landing files no longer end where the batch starts (another member of the group landed
+        these offsets, after this process lost the partition without knowing it yet). Landing files
+        tile each partition's offsets; the dropped messages are read again from where the files end."""
+        landed = landed_next_offset(self.settings.landing_dir, tp.topic, tp.partition)
+        owned = tp in self._owned
+        if owned and (landed is None or landed == buffer.first_offset):
+            return False
+        self._buffers.pop(tp, None)
+        if not self._buffers:
+            self._oldest = None
+        log.warning(
+            "%s[%d]: batch of offsets %d-%d not landed (%s); its %d messages are read again from offset %s",
+            tp.topic,
+            tp.partition,
+            buffer.first_offset,
+            buffer.last_offset,
+            "the partition was revoked" if not owned else f"the landing files of the group end at {landed}",
+            len(buffer),
+            landed if landed is not None else "the group's committed offset",
+        )
+        if owned:
+            self._next[tp] = landed
+            self._consumer.seek(tp, landed)
+        else:
+            self._next.pop(tp, None)
+        return True
 
     # -- a full landing disk --------------------------------------------------------------------
     def _disk_full(self, exc: OSError, path: Path | None) -> None:
@@ -793,12 +836,14 @@ class LandingConsumer:
         """
         self.discard(assigned)
         for tp in assigned:
-            landed = landed_next_offset(self.settings.landing_dir, tp.topic, tp.partition)
-            # Nothing landed yet: every quarantine file of the partition is from a first batch that
-            # never completed (it would otherwise be loaded beside its redo as duplicate dead letters).
-            removed = remove_incomplete(
-                self.settings.quarantine_dir, self.settings.landing_dir, tp.topic, tp.partition, landed or 0
-            )
+            # Under the partition's lock: a former owner still writing a batch finishes it first.
+            with partition_lock(self.settings.landing_dir, tp.topic, tp.partition):
+                landed = landed_next_offset(self.settings.landing_dir, tp.topic, tp.partition)
+                # Nothing landed yet: every quarantine file of the partition is from a first batch that
+                # never completed (it would otherwise be loaded beside its redo as duplicate dead letters).
+                removed = remove_incomplete(
+                    self.settings.quarantine_dir, self.settings.landing_dir, tp.topic, tp.partition, landed or 0
+                )
             if removed:
                 log.info("%s[%d]: removed %d leftovers of an interrupted batch", tp.topic, tp.partition, removed)
             if landed is None:

@@ -19,6 +19,7 @@ committed offset says.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -219,6 +220,25 @@ def write_durably(table: pa.Table, path: Path) -> None:
     write_atomically(
         path, lambda tmp: pq.write_table(table, tmp, compression="zstd", compression_level=1), private=True
     )
+
+
+@contextlib.contextmanager
+def partition_lock(landing_root: Path, topic: str, partition: int) -> Iterator[None]:
+    """Exclusive hold on one partition's landing, across the processes of a consumer group.
+
+    A consumer that lost a partition without knowing it yet (its session expired while it was busy)
+    may still try to land a batch of it while the new owner lands the same offsets. Checking the
+    landing end and writing under this lock makes the landing files the fence: a batch is written only
+    if it starts where the partition's files end. The lock files live in `<landing>/.locks/`, out of
+    every batch-file glob; flock is released by the kernel when a process dies."""
+    folder = landing_root / ".locks" / topic
+    make_private_dirs(folder)
+    fd = os.open(folder / f"{partition}.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def landed_next_offset(landing_root: Path, topic: str, partition: int) -> int | None:

@@ -1,5 +1,6 @@
 """Fault paths of the consumer that need no broker: exact crash leftovers, a disk that fills up between
-two partitions of one flush, a poison message nested too deeply, and clients that fail to bootstrap."""
+two partitions of one flush, a poison message nested too deeply, clients that fail to bootstrap, and
+two members of a group landing the same partition (a rebalance in progress, a session that expired)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from kafka.future import Future
 
 import streams.consumer as consumer_module
 from cxpulse.config import Settings
-from streams.consumer import LandingConsumer
+from streams.consumer import LandingConsumer, _Rebalance
 from streams.kafka_clients import open_client
-from streams.landing import Rejected, batch_path, quarantine_table, write_durably
+from streams.landing import Rejected, batch_path, parse_batch_name, quarantine_table, write_durably
 
 Record = namedtuple("Record", "offset key value")
 
@@ -30,6 +31,8 @@ class FakeKafka:
 
     def __init__(self, assigned: set[TopicPartition]) -> None:
         self.assigned = assigned
+        self.positions: dict[TopicPartition, int] = {}
+        self.committed_offsets: dict[TopicPartition, int] = {}
         self.paused_set: set[TopicPartition] = set()
         self.commits: list[dict[TopicPartition, int]] = []
         self.seeks: dict[TopicPartition, int] = {}
@@ -53,7 +56,10 @@ class FakeKafka:
         self.seeks[tp] = offset
 
     def committed(self, tp: TopicPartition) -> int | None:
-        return None  # a new group: consumption starts at the beginning of the log
+        return self.committed_offsets.get(tp)  # none: a new group, consumption starts at the log's start
+
+    def position(self, tp: TopicPartition, timeout_ms: int | None = None) -> int | None:
+        return self.positions.get(tp)
 
     def beginning_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         # Unknown here: the consumer then starts a partition's first batch at its first record.
@@ -97,6 +103,7 @@ def offline_consumer(settings: Settings, assigned: set[TopicPartition]) -> Landi
     consumer._consumer = FakeKafka(assigned)
     consumer._producer = FakeProducer()
     consumer._hot = NoHotRules()
+    _Rebalance(consumer).on_partitions_assigned(assigned)  # as the group does: resume from the landing files
     return consumer
 
 
@@ -107,8 +114,7 @@ def test_a_first_batch_that_never_landed_leaves_no_quarantine_file_behind(settin
     orphan = batch_path(settings.quarantine_dir, tp.topic, tp.partition, 0, 41)
     rejected = [Rejected(7, "not JSON: Input data was truncated", None, b"{")]
     write_durably(quarantine_table(rejected, tp.topic, tp.partition, datetime.now(UTC)), orphan)
-    consumer = offline_consumer(settings, {tp})
-    consumer.resume_from_landing({tp})
+    consumer = offline_consumer(settings, {tp})  # assigned: resumes from the landing files
     assert not orphan.exists()
     assert tp not in consumer._consumer.seeks, "nothing landed: Kafka's committed offset applies"
 
@@ -199,3 +205,43 @@ def test_undelivered_dead_letters_stop_the_batch_before_anything_is_written_or_c
         consumer.flush()
     assert consumer._consumer.commits == []
     assert not list(settings.home.rglob("*.parquet")), "a restart reads the batch again, dead letter included"
+
+
+def landed_ranges(settings: Settings, tp: TopicPartition) -> list[tuple[int, int]]:
+    folder = settings.landing_dir / tp.topic / str(tp.partition)
+    return [parse_batch_name(p) for p in sorted(folder.glob("*.parquet"))]
+
+
+def test_two_members_landing_one_partition_tile_its_offsets(settings: Settings) -> None:
+    """A lost its partition without knowing it (session expired while it was busy); B, the new owner,
+    resumed from the same landing end. Whoever lands first wins; the other drops its batch and reads
+    again from where the files end: no offset is landed twice, none is skipped."""
+    tp = TopicPartition(settings.topic_surveys, 2)
+    a, b = offline_consumer(settings, {tp}), offline_consumer(settings, {tp})
+    a._accept({tp: [Record(o, b"k", survey(o)) for o in range(0, 10)]})
+    b._accept({tp: [Record(o, b"k", survey(o)) for o in range(0, 15)]})
+    a.flush()
+    b.flush()
+    assert landed_ranges(settings, tp) == [(0, 9)]
+    assert b._consumer.commits == [] and b._consumer.seeks[tp] == 10 and tp not in b._buffers
+    b._accept({tp: [Record(o, b"k", survey(o)) for o in range(10, 15)]})  # read again from the seek
+    b.flush()
+    assert landed_ranges(settings, tp) == [(0, 9), (10, 14)]
+    assert b._consumer.commits == [{tp: 15}]
+
+
+def test_a_revoked_partition_awaiting_the_rejoin_is_neither_covered_nor_landed(settings: Settings) -> None:
+    """kafka-python keeps a revoked partition in assignment(), with its position, until the rejoin
+    completes. Covering it then (committed 0, position 30) would land 0-29 as offsets without messages,
+    beside the new owner's batch of the same offsets (the overlap a scale-out test once caught)."""
+    tp = TopicPartition(settings.topic_surveys, 0)
+    consumer = offline_consumer(settings, {tp})
+    consumer._accept({tp: [Record(o, b"k", survey(o)) for o in range(0, 30)]})
+    consumer._consumer.positions[tp], consumer._consumer.committed_offsets[tp] = 30, 0
+    _Rebalance(consumer).on_partitions_revoked({tp})
+    assert consumer._consumer.assignment() == {tp}, "still listed by the client until the rejoin"
+    consumer._cover_skipped()
+    consumer._accept({tp: [Record(30, b"k", survey(30))]})  # records of the same poll as the revocation
+    consumer.flush()
+    assert not consumer._buffers and landed_ranges(settings, tp) == []
+    assert consumer._consumer.commits == []
