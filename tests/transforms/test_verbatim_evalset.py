@@ -43,13 +43,17 @@ def _normal(text: str) -> str:
 
 
 def _simulator_strings() -> set[str]:
-    """Every string literal of the simulator's modules with a few words in it, wherever its verbatims live."""
+    """Every string of the simulator with a few words in it, wherever its verbatims live: the string literals
+    of its modules, and each line of its data files (a YAML or JSON list of texts, one text a line)."""
     found = set()
-    for path in sorted(SIMULATOR.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and " " in node.value.strip():
-                found.add(_normal(node.value))
-    return found
+    for path in sorted(SIMULATOR.rglob("*")):
+        if path.suffix == ".py":
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    found.add(_normal(node.value))
+        elif path.suffix in {".yaml", ".yml", ".json", ".txt", ".csv"}:
+            found.update(_normal(line) for line in path.read_text(encoding="utf-8").splitlines())
+    return {s for s in found if " " in s}
 
 
 @pytest.fixture(scope="module")
