@@ -70,6 +70,7 @@ BACKOFF_MAX_S = 30.0
 STOP_CHECK_S = 0.2  # the longest a wait goes without looking at the stop flag
 COMMIT_TIMEOUT_MS = 10_000  # a failed commit is harmless (the landing files say where to resume)
 CLOSE_TIMEOUT_S = 5.0
+IDLE_POLL_MIN_S = 0.05  # an empty poll that returned faster than this is followed by a pause
 CAUGHT_UP_CHECK_S = 0.5  # --until-idle asks the broker for end offsets at most this often
 LAG_REFRESH_S = 5.0  # the lag gauges are refreshed this often
 OFFSETS_TIMEOUT_MS = 5_000
@@ -319,12 +320,18 @@ class LandingConsumer:
             while not self._stop:
                 if self._stall is not None:
                     self._pause_fetching()  # again: a rebalance may have assigned new partitions
+                polled_at = time.monotonic()
                 try:
                     records = self._consumer.poll(timeout_ms=200, max_records=self._poll_records())
                 except Exception as exc:
                     if not self._isolate_undecodable(exc):
                         raise
                     continue
+                if not records and time.monotonic() - polled_at < IDLE_POLL_MIN_S:
+                    # kafka-python returns at once, without waiting, when its coordinator wants the next
+                    # poll now (seen with nothing assigned and the group or broker unreachable): without
+                    # this pause the loop spins a core for as long as that lasts.
+                    self._sleep(IDLE_POLL_MIN_S)
                 if records:
                     self._caught_up_since = None
                     if self.stats.first_message_at is None:

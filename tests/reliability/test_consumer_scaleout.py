@@ -185,11 +185,19 @@ def test_until_idle_processes_started_together_land_everything(kafka_settings: S
     env = {**os.environ, **to_env(settings)}
     logs = [tmp_path / f"consumer-{i}.log" for i in range(2)]
     procs = []
-    for log in logs:
-        with log.open("wb") as stderr:
-            command = [sys.executable, "-m", "cxpulse.cli", "consume", "--until-idle"]
-            procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True))
-    outputs = [p.communicate(timeout=240)[0] for p in procs]
+    try:
+        for log in logs:
+            with log.open("wb") as stderr:
+                command = [sys.executable, "-m", "cxpulse.cli", "consume", "--until-idle"]
+                procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True))
+        outputs = [p.communicate(timeout=240)[0] for p in procs]
+    except subprocess.TimeoutExpired:
+        pytest.fail("a consumer did not stop: " + " | ".join(log.read_text()[-2000:] for log in logs))
+    finally:
+        for proc in procs:  # never left running after the test (it would spin against a stopped broker)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     assert [p.returncode for p in procs] == [0, 0], [log.read_text()[-2000:] for log in logs]
     assert all_landed(settings, end_offsets(settings))
     valid = sum(int(re.search(r": (\d+) valid", out).group(1)) for out in outputs)
