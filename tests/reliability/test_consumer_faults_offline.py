@@ -17,9 +17,10 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.future import Future
 
-import streams.consumer as consumer_module
+import streams.consumer.batches as consumer_module
 from cxpulse.config import Settings
-from streams.consumer import LandingConsumer, _Rebalance
+from streams.consumer import LandingConsumer
+from streams.consumer.rebalance import _Rebalance
 from streams.kafka_clients import open_client
 from streams.landing import Rejected, batch_path, parse_batch_name, quarantine_table, write_durably
 
