@@ -22,7 +22,8 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from typer.testing import CliRunner
 
-from cxpulse.broker import _java_executable, broker_status, ensure_topics, free_port, kafka_classpath, stop_broker
+from cxpulse.broker import broker_status, ensure_topics, free_port, kafka_classpath, stop_broker
+from cxpulse.broker_setup import _java_executable
 from cxpulse.cli import EXIT_CONFIG, app
 from cxpulse.config import Settings, load_settings
 from cxpulse.reconcile import reconcile
