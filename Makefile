@@ -64,9 +64,12 @@ bench: setup
 	command -v kcat >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 
-## lock: re-resolve the pinned versions after changing pyproject.toml
+## lock: re-resolve the pinned versions after changing pyproject.toml (versions already pinned are kept;
+## constraints-extra.in adds the pins pyproject.toml does not require: pip, setuptools, orjson)
 lock:
-	$(BIN)/uv pip compile --python $(BIN)/python pyproject.toml --extra dev -o constraints.txt
+	$(BIN)/uv pip compile -q --python $(BIN)/python pyproject.toml constraints-extra.in --extra dev \
+	    --no-annotate --no-header -o constraints.txt
+	sed -i '1i # Exact versions tested together (Python 3.11, Linux x86_64). Regenerate with `make lock`.' constraints.txt
 
 clean:
 	-$(BIN)/cxpulse airflow stop
