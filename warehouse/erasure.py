@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cxpulse.config import Settings, require_erasure_salt
-from streams.landing import parse_batch_name, write_durably
+from streams.landing import batch_files, write_durably
 from warehouse.db import transaction
 from warehouse.loader import load
 
@@ -87,9 +87,8 @@ def mentions_customer(original: bytes | None, key: bytes | None, customer_id: st
 def _rewrite_landing(settings: Settings, customer_id: str) -> dict[Path, pa.Table]:
     """Drop the customer's rows from every landing file; returns the removed rows per file."""
     removed = {}
-    for path in sorted(settings.landing_dir.glob("*/*/*.parquet")):
-        if not parse_batch_name(path):
-            continue
+    for batch in batch_files(settings.landing_dir):
+        path = batch.path
         table = pq.read_table(path)
         keep = pc.not_equal(table["customer_id"], customer_id)
         if pc.all(keep).as_py() in (True, None):
@@ -103,9 +102,8 @@ def _quarantine_matches(settings: Settings, customer_id: str) -> tuple[dict[Path
     """Per quarantine file holding the customer, one flag per row (True = the customer's), and the
     (topic, partition, offset) of those rows: ops.deadletters has no key column, the files do."""
     matches, coordinates = {}, set()
-    for path in sorted(settings.quarantine_dir.glob("*/*/*.parquet")):
-        if not parse_batch_name(path):
-            continue
+    for batch in batch_files(settings.quarantine_dir):
+        path = batch.path
         rows = pq.read_table(path, columns=["topic", "partition", "offset", "key", "original"]).to_pylist()
         flags = [mentions_customer(row["original"], row["key"], customer_id) for row in rows]
         if any(flags):

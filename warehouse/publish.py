@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -10,17 +9,10 @@ import duckdb
 
 from cxpulse.config import PUBLISH_STORAGE_VERSIONS, Settings
 from cxpulse.files import PRIVATE_FILE, aggregate_modes, make_private_dirs
+from streams.landing import write_atomically
 
 PUBLISHED_SCHEMAS = ("marts",)
 _SNAPSHOT_ALIAS = "cx_snapshot"
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sql_text(value: str) -> str:
@@ -57,28 +49,24 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):  # from a run that crashed mid-write
         leftover.unlink(missing_ok=True)
     tables = published_tables(con)
-    con.execute(f"attach {_sql_text(str(tmp))} as {_SNAPSHOT_ALIAS} (storage_version {_sql_text(version)})")
-    try:
-        os.chmod(tmp, PRIVATE_FILE)
-        for schema in sorted({schema for schema, _ in tables} | set(PUBLISHED_SCHEMAS)):
-            con.execute(f'create schema {_SNAPSHOT_ALIAS}."{schema}"')
-        for schema, table in tables:
-            # identifiers come from information_schema filtered on PUBLISHED_SCHEMAS, never from event data
-            con.execute(
-                f'create table {_SNAPSHOT_ALIAS}."{schema}"."{table}" as select * from "{schema}"."{table}"'  # noqa: S608
-            )
-        con.execute(f"checkpoint {_SNAPSHOT_ALIAS}")
-    except BaseException:
-        con.execute(f"detach {_SNAPSHOT_ALIAS}")
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
-    con.execute(f"detach {_SNAPSHOT_ALIAS}")
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
-    return target
+
+    def fill(tmp: Path) -> None:
+        con.execute(f"attach {_sql_text(str(tmp))} as {_SNAPSHOT_ALIAS} (storage_version {_sql_text(version)})")
+        try:
+            os.chmod(tmp, PRIVATE_FILE)
+            for schema in sorted({schema for schema, _ in tables} | set(PUBLISHED_SCHEMAS)):
+                con.execute(f'create schema {_SNAPSHOT_ALIAS}."{schema}"')
+            for schema, table in tables:
+                # identifiers come from information_schema filtered on PUBLISHED_SCHEMAS, never from event data
+                con.execute(
+                    f'create table {_SNAPSHOT_ALIAS}."{schema}"."{table}" as select * from "{schema}"."{table}"'  # noqa: S608
+                )
+            con.execute(f"checkpoint {_SNAPSHOT_ALIAS}")
+        finally:
+            con.execute(f"detach {_SNAPSHOT_ALIAS}")
+
+    # fsync, rename over the old snapshot, fsync the folder; a failed fill leaves no temporary file
+    return write_atomically(target, fill, private=True)
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[Path]:
@@ -89,15 +77,11 @@ def export_parquet(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[P
     make_private_dirs(settings.exports_dir, folder_mode)
     written = []
     for schema, table in published_tables(con):
-        target = settings.exports_dir / f"{schema}.{table}.parquet"
-        tmp = target.with_name(f".{target.name}.tmp")
-        # schema/table come from information_schema filtered on a whitelist, never from event data.
-        con.execute(f'copy "{schema}"."{table}" to {_sql_text(str(tmp))} (format parquet, compression zstd)')  # noqa: S608
-        os.chmod(tmp, file_mode)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        written.append(target)
-    if written:
-        _fsync_dir(settings.exports_dir)
+
+        def copy(tmp: Path, schema: str = schema, table: str = table) -> None:
+            # schema/table come from information_schema filtered on a whitelist, never from event data.
+            con.execute(f'copy "{schema}"."{table}" to {_sql_text(str(tmp))} (format parquet, compression zstd)')  # noqa: S608
+            os.chmod(tmp, file_mode)
+
+        written.append(write_atomically(settings.exports_dir / f"{schema}.{table}.parquet", copy))
     return written
