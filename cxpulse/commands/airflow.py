@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cxpulse.commands.common import (
-    EXIT_CHECK,
-    EXIT_CONFIG,
-    cli_settings,
-    console,
-    err,
-)
+from cxpulse.commands.common import EXIT_CHECK, EXIT_CONFIG, cli_settings, console, err
 
 
 def airflow_start(

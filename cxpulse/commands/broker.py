@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cxpulse.commands.common import (
-    EXIT_BROKER,
-    cli_settings,
-    console,
-    err,
-    kafka_refusals,
-)
+from cxpulse.commands.common import EXIT_BROKER, cli_settings, console, err, kafka_refusals
 
 
 def broker_start() -> None:

@@ -7,13 +7,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from cxpulse.commands.common import (
-    EXIT_BROKER,
-    EXIT_CHECK,
-    cli_settings,
-    console,
-    err,
-)
+from cxpulse.commands.common import EXIT_BROKER, EXIT_CHECK, cli_settings, console, err
 from cxpulse.commands.streams import simulation_options
 
 DEMO_SCENARIO = "nps-drop:channel=chat:from=-7d:points=15"

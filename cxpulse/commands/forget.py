@@ -7,13 +7,7 @@ import shlex
 import typer
 from rich.markup import escape
 
-from cxpulse.commands.common import (
-    EXIT_CHECK,
-    EXIT_CONFIG,
-    cli_settings,
-    console,
-    err,
-)
+from cxpulse.commands.common import EXIT_CHECK, EXIT_CONFIG, cli_settings, console, err
 from cxpulse.config import ConfigError, require_erasure_salt
 
 

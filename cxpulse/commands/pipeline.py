@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cxpulse.commands.common import (
-    EXIT_CHECK,
-    cli_settings,
-    console,
-    err,
-    parse_as_of,
-)
+from cxpulse.commands.common import EXIT_CHECK, cli_settings, console, err, parse_as_of
 
 
 def load() -> None:

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cxpulse.commands.common import (
-    cli_settings,
-    console,
-)
+from cxpulse.commands.common import cli_settings, console
 from cxpulse.views import alerts_table, incidents_table
 
 

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cxpulse.commands.common import (
-    EXIT_BROKER,
-    EXIT_CHECK,
-    cli_settings,
-    console,
-    kafka_refusals,
-)
+from cxpulse.commands.common import EXIT_BROKER, EXIT_CHECK, cli_settings, console, kafka_refusals
 from cxpulse.views import print_last_publish, print_reconciliation
 
 

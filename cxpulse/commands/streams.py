@@ -8,15 +8,7 @@ from pathlib import Path
 
 import typer
 
-from cxpulse.commands.common import (
-    EXIT_BROKER,
-    EXIT_CHECK,
-    EXIT_CONFIG,
-    cli_settings,
-    console,
-    err,
-    kafka_refusals,
-)
+from cxpulse.commands.common import EXIT_BROKER, EXIT_CHECK, EXIT_CONFIG, cli_settings, console, err, kafka_refusals
 from cxpulse.views import progress_bar
 
 
