@@ -12,14 +12,14 @@ from pathlib import Path
 
 import kafka.codec
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from cxpulse.config import Settings
 from cxpulse.reconcile import check_balanced, reconcile
 from tests.integration import java_producer
 from tests.integration.until_landed import consume_until_landed
-from tests.reliability.support import touchpoint
+from tests.reliability.support import read_topic, touchpoint
 from warehouse.db import connect
 from warehouse.loader import load
 
@@ -45,22 +45,6 @@ def small_topics(settings: Settings) -> Settings:
     finally:
         admin.close()
     return settings
-
-
-def read_all(settings: Settings, topic: str) -> list:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        messages = []
-        while consumer.position(tp) < end:
-            for batch in consumer.poll(timeout_ms=1000).values():
-                messages.extend(batch)
-        return messages
-    finally:
-        consumer.close()
 
 
 def test_poison_batch_refused_dead_letter_and_refused_alert_never_stop_the_consumer(
@@ -132,7 +116,7 @@ def test_poison_batch_refused_dead_letter_and_refused_alert_never_stop_the_consu
         con.close()
 
     # The topic got every dead letter: the batch's offsets, and a reference record for the big one.
-    dead = read_all(settings, settings.topic_deadletter)
+    dead = read_topic(settings, settings.topic_deadletter)
     offsets = sorted(int(dict(m.headers)["cx.source.offset"]) for m in dead)
     assert offsets == [*range(ZSTD_EVENTS), big.offset]
     reference = next(m for m in dead if int(dict(m.headers)["cx.source.offset"]) == big.offset)

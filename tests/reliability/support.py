@@ -242,6 +242,23 @@ def dead_letters(settings: Settings, done: Callable[[list], bool]) -> list:
     return messages
 
 
+def read_topic(settings: Settings, topic: str) -> list:
+    """Every message of a one-partition topic, from the beginning to the current end."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        messages = []
+        while consumer.position(tp) < end:
+            for batch in consumer.poll(timeout_ms=1000).values():
+                messages.extend(batch)
+        return messages
+    finally:
+        consumer.close()
+
+
 def landed(settings: Settings, tp: TopicPartition) -> int:
     return landed_next_offset(settings.landing_dir, tp.topic, tp.partition) or 0
 

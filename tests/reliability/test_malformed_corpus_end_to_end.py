@@ -9,13 +9,14 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
 
 from cxpulse.config import Settings
 from cxpulse.pipeline import load_step
 from cxpulse.reconcile import check_balanced, reconcile
 from streams.consumer import LandingConsumer
+from tests.reliability.support import read_topic
 from tests.streams import test_malformed_corpus as corpus
 from warehouse.db import connect
 
@@ -177,20 +178,3 @@ def test_every_corpus_case_is_accounted_for_end_to_end(kafka_settings: Settings)
     # Hot alerts: the committed detractor is alerted on, the aborted one never.
     alerted = {json.loads(m.value)["response_id"] for m in read_topic(settings, settings.topic_alerts)}
     assert "sv-tx-committed" in alerted and "sv-tx-aborted" not in alerted
-
-
-def read_topic(settings: Settings, topic: str) -> list:
-    """Every message of a one-partition topic, from the beginning to the current end."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        end = consumer.end_offsets([tp])[tp]
-        messages = []
-        while consumer.position(tp) < end:
-            for batch in consumer.poll(timeout_ms=1000).values():
-                messages.extend(batch)
-        return messages
-    finally:
-        consumer.close()
