@@ -15,6 +15,7 @@ from typing import Literal, get_args, get_origin, get_type_hints
 import duckdb
 import msgspec
 
+from quality import wording
 from quality.drift import RULES, Finding, severity
 from streams.alert_contract import Alert
 from warehouse.db import transaction
@@ -59,19 +60,13 @@ create table if not exists marts.alerts (
 # marts.alerts written before incidents existed
 MIGRATIONS = ("alter table marts.alerts add column if not exists incident_id varchar",)
 
-_UNITS = {"points": ("points", "points"), "ratio": ("", ""), "seconds": ("s", "s"), "hours": ("h", "h")}
-
 # What the checks found this run for one dedupe_key: an Alert not recorded yet (alert_id and lifecycle
 # timestamps are set by `apply`).
 Candidate = Alert
 
 
 def format_value(value: float, unit: str, french: bool = False) -> str:
-    text = f"{value * 100:.1f} %" if unit == "ratio" else f"{value:,.1f}"
-    if french:
-        text = text.replace(",", "\u202f").replace(".", ",")
-    suffix = _UNITS.get(unit, ("", ""))[1 if french else 0]
-    return f"{text} {suffix}".strip()
+    return wording.value(value, unit, french)
 
 
 def shift_messages(f: Finding) -> tuple[str, str]:
@@ -79,8 +74,9 @@ def shift_messages(f: Finding) -> tuple[str, str]:
     answers, compared to what."""
     t, k, windows = f.test, f.kpi, f.windows
     up = (t.delta or 0) > 0
-    period = f"{windows.current_start:%Y-%m-%d} to {(windows.as_of - timedelta(seconds=1)):%Y-%m-%d}"
-    period_fr = f"du {windows.current_start:%d/%m/%Y} au {(windows.as_of - timedelta(seconds=1)):%d/%m/%Y}"
+    last_day = windows.as_of - timedelta(seconds=1)
+    period = f"{windows.current_start:%Y-%m-%d} to {last_day:%Y-%m-%d}"
+    period_fr = f"du {wording.day(windows.current_start, True)} au {wording.day(last_day, True)}"
     baseline_days = (windows.current_start - windows.baseline_start).days
     en = (
         f"{k.label_en} on {t.scope} {'rose' if up else 'fell'} from {format_value(t.baseline_value, k.unit)} to "
@@ -88,9 +84,11 @@ def shift_messages(f: Finding) -> tuple[str, str]:
         f"{t.baseline.n:,} answers in the {baseline_days} days before (p = {t.p_value:.2g})."
     )
     fr = (
-        f"{k.label_fr} sur {t.scope} : {'hausse' if up else 'baisse'} de {format_value(t.baseline_value, k.unit, True)}"
-        f" à {format_value(t.current_value, k.unit, True)} sur {t.current.n:,} réponses {period_fr}, contre "
-        f"{t.baseline.n:,} réponses sur les {baseline_days} jours précédents (p = {t.p_value:.2g})."
+        f"{k.label_fr} sur {wording.scope_name(t.scope, True)} : {'en hausse' if up else 'en baisse'}, de "
+        f"{format_value(t.baseline_value, k.unit, True)} à {format_value(t.current_value, k.unit, True)} "
+        f"({wording.change(t.delta or 0, k.unit, True)}) sur {wording.count(t.current.n, True)} réponses "
+        f"{period_fr}, contre {wording.count(t.baseline.n, True)} réponses sur les {baseline_days} jours "
+        f"précédents (p = {f'{t.p_value:.2g}'.replace('.', ',')})."
     )
     return en, fr
 

@@ -18,7 +18,7 @@ import duckdb
 import msgspec
 
 from cxpulse.config import Settings
-from quality import alerts, incidents, notifications
+from quality import alerts, incidents, lifecycle, notifications, wording
 from quality.drift import ALPHA, RULES, Finding, Windows, detect
 from quality.sinks import deliver_pending
 
@@ -153,8 +153,9 @@ def _target_breaches(con: duckdb.DuckDBPyConnection, as_of: datetime, zone: str 
                 p_value=None,
                 message=f"{label_en} on {scope} is {fmt_en} for the {period_type} starting {start:%Y-%m-%d} on {n:,} "
                 f"observations, worse than its target {tgt_en} beyond tolerance.",
-                message_fr=f"{label_fr} sur {scope} : {fmt_fr} pour la {period_fr} commençant le {start:%d/%m/%Y} "
-                f"sur {n:,} observations, en dehors de la tolérance de l'objectif {tgt_fr}.",
+                message_fr=f"{label_fr} sur {wording.scope_name(scope, True)} : {fmt_fr} pour la {period_fr} "
+                f"commençant le {wording.day(start, True)} sur {wording.count(n, True)} observations, en dehors de "
+                f"la tolérance de l'objectif {tgt_fr}.",
                 dedupe_key=f"target_breach|{kpi}|{scope}|{period_type}|{start:%Y-%m-%d}",
             )
         )
@@ -213,8 +214,17 @@ def run_checks(
     result.changes = alerts.apply(con, candidates, as_of, MANAGED_RULES)
     # People are told about incidents and target digests, never one message per finding.
     new_warehouse = not notifications.exists(con)
+    lifecycle.sync(con, settings)  # acknowledgements and snoozes recorded by people since the last run
     result.transitions = incidents.update(con, settings, windows, result.findings, as_of)
-    notifications.record_incidents(con, result.transitions, as_of)
+    con.execute(notifications.DDL)
+    standing = lifecycle.standings(con)
+    zone = settings.reporting_timezone
+    told = {t.incident.incident_id for t in result.transitions}
+    result.transitions += [
+        t for t in lifecycle.snooze_ends(con, standing, as_of, zone) if t.incident.incident_id not in told
+    ]
+    quiet = lifecycle.quiet(result.transitions, standing, as_of, zone)
+    notifications.record_incidents(con, result.transitions, as_of, quiet)
     result.digests = notifications.record_digests(con, as_of, history=new_warehouse)
     if deliver:
         result.delivery = deliver_pending(con, settings)

@@ -32,12 +32,13 @@ from quality import wording
 from quality.alerts import table_columns
 from quality.drift import ALPHA, RULES, SURVEY_KPIS, TESTS, Finding, Side, Windows, proportion_test
 from streams.alert_contract import SEVERITY_RANK, Alert, Incident
+from transforms.catalogue import service_levers
 from warehouse.db import transaction
 
 # A child scope is the root when it accounts for at least this share of its parent's change.
 ROOT_SHARE = 0.8
 KPI_ORDER = ("nps", "csat", "ces_easy_rate", "answer_rate", "service_level", "fcr_rate", "aht_s")
-LEVERS = frozenset({"answer_rate", "service_level", "fcr_rate", "aht_s"})
+LEVERS = service_levers()  # the KPI catalogue marks them (service_lever: true)
 DRIFT_RULES = frozenset({*RULES.values(), "distribution_drift"})
 # Findings that people are told about through incidents; target breaches go to the digest instead, and a
 # failed data-quality check is an incident of its own (the snapshot was not published).
@@ -324,9 +325,10 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
 class Transition:
     """What people are told this run about one incident."""
 
-    event: str  # opened | severity_changed | resolved
+    event: str  # opened | severity_changed | resolved | snooze_ended (quality.lifecycle)
     incident: Incident
     findings: list[Alert]
+    previous_severity: str | None = None  # severity_changed: the severity people were told last
 
 
 def _incident(group: Group, incident_id: str, opened_at: datetime, as_of: datetime, windows: Windows) -> Incident:
@@ -378,7 +380,7 @@ def update(
                 before = open_incidents[incident_id]
                 incident = _incident(g, incident_id, before.opened_at, as_of, windows)
                 if incident.severity != before.severity:
-                    transitions.append(Transition("severity_changed", incident, g.members))
+                    transitions.append(Transition("severity_changed", incident, g.members, before.severity))
             else:
                 key = f"cxpulse:incident:{g.kpi}:{g.root.scope}:{as_of.isoformat()}"
                 incident = _incident(g, str(uuid.uuid5(uuid.NAMESPACE_URL, key)), as_of, as_of, windows)

@@ -1,5 +1,6 @@
 """marts.notifications: the outbox of what people are told — one row per incident transition (opened, severity
-changed, resolved) and one target digest per period. The sinks (quality.sinks) deliver pending rows.
+changed, resolved, snooze ended) and one target digest per period. The sinks (quality.sinks) deliver pending
+rows; a message people asked not to get (quality.lifecycle) is recorded as `suppressed`, with the reason.
 
 Target digests: each run looks at the latest COMPLETED week and month of the progress dashboard; the KPIs red
 there become one digest for that period, recorded once (its id is the period). On the first run of a new
@@ -56,16 +57,38 @@ def _record(
     message_fr: str,
     payload: bytes,
     status: str = "pending",
+    error: str | None = None,
 ) -> None:
     con.execute(
         """insert into marts.notifications (notification_id, kind, subject_id, event, severity, created_at, message,
-           message_fr, payload, delivery_status) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict do nothing""",
-        [notification_id, kind, subject_id, event, severity, created_at, message, message_fr, payload.decode(), status],
+           message_fr, payload, delivery_status, delivery_error) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           on conflict do nothing""",
+        [
+            notification_id,
+            kind,
+            subject_id,
+            event,
+            severity,
+            created_at,
+            message,
+            message_fr,
+            payload.decode(),
+            status,
+            error,
+        ],
     )
 
 
-def record_incidents(con: duckdb.DuckDBPyConnection, transitions: list[Transition], as_of: datetime) -> int:
+def record_incidents(
+    con: duckdb.DuckDBPyConnection,
+    transitions: list[Transition],
+    as_of: datetime,
+    quiet: dict[str, str] | None = None,
+) -> int:
+    """One notification per transition; those of `quiet` incidents (acknowledged or snoozed, see
+    quality.lifecycle) are recorded as `suppressed` with the reason, and never delivered."""
     con.execute(DDL)
+    quiet = quiet or {}
     for t in transitions:
         en, fr = wording.incident_message(t.event, t.incident, t.findings)
         notice = IncidentNotice(message=en, message_fr=fr, event=t.event, incident=t.incident, findings=t.findings)
@@ -81,6 +104,8 @@ def record_incidents(con: duckdb.DuckDBPyConnection, transitions: list[Transitio
             en,
             fr,
             encode(notice),
+            status="suppressed" if t.incident.incident_id in quiet else "pending",
+            error=quiet.get(t.incident.incident_id),
         )
     return len(transitions)
 

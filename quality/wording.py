@@ -1,6 +1,8 @@
-"""What an incident or a digest says, in English and French: scope names, KPI labels and numbers in one place.
+"""What an incident, a finding or a digest says, in English and French.
 
-French numbers use a comma for decimals and a narrow no-break space between thousands (2 328 ; 10,2).
+Words of the sentences live here; the typography (numbers, dates, scope kinds) in streams.formatting and the
+names (KPI labels, French scope names) in the KPI catalogue: French numbers use a comma for decimals and a
+narrow no-break space between thousands (2 328 ; 10,2).
 """
 
 from __future__ import annotations
@@ -8,60 +10,35 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from quality.drift import SURVEY_KPIS
+from streams import formatting
 from streams.alert_contract import Alert, DigestItem, Incident
-from transforms.catalogue import load_catalogue
+from transforms.catalogue import load_catalogue, scope_names
 
 if TYPE_CHECKING:
     from quality.incidents import Group
 
-_SCOPE_KINDS = {
-    "channel": ("the {} channel", "le canal {}"),
-    "touchpoint": ("touchpoint {}", "le point de contact {}"),
-    "segment": ("the {} segment", "le segment {}"),
-}
 _EVENTS = {
     "opened": ("Incident", "Incident"),
     "severity_changed": ("Incident now {severity}", "Incident désormais {severity_fr}"),
     "resolved": ("Resolved", "Résolu"),
+    "snooze_ended": ("Still open after its snooze", "Toujours ouvert à la fin de sa mise en pause"),
 }
-_SEVERITY_FR = {"info": "info", "warning": "avertissement", "critical": "critique"}
+_SEVERITY_FR = formatting.SEVERITY_FR
 MAX_DIGEST_LINES = 15
+
+# the typography lives in streams.formatting; these add the catalogue's scope names
+number, count, value, change = formatting.number, formatting.count, formatting.value, formatting.change
+severity, status, day = formatting.severity, formatting.status, formatting.day
 
 
 def scope_name(scope: str, french: bool = False) -> str:
-    if scope == "all":
-        return "l'ensemble des clients" if french else "all customers"
-    kind, _, value = scope.partition(":")
-    en, fr = _SCOPE_KINDS.get(kind, ("{}", "{}"))
-    return (fr if french else en).format(value)
+    """A scope inside a sentence: "the chat channel", "le canal téléphone", "l'ensemble des clients"."""
+    return formatting.scope_name(scope, french, scope_names())
 
 
-def number(value: float, decimals: int = 1, french: bool = False) -> str:
-    text = f"{value:,.{decimals}f}"
-    if french:
-        text = text.replace(",", "\u202f").replace(".", ",")
-    return text
-
-
-def count(value: int | None, french: bool = False) -> str:
-    return "?" if value is None else number(value, 0, french)
-
-
-def value(v: float | None, unit: str, french: bool = False) -> str:
-    if v is None:
-        return "–"
-    if unit == "ratio":
-        return f"{number(v * 100, 1, french)} %"
-    suffix = {"points": " points", "seconds": " s", "hours": " h"}.get(unit, "")
-    return f"{number(v, 1, french)}{suffix}"
-
-
-def change(delta: float, unit: str, french: bool = False) -> str:
-    """By how much, signed: "-15.2 points", "-4.1 pts" for ratios (percentage points)."""
-    sign = "+" if delta > 0 else "−"
-    if unit == "ratio":
-        return f"{sign}{number(abs(delta) * 100, 1, french)} pts"
-    return f"{sign}{value(abs(delta), unit, french)}"
+def scope_label(scope: str, french: bool = False) -> str:
+    """A scope as a table cell: "channel chat", "canal téléphone", "ensemble"."""
+    return formatting.scope_label(scope, french, scope_names())
 
 
 def _label(kpi: str | None, french: bool) -> str:
@@ -77,15 +54,7 @@ def _unit(kpi: str | None) -> str:
 
 
 def share(v: float | None, french: bool = False) -> str:
-    return "?" if v is None else f"{number(v * 100, 0, french)} %"
-
-
-def severity(value: str, french: bool = False) -> str:
-    return _SEVERITY_FR.get(value, value) if french else value
-
-
-def status(value: str, french: bool = False) -> str:
-    return {"open": "ouvert", "resolved": "résolu"}.get(value, value) if french else value
+    return formatting.percent(v, 0, french)
 
 
 def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple[str, str]:
@@ -165,20 +134,15 @@ def incident_message(event: str, incident: Incident, findings: list[Alert]) -> t
 def digest_message(period_type: str, period_start: str, items: list[DigestItem]) -> tuple[str, str]:
     """One message for the period: what is red, since when, which way it goes."""
     arrows = {"up": "↗", "down": "↘", "flat": "→"}
-    day, month, year = period_start[8:10], period_start[5:7], period_start[:4]
     en_lines = [f"Targets missed, {period_type} starting {period_start}: {len(items)} KPI(s) red."]
     fr_lines = [
-        f"Objectifs manqués, {'semaine' if period_type == 'week' else 'mois'} commençant le {day}/{month}/{year} : "
-        f"{len(items)} indicateur(s) en rouge."
+        f"Objectifs manqués, {'semaine' if period_type == 'week' else 'mois'} commençant le "
+        f"{day(period_start, True)} : {len(items)} indicateur(s) en rouge."
     ]
     for item in items[:MAX_DIGEST_LINES]:
         trend = arrows.get(item.trend or "", "")
         since_en = f", red since {item.red_since}" if item.red_since else ""
-        since_fr = (
-            f", rouge depuis le {item.red_since[8:10]}/{item.red_since[5:7]}/{item.red_since[:4]}"
-            if item.red_since
-            else ""
-        )
+        since_fr = f", rouge depuis le {day(item.red_since, True)}" if item.red_since else ""
         en_lines.append(
             f"- {item.label_en}, {scope_name(item.scope)}: {value(item.value, item.unit)} "
             f"(target {value(item.target, item.unit)}){since_en} {trend}".rstrip()

@@ -108,7 +108,8 @@ class _Message(msgspec.Struct, kw_only=True, tag_field="kind"):
 class IncidentNotice(_Message, tag="incident"):
     """An incident opened, changed severity or resolved: one message, never one per finding."""
 
-    event: Literal["opened", "severity_changed", "resolved"]
+    # snooze_ended: still open when the snooze people set on it ended (quality.lifecycle)
+    event: Literal["opened", "severity_changed", "resolved", "snooze_ended"]
     incident: Incident
     findings: list[Alert] = []
 

@@ -20,6 +20,8 @@ from transforms.schema import load_schema
 UNITS = ("ratio", "seconds", "hours", "points")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _NUMBERS = ("target", "tolerance", "noise_band", "min_effect")
+_OPTIONAL = ("service_lever",)
+_SCOPE_KINDS = ("channel", "touchpoint", "segment")
 
 
 class CatalogueError(ValueError):
@@ -40,6 +42,8 @@ class Kpi:
     min_effect: float
     grain: str
     source: str
+    # a service lever (wait, abandonment, FCR, handling time): named in the incident it moved with
+    service_lever: bool = False
 
     @property
     def source_mart(self) -> str:
@@ -59,13 +63,15 @@ def _check_entry(kpi_id: str, entry: Any, columns: dict[str, list[str]] | None) 
     if not isinstance(entry, dict):
         raise CatalogueError(f"KPI '{kpi_id}': expected a mapping of keys, got {entry!r}")
     names = [f.name for f in fields(Kpi) if f.name != "id"]
-    missing = [n for n in names if n not in entry]
+    missing = [n for n in names if n not in entry and n not in _OPTIONAL]
     unknown = sorted(set(entry) - set(names))
     if missing or unknown:
         raise CatalogueError(f"KPI '{kpi_id}': missing keys {missing}, unknown keys {unknown}")
     for key in ("label_en", "label_fr", "grain"):
         if not isinstance(entry[key], str) or not entry[key].strip():
             raise fail(key, f"must be a non-empty string, got {entry[key]!r}")
+    if not isinstance(entry.get("service_lever", False), bool):
+        raise fail("service_lever", f"service_lever must be true or false, got {entry['service_lever']!r}")
     if entry["unit"] not in UNITS:
         raise fail("unit", f"unit must be one of {', '.join(UNITS)}, got {entry['unit']!r}")
     if not isinstance(entry["higher_is_better"], bool):
@@ -122,5 +128,34 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
     """)
     con.executemany(
         "insert into kpi_catalogue values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [astuple(k) for k in load_catalogue().values()],
+        [astuple(k)[:12] for k in load_catalogue().values()],  # the columns above; service_lever stays in Python
     )
+
+
+def service_levers() -> frozenset[str]:
+    """The KPIs marked `service_lever: true`: the levers an incident names when they moved with it."""
+    return frozenset(k.id for k in load_catalogue().values() if k.service_lever)
+
+
+def parse_scope_names(data: Any) -> dict[str, dict[str, str]]:
+    """Validate the `scope_names` block: kind (channel, touchpoint, segment) -> value -> French name."""
+    block = data.get("scope_names", {}) if isinstance(data, dict) else {}
+    if not isinstance(block, dict):
+        raise CatalogueError(f"scope_names: expected a mapping of scope kinds, got {block!r}")
+    out: dict[str, dict[str, str]] = {}
+    for kind, values in block.items():
+        if kind not in _SCOPE_KINDS or not isinstance(values, dict):
+            raise CatalogueError(f"scope_names, key '{kind}': expected one of {', '.join(_SCOPE_KINDS)} with a mapping")
+        for raw, name in values.items():
+            if not isinstance(name, str) or not name.strip():
+                raise CatalogueError(f"scope_names, {kind} '{raw}': expected a non-empty French name, got {name!r}")
+            out.setdefault(kind, {})[str(raw)] = name
+    return out
+
+
+@cache
+def scope_names() -> dict[str, dict[str, str]]:
+    """French names of channels, touchpoints and segments (kpis.yaml `scope_names`); English texts use the
+    values as they arrive in events, and a value not listed keeps its raw name in French too."""
+    text = resources.files("transforms").joinpath("kpis.yaml").read_text()
+    return parse_scope_names(yaml.safe_load(text))

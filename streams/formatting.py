@@ -1,0 +1,150 @@
+"""How every text people read writes numbers, dates, scopes and table headers, in English and French.
+
+One place for the words and the typography of cx.alerts texts (incident notices, digests, hot alerts), the
+webhook, `cxpulse alerts|incidents [--fr]`, the evidence and the dashboard. Names of things (KPI labels,
+channel, touchpoint and segment names) live in the KPI catalogue (transforms/kpis.yaml): callers above
+transforms/ pass them in as `names`; without them a scope keeps its raw value ("canal chat").
+
+Why in streams/: the hot path (streams.hot_rules) writes cx.alerts texts too, and streams/ is the bottom
+layer every stage may import.
+
+French typography, as a French CX lead writes it: decimal comma and a narrow no-break space (U+202F)
+between thousands (2 328 ; 10,2), a space before "%", ":" and ";", dates as 07/12/2026. English keeps
+2,328 and 10.2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+
+NNBSP = "\u202f"  # narrow no-break space: French thousands separator
+
+# scope kind -> (English, French) with the value in {}; `short` French forms for inside a sentence
+_SCOPE_KINDS = {
+    "channel": ("the {} channel", "le canal {}"),
+    "touchpoint": ("touchpoint {}", "le point de contact {}"),
+    "segment": ("the {} segment", "le segment {}"),
+}
+_SCOPE_LABELS = {  # a scope as a table cell or a heading: no article
+    "channel": ("channel {}", "canal {}"),
+    "touchpoint": ("touchpoint {}", "point de contact {}"),
+    "segment": ("segment {}", "segment {}"),
+}
+ALL = ("all customers", "l'ensemble des clients")
+ALL_LABEL = ("all", "ensemble")
+
+SEVERITY_FR = {"info": "info", "warning": "avertissement", "critical": "critique"}
+STATUS_FR = {"open": "ouvert", "resolved": "résolu"}
+
+# Table headers of the command line and the dashboard: key -> (English, French).
+HEADERS = {
+    "id": ("id", "id"),
+    "status": ("status", "statut"),
+    "severity": ("severity", "gravité"),
+    "rule": ("rule", "règle"),
+    "scope": ("scope", "périmètre"),
+    "root": ("root", "cause"),
+    "explained": ("explained", "part expliquée"),
+    "findings": ("findings", "constats"),
+    "first_fired": ("first fired", "première alerte"),
+    "opened": ("opened", "ouvert le"),
+    "message": ("message", "message"),
+    "headline": ("what happened", "ce qui s'est passé"),
+    "follow_up": ("follow-up", "suivi"),
+    "kpi": ("KPI", "indicateur"),
+    "value": ("value", "valeur"),
+    "target": ("target", "objectif"),
+    "trend": ("trend", "tendance"),
+}
+
+# scope kind -> value -> French name: the catalogue's `scope_names` (English uses the values as they are)
+Names = Mapping[str, Mapping[str, str]]
+
+
+def header(key: str, french: bool = False) -> str:
+    en, fr = HEADERS[key]
+    return fr if french else en
+
+
+def number(value: float, decimals: int = 1, french: bool = False) -> str:
+    """2,328.5 in English; 2 328,5 in French (narrow no-break space, decimal comma)."""
+    text = f"{value:,.{decimals}f}"
+    if french:
+        text = text.replace(",", NNBSP).replace(".", ",")
+    return text
+
+
+def count(value: int | None, french: bool = False) -> str:
+    return "?" if value is None else number(value, 0, french)
+
+
+def percent(share: float | None, decimals: int = 0, french: bool = False) -> str:
+    """A share in [0, 1] as a percentage: "85 %"."""
+    if share is None:
+        return "?"
+    return f"{number(share * 100, decimals, french)} %"
+
+
+def value(v: float | None, unit: str, french: bool = False) -> str:
+    """A KPI value in its catalogue unit: ratio as %, points, seconds, hours."""
+    if v is None:
+        return "–"
+    if unit == "ratio":
+        return percent(v, 1, french)
+    suffix = {"points": " points", "seconds": " s", "hours": " h"}.get(unit, "")
+    return f"{number(v, 1, french)}{suffix}"
+
+
+def change(delta: float, unit: str, french: bool = False) -> str:
+    """By how much, signed: "−15.2 points", "−4.1 pts" for ratios (percentage points)."""
+    sign = "+" if delta > 0 else "−"
+    if unit == "ratio":
+        return f"{sign}{number(abs(delta) * 100, 1, french)} pts"
+    return f"{sign}{value(abs(delta), unit, french)}"
+
+
+def day(d: date | datetime | str | None, french: bool = False) -> str:
+    """2026-12-07 in English, 07/12/2026 in French (an ISO string is accepted)."""
+    if d is None:
+        return "–"
+    if isinstance(d, str):
+        d = date.fromisoformat(d[:10])
+    return f"{d:%d/%m/%Y}" if french else f"{d:%Y-%m-%d}"
+
+
+def moment(t: datetime | None, french: bool = False) -> str:
+    """A timestamp to the minute: 2026-12-07 09:30 / 07/12/2026 à 09:30 (in the zone it carries)."""
+    if t is None:
+        return "–"
+    return f"{t:%d/%m/%Y à %H:%M}" if french else f"{t:%Y-%m-%d %H:%M}"
+
+
+def _name(kind: str, raw: str, french: bool, names: Names | None) -> str:
+    return (names or {}).get(kind, {}).get(raw, raw) if french else raw
+
+
+def scope_name(scope: str, french: bool = False, names: Names | None = None) -> str:
+    """A scope inside a sentence: "the chat channel" / "le canal chat", "l'ensemble des clients"."""
+    if scope == "all":
+        return ALL[french]
+    kind, _, raw = scope.partition(":")
+    en, fr = _SCOPE_KINDS.get(kind, ("{}", "{}"))
+    return (fr if french else en).format(_name(kind, raw, french, names))
+
+
+def scope_label(scope: str, french: bool = False, names: Names | None = None) -> str:
+    """A scope as a table cell: "channel chat" / "canal chat", "ensemble"."""
+    if scope == "all":
+        return ALL_LABEL[french]
+    kind, _, raw = scope.partition(":")
+    en, fr = _SCOPE_LABELS.get(kind, ("{}", "{}"))
+    return (fr if french else en).format(_name(kind, raw, french, names))
+
+
+def severity(v: str, french: bool = False) -> str:
+    return SEVERITY_FR.get(v, v) if french else v
+
+
+def status(v: str, french: bool = False) -> str:
+    return STATUS_FR.get(v, v) if french else v
