@@ -53,7 +53,14 @@ app.command("load")(pipeline.load)
 app.command("transform")(pipeline.transform)
 app.command("check")(pipeline.check)
 app.command("alerts")(reports.alerts)
-app.command("incidents")(reports.incidents)
+incidents_app = typer.Typer(
+    help="Incidents (what people are notified of): list them, acknowledge one, snooze one until a date.",
+    invoke_without_command=True,
+)
+app.add_typer(incidents_app, name="incidents")
+incidents_app.callback(invoke_without_command=True)(reports.incidents)
+incidents_app.command("ack")(reports.incidents_ack)
+incidents_app.command("snooze")(reports.incidents_snooze)
 app.command("run")(pipeline.run)
 app.command("forget")(forget.forget)
 app.command("dashboard")(reports.dashboard)

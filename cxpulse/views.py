@@ -13,7 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cxpulse.config import Settings
-from quality import wording
+from quality import lifecycle, wording
+from quality.lifecycle import Action
+from streams import formatting
 from warehouse.db import table_exists
 
 if TYPE_CHECKING:
@@ -166,23 +168,37 @@ def alerts_table(
     if not rows:
         return None
     table = Table(title=title)
-    for header in ("status", "severity", "rule", "scope", "first fired", "message"):
-        table.add_column(header, overflow="fold")
+    for key in ("status", "severity", "rule", "scope", "first_fired", "message"):
+        table.add_column(formatting.header(key, french), overflow="fold")
     for status, severity, rule, scope, fired, message in rows:
         colour = _SEVERITY_COLOURS.get(severity, "white")
         # scope and message carry text from events (a touchpoint named "[/]" would be Rich markup)
-        table.add_row(status, f"[{colour}]{severity}[/]", rule, escape(scope), fired[:16], escape(message))
+        table.add_row(
+            wording.status(status, french),
+            f"[{colour}]{wording.severity(severity, french)}[/]",
+            rule,
+            escape(wording.scope_label(scope, french)),
+            fired[:16],
+            escape(message),
+        )
     return table
 
 
 def incidents_table(
-    con: duckdb.DuckDBPyConnection, *, only_open: bool, french: bool, limit: int, title: str
+    con: duckdb.DuckDBPyConnection,
+    *,
+    only_open: bool,
+    french: bool,
+    limit: int,
+    title: str,
+    actions: Sequence[Action] = (),
 ) -> Table | None:
-    """marts.incidents, open first, most severe first, then newest; None when there is none."""
+    """marts.incidents, open first, most severe first, then newest, with who acknowledged or snoozed each
+    (marts.incident_actions, and `actions` not copied there yet); None when there is none."""
     if not table_exists(con, "marts", "incidents"):
         return None
     rows = con.execute(
-        "select status, severity, root_scope, explained_share, alerts, cast(opened_at as varchar), "  # noqa: S608 - column picked from two literals
+        "select incident_id, status, severity, root_scope, explained_share, alerts, opened_at, "  # noqa: S608 - column picked from two literals
         f"{'headline_fr' if french else 'headline'} from marts.incidents "
         "where status = 'open' or not ? "
         "order by status = 'resolved', case severity when 'critical' then 0 when 'warning' then 1 else 2 end, "
@@ -191,24 +207,24 @@ def incidents_table(
     ).fetchall()
     if not rows:
         return None
+    standing = lifecycle.standings(con, list(actions))
+    now = datetime.now(UTC)
     table = Table(title=title)
-    headers = (
-        ("statut", "gravité", "cause", "part expliquée", "constats", "ouvert le", "ce qui s'est passé")
-        if french
-        else ("status", "severity", "root", "explained", "findings", "opened", "what happened")
-    )
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    for status, severity, root, share, findings, opened, headline in rows:
+    for key in ("id", "status", "severity", "root", "explained", "findings", "opened", "follow_up", "headline"):
+        table.add_column(formatting.header(key, french), overflow="fold")
+    for incident_id, status, severity, root, share, findings, opened, headline in rows:
         colour = _SEVERITY_COLOURS.get(severity, "white")
         explained = "" if share is None else wording.share(share, french)
+        follow_up = standing[incident_id].describe(french, now) if incident_id in standing else ""
         table.add_row(
+            incident_id[:8],
             wording.status(status, french),
             f"[{colour}]{wording.severity(severity, french)}[/]",
-            escape(wording.scope_name(root, french)),
+            escape(wording.scope_label(root, french)),
             explained,
             str(findings),
-            opened[:16],
+            formatting.moment(opened.astimezone(UTC), french),
+            escape(follow_up),
             escape(headline),
         )
     return table

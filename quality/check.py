@@ -214,17 +214,7 @@ def run_checks(
     result.changes = alerts.apply(con, candidates, as_of, MANAGED_RULES)
     # People are told about incidents and target digests, never one message per finding.
     new_warehouse = not notifications.exists(con)
-    lifecycle.sync(con, settings)  # acknowledgements and snoozes recorded by people since the last run
-    result.transitions = incidents.update(con, settings, windows, result.findings, as_of)
-    con.execute(notifications.DDL)
-    standing = lifecycle.standings(con)
-    zone = settings.reporting_timezone
-    told = {t.incident.incident_id for t in result.transitions}
-    result.transitions += [
-        t for t in lifecycle.snooze_ends(con, standing, as_of, zone) if t.incident.incident_id not in told
-    ]
-    quiet = lifecycle.quiet(result.transitions, standing, as_of, zone)
-    notifications.record_incidents(con, result.transitions, as_of, quiet)
+    result.transitions = lifecycle.notify(con, settings, windows, result.findings, as_of)
     result.digests = notifications.record_digests(con, as_of, history=new_warehouse)
     if deliver:
         result.delivery = deliver_pending(con, settings)

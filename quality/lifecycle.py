@@ -44,8 +44,8 @@ create table if not exists marts.incident_actions (
     action_id   varchar primary key,
     incident_id varchar not null,
     action      varchar not null,
-    by          varchar not null,
-    at          timestamptz not null,
+    done_by     varchar not null,
+    done_at     timestamptz not null,
     note        varchar,
     until       date
 )
@@ -58,8 +58,8 @@ class Action(msgspec.Struct, kw_only=True, frozen=True):
     action_id: str
     incident_id: str
     action: Literal["ack", "snooze"]
-    by: str
-    at: datetime
+    done_by: str  # who
+    done_at: datetime  # when
     note: str | None = None
     until: date | None = None  # snooze: quiet until the start of this date, reporting time zone
 
@@ -125,8 +125,8 @@ def record(
         action_id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
         incident_id=incident.incident_id,
         action=action,
-        by=by.strip(),
-        at=at,
+        done_by=by.strip(),
+        done_at=at,
         note=note,
         until=until if action == "snooze" else None,
     )
@@ -166,7 +166,7 @@ def sync(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """Copy the actions file into marts.incident_actions; returns how many rows are new (0 on a rerun)."""
     con.execute(DDL)
     before = con.execute("select count(*) from marts.incident_actions").fetchall()[0][0]
-    rows = [[a.action_id, a.incident_id, a.action, a.by, a.at, a.note, a.until] for a in read_actions(settings)]
+    rows = [[getattr(a, f) for f in _FIELDS] for a in read_actions(settings)]
     if rows:
         con.executemany("insert into marts.incident_actions values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing", rows)
     return con.execute("select count(*) from marts.incident_actions").fetchall()[0][0] - before
@@ -194,17 +194,17 @@ class Standing:
         if self.ack is not None:
             a = self.ack
             text = (
-                f"pris en charge par {a.by} le {formatting.day(a.at, True)}"
+                f"pris en charge par {a.done_by} le {formatting.day(a.done_at, True)}"
                 if french
-                else f"acknowledged by {a.by} on {formatting.day(a.at)}"
+                else f"acknowledged by {a.done_by} on {formatting.day(a.done_at)}"
             )
             parts.append(text + (f"{' :' if french else ':'} {a.note}" if a.note else ""))
         if self.snooze is not None and (as_of is None or self.snoozed(as_of, zone)):
             s = self.snooze
             text = (
-                f"en pause jusqu'au {formatting.day(s.until, True)} ({s.by})"
+                f"en pause jusqu'au {formatting.day(s.until, True)} ({s.done_by})"
                 if french
-                else f"snoozed until {formatting.day(s.until)} ({s.by})"
+                else f"snoozed until {formatting.day(s.until)} ({s.done_by})"
             )
             parts.append(text + (f"{' :' if french else ':'} {s.note}" if s.note else ""))
         return " ; ".join(parts) if french else "; ".join(parts)
@@ -228,7 +228,7 @@ def standings(con: duckdb.DuckDBPyConnection | None, extra: list[Action] = ()) -
     for a in extra:
         actions.setdefault(a.action_id, a)
     out: dict[str, Standing] = {}
-    for a in sorted(actions.values(), key=lambda a: (a.at, a.action_id)):
+    for a in sorted(actions.values(), key=lambda a: (a.done_at, a.action_id)):
         s = out.get(a.incident_id, Standing())
         out[a.incident_id] = Standing(ack=a, snooze=s.snooze) if a.action == "ack" else Standing(s.ack, a)
     return out
@@ -247,9 +247,9 @@ def quiet(transitions: list, standing: dict[str, Standing], as_of: datetime, zon
         if worsens:
             continue
         if s.ack is not None:
-            out[t.incident.incident_id] = f"acknowledged by {s.ack.by} at {s.ack.at.isoformat()}"
+            out[t.incident.incident_id] = f"acknowledged by {s.ack.done_by} at {s.ack.done_at.isoformat()}"
         elif s.snoozed(as_of, zone):
-            out[t.incident.incident_id] = f"snoozed until {s.snooze.until} by {s.snooze.by}"
+            out[t.incident.incident_id] = f"snoozed until {s.snooze.until} by {s.snooze.done_by}"
     return out
 
 
@@ -280,3 +280,19 @@ def snooze_ends(con: duckdb.DuckDBPyConnection, standing: dict[str, Standing], a
         ]
         out.append(Transition("snooze_ended", incident, findings))
     return out
+
+
+def notify(con: duckdb.DuckDBPyConnection, settings: Settings, windows, findings: list, as_of: datetime) -> list:
+    """The incident part of a quality run: people's actions since the last run, incidents regrouped, and one
+    notification per transition (snooze ends included), quiet where people asked for it."""
+    from quality import incidents, notifications
+
+    sync(con, settings)
+    transitions = incidents.update(con, settings, windows, findings, as_of)
+    con.execute(notifications.DDL)
+    standing = standings(con)
+    zone = settings.reporting_timezone
+    told = {t.incident.incident_id for t in transitions}
+    transitions += [t for t in snooze_ends(con, standing, as_of, zone) if t.incident.incident_id not in told]
+    notifications.record_incidents(con, transitions, as_of, quiet(transitions, standing, as_of, zone))
+    return transitions

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
-from cxpulse.commands.common import cli_settings, console
+from cxpulse.commands.common import EXIT_CONFIG, cli_settings, console, err
 from cxpulse.views import alerts_table, incidents_table
 
 
@@ -42,6 +43,7 @@ def alerts(
 
 
 def incidents(
+    ctx: typer.Context,
     only_open: bool = typer.Option(False, "--open", help="only incidents still open"),
     french: bool = typer.Option(False, "--fr", help="headlines in French"),
     limit: int = typer.Option(50, "--limit", help="open and most severe first, at most this many"),
@@ -49,19 +51,83 @@ def incidents(
     """Print the incidents of marts.incidents (what people are notified of), from the published snapshot.
 
     An incident groups the findings one root cause explains; `cxpulse alerts` lists the findings.
+    `cxpulse incidents ack ID --note TEXT` and `cxpulse incidents snooze ID --until YYYY-MM-DD` quiet one.
 
     Example: `cxpulse incidents --open --fr`
     """
+    if ctx.invoked_subcommand is not None:
+        return
     import duckdb
+
+    from quality.lifecycle import read_actions
 
     path = marts_path()
     con = duckdb.connect(str(path), read_only=True)
     try:
         title = f"cxpulse incidents ({path})" if not french else f"incidents cxpulse ({path})"
-        table = incidents_table(con, only_open=only_open, french=french, limit=limit, title=title)
+        table = incidents_table(
+            con, only_open=only_open, french=french, limit=limit, title=title, actions=read_actions(cli_settings())
+        )
     finally:
         con.close()
     console.print(table or ("aucun incident" if french else "no incidents"))
+
+
+def _incident_action(incident_id: str, action: str, by: str | None, note: str | None, until: str | None) -> None:
+    """Record one acknowledgement or snooze (quality.lifecycle), after checking the id on the snapshot."""
+    from datetime import datetime
+
+    import duckdb
+
+    from quality import lifecycle
+
+    settings = cli_settings()
+    day = None
+    if until is not None:
+        try:
+            day = datetime.strptime(until, "%Y-%m-%d").date()
+        except ValueError:
+            err.print(f"[red]--until must be a date YYYY-MM-DD, got {escape(until)!r}[/red]")
+            raise typer.Exit(EXIT_CONFIG) from None
+    path = marts_path()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        incident = lifecycle.resolve_id(con, incident_id)
+        entry = lifecycle.record(settings, incident, action, by=by or lifecycle.current_user(), note=note, until=day)
+    except lifecycle.LifecycleError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        con.close()
+    console.print(
+        f"incident {incident.incident_id[:8]}: {escape(lifecycle.Standing(**{action: entry}).describe())}; "
+        "no notification unless it worsens (taken into account at the next `cxpulse run` / cx_quality)"
+    )
+
+
+def incidents_ack(
+    incident_id: str = typer.Argument(..., help="the incident's id, or its first characters"),
+    note: str = typer.Option(None, "--note", help="what is being done about it"),
+    by: str = typer.Option(None, "--by", help="who acknowledges (default: $CXPULSE_USER or your login)"),
+) -> None:
+    """Acknowledge an incident: it is not notified again unless it worsens (severity up).
+
+    Example: `cxpulse incidents ack 3f2a9c01 --note "chat vendor outage, ticket INC-4411"`
+    """
+    _incident_action(incident_id, "ack", by, note, None)
+
+
+def incidents_snooze(
+    incident_id: str = typer.Argument(..., help="the incident's id, or its first characters"),
+    until: str = typer.Option(..., "--until", help="quiet until the start of this date (YYYY-MM-DD)"),
+    note: str = typer.Option(None, "--note", help="why"),
+    by: str = typer.Option(None, "--by", help="who snoozes (default: $CXPULSE_USER or your login)"),
+) -> None:
+    """Snooze an incident until a date: quiet unless it worsens; told once more if still open then.
+
+    Example: `cxpulse incidents snooze 3f2a9c01 --until 2026-12-07 --note "fix ships Monday"`
+    """
+    _incident_action(incident_id, "snooze", by, note, until)
 
 
 def dashboard(
