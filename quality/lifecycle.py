@@ -35,6 +35,7 @@ import msgspec
 from cxpulse.config import Settings
 from streams import formatting
 from streams.alert_contract import SEVERITY_RANK, Alert, Incident
+from warehouse.db import table_exists
 
 ACTIONS_FILE = "incident_actions.jsonl"
 NOTE_MAX = 500
@@ -82,12 +83,20 @@ def current_user() -> str:
 
 def resolve_id(con: duckdb.DuckDBPyConnection, prefix: str) -> Incident:
     """The one incident whose id starts with `prefix` (the table shows the first 8 characters)."""
-    from quality.incidents import load
+    from quality.incidents import _INCIDENT_FIELDS
 
     prefix = prefix.strip().lower()
     if len(prefix) < 4:
         raise LifecycleError(f"incident id {prefix!r} is too short: give at least 4 characters (`cxpulse incidents`)")
-    found = load(con, "starts_with(incident_id, ?)", [prefix])
+    found = []
+    if table_exists(con, "marts", "incidents"):  # read-only: the published snapshot
+        found = [
+            Incident(**dict(zip(_INCIDENT_FIELDS, row, strict=True)))
+            for row in con.execute(
+                f"select {', '.join(_INCIDENT_FIELDS)} from marts.incidents where starts_with(incident_id, ?)",  # noqa: S608 - contract fields
+                [prefix],
+            ).fetchall()
+        ]
     if not found:
         raise LifecycleError(f"no incident {prefix!r}: see the ids in `cxpulse incidents`")
     if len(found) > 1:
@@ -214,17 +223,11 @@ def standings(con: duckdb.DuckDBPyConnection | None, extra: list[Action] = ()) -
     """incident_id -> Standing, from marts.incident_actions (when the connection has it) and `extra`
     (lines of the actions file not copied yet)."""
     actions: dict[str, Action] = {}
-    if con is not None:
-        has = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' "
-            "and table_name = 'incident_actions'"
-        ).fetchall()[0][0]
-        if has:
-            for row in con.execute(
-                f"select {', '.join(_FIELDS)} from marts.incident_actions"  # noqa: S608 - contract fields
-            ).fetchall():
-                a = Action(**dict(zip(_FIELDS, row, strict=True)))
-                actions[a.action_id] = a
+    if con is not None and table_exists(con, "marts", "incident_actions"):
+        sql = f"select {', '.join(_FIELDS)} from marts.incident_actions"  # noqa: S608 - contract fields
+        for row in con.execute(sql).fetchall():
+            a = Action(**dict(zip(_FIELDS, row, strict=True)))
+            actions[a.action_id] = a
     for a in extra:
         actions.setdefault(a.action_id, a)
     out: dict[str, Standing] = {}
