@@ -58,7 +58,13 @@ create table if not exists marts.alerts (
 )
 """
 # marts.alerts written before incidents existed
-MIGRATIONS = ("alter table marts.alerts add column if not exists incident_id varchar",)
+MIGRATIONS = (
+    "alter table marts.alerts add column if not exists incident_id varchar",
+    # hot-path alerts recorded in the warehouse (quality.hot_alerts): the answer and its case or contact
+    "alter table marts.alerts add column if not exists response_id varchar",
+    "alter table marts.alerts add column if not exists case_id varchar",
+    "alter table marts.alerts add column if not exists contact_id varchar",
+)
 
 # What the checks found this run for one dedupe_key: an Alert not recorded yet (alert_id and lifecycle
 # timestamps are set by `apply`).

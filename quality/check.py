@@ -18,7 +18,7 @@ import duckdb
 import msgspec
 
 from cxpulse.config import Settings
-from quality import alerts, incidents, lifecycle, notifications, wording
+from quality import alerts, hot_alerts, incidents, lifecycle, notifications, wording
 from quality.drift import ALPHA, RULES, Finding, Windows, detect
 from quality.sinks import deliver_pending
 
@@ -38,6 +38,7 @@ class CheckResult:
     digests: list[str] = field(default_factory=list)
     evidence: Path | None = None
     delivery: dict[str, int] = field(default_factory=dict)
+    hot: tuple[int, int] = (0, 0)  # hot-path detractor alerts recorded, resolved
 
     @property
     def passed(self) -> bool:
@@ -212,6 +213,7 @@ def run_checks(
     candidates += _target_breaches(con, as_of, settings.reporting_timezone)
     candidates += _quality_candidate(result.quality_failures, as_of, gates.report_path)
     result.changes = alerts.apply(con, candidates, as_of, MANAGED_RULES)
+    result.hot = hot_alerts.record(con, settings, as_of)  # what the consumer sent on cx.alerts, recorded
     # People are told about incidents and target digests, never one message per finding.
     new_warehouse = not notifications.exists(con)
     result.transitions = lifecycle.notify(con, settings, windows, result.findings, as_of)

@@ -56,6 +56,10 @@ class Alert(msgspec.Struct, kw_only=True):
     last_seen_at: datetime | None = None
     resolved_at: datetime | None = None
     incident_id: str | None = None
+    # a finding on one answer (detractor_complaint): the answer, and the contact or case it concerns
+    response_id: str | None = None
+    case_id: str | None = None
+    contact_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.delta is None and self.current_value is not None and self.baseline_value is not None:
@@ -128,8 +132,7 @@ class HotAlert(Alert, tag_field="kind", tag="hot"):
     flat, and the answer it concerns."""
 
     customer_id: str
-    response_id: str
-    case_id: str | None = None
+    response_id: str  # required here
     # left out of the message unless alert_include_verbatim is set (not even as null)
     verbatim: str | msgspec.UnsetType = msgspec.UNSET
 

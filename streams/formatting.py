@@ -1,9 +1,10 @@
 """How every text people read writes numbers, dates, scopes and table headers, in English and French.
 
 One place for the words and the typography of cx.alerts texts (incident notices, digests, hot alerts), the
-webhook, `cxpulse alerts|incidents [--fr]`, the evidence and the dashboard. Names of things (KPI labels,
-channel, touchpoint and segment names) live in the KPI catalogue (transforms/kpis.yaml): callers above
-transforms/ pass them in as `names`; without them a scope keeps its raw value ("canal chat").
+webhook, `cxpulse alerts|incidents [--fr]`, the evidence and the dashboard. Names of things (KPI labels, French
+touchpoint and segment names) live in the KPI catalogue (transforms/kpis.yaml): callers above transforms/ pass
+them in as `names`; without them such a scope keeps its raw value. The channels, a fixed list of the event
+contract, are named here (CHANNEL_FR).
 
 Why in streams/: the hot path (streams.hot_rules) writes cx.alerts texts too, and streams/ is the bottom
 layer every stage may import.
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+
+from streams.contracts import Channel
 
 NNBSP = "\u202f"  # narrow no-break space: French thousands separator
 
@@ -60,6 +63,19 @@ HEADERS = {
 
 # scope kind -> value -> French name: the catalogue's `scope_names` (English uses the values as they are)
 Names = Mapping[str, Mapping[str, str]]
+
+# French names of the channels of the event contract (streams.contracts.Channel, a fixed list); touchpoints
+# and segments are the organisation's and named in the KPI catalogue.
+CHANNEL_FR = {
+    Channel.phone: "téléphone",
+    Channel.chat: "chat",
+    Channel.email: "e-mail",
+    Channel.web: "site web",
+    Channel.app: "application",
+    Channel.store: "boutique",
+    Channel.social: "réseaux sociaux",
+    Channel.mail: "courrier",
+}
 
 
 def header(key: str, french: bool = False) -> str:
@@ -121,7 +137,11 @@ def moment(t: datetime | None, french: bool = False) -> str:
 
 
 def _name(kind: str, raw: str, french: bool, names: Names | None) -> str:
-    return (names or {}).get(kind, {}).get(raw, raw) if french else raw
+    if not french:
+        return raw
+    if kind == "channel":
+        return CHANNEL_FR.get(raw, raw)
+    return (names or {}).get(kind, {}).get(raw, raw)
 
 
 def scope_name(scope: str, french: bool = False, names: Names | None = None) -> str:

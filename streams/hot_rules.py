@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from cxpulse.config import Settings
+from streams import formatting
 from streams.alert_contract import HotAlert, encode
 from streams.contracts import CaseOpened, SurveyResponse
 
@@ -45,21 +46,32 @@ class HotRules:
         if not isinstance(event, SurveyResponse) or event.nps is None:
             return None
         with_complaint = event.case_id is not None and event.case_id in self.complaint_cases
-        if not (
-            event.nps <= self.settings.hot_detractor_nps_max
-            or (with_complaint and event.nps <= self.settings.hot_complaint_nps_max)
-        ):
+        if not fires(event.nps, with_complaint, self.settings):
             return None
         alert = detractor_alert(event, with_complaint, self.settings.alert_include_verbatim)
         self.send(self.settings.topic_alerts, encode(alert), alert.dedupe_key.encode())
         return alert
 
 
-def detractor_alert(event: SurveyResponse, with_complaint: bool, include_verbatim: bool) -> HotAlert:
+def fires(nps: int | None, with_complaint: bool, settings: Settings) -> bool:
+    """The detractor rule, its one definition (the consumer on each answer, quality.hot_alerts in the batch):
+    NPS <= hot_detractor_nps_max, or NPS <= hot_complaint_nps_max on an answer about a complaint case."""
+    if nps is None:
+        return False
+    return nps <= settings.hot_detractor_nps_max or (with_complaint and nps <= settings.hot_complaint_nps_max)
+
+
+def detractor_alert(
+    event: SurveyResponse, with_complaint: bool, include_verbatim: bool, *, name_customer: bool = True
+) -> HotAlert:
+    """The alert for one answer; `name_customer=False` leaves the customer id out of the texts (the warehouse
+    copy, which is published: DESIGN.md "Published surfaces")."""
     when = event.occurred_at.astimezone(UTC)
     now = datetime.now(UTC)
     complaint_en = f" about complaint case {event.case_id}" if with_complaint else ""
     complaint_fr = f" sur la réclamation {event.case_id}" if with_complaint else ""
+    who_en = f"Customer {event.customer_id}" if name_customer else f"A customer (answer {event.response_id})"
+    who_fr = f"Le client {event.customer_id}" if name_customer else f"Un client (réponse {event.response_id})"
     return HotAlert(
         alert_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"cxpulse:detractor:{event.response_id}")),
         rule="detractor_complaint",
@@ -71,12 +83,13 @@ def detractor_alert(event: SurveyResponse, with_complaint: bool, include_verbati
         current_value=event.nps,
         n_current=1,
         message=_cut(
-            f"Customer {event.customer_id} gave NPS {event.nps}{complaint_en} after {event.channel} "
-            f"at {event.touchpoint} on {when:%Y-%m-%d %H:%M} UTC: call them back."
+            f"{who_en} gave NPS {event.nps}{complaint_en} after {event.channel} "
+            f"at {event.touchpoint} on {formatting.moment(when)} UTC: call them back."
         ),
         message_fr=_cut(
-            f"Le client {event.customer_id} a donné un NPS de {event.nps}{complaint_fr} après "
-            f"{event.channel} ({event.touchpoint}) le {when:%d/%m/%Y à %H:%M} UTC : à rappeler."
+            f"{who_fr} a donné un NPS de {event.nps}{complaint_fr} après un échange sur "
+            f"{formatting.scope_name(f'channel:{event.channel}', True)} ({event.touchpoint}) le "
+            f"{formatting.moment(when, True)} UTC : à rappeler."
         ),
         first_fired_at=now,
         last_seen_at=now,
@@ -84,5 +97,6 @@ def detractor_alert(event: SurveyResponse, with_complaint: bool, include_verbati
         customer_id=event.customer_id,
         response_id=event.response_id,
         case_id=event.case_id,
+        contact_id=event.contact_id,
         verbatim=_cut(event.verbatim) if include_verbatim and event.verbatim is not None else msgspec.UNSET,
     )

@@ -21,7 +21,7 @@ UNITS = ("ratio", "seconds", "hours", "points")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _NUMBERS = ("target", "tolerance", "noise_band", "min_effect")
 _OPTIONAL = ("service_lever",)
-_SCOPE_KINDS = ("channel", "touchpoint", "segment")
+_SCOPE_KINDS = ("touchpoint", "segment")  # channels: the event contract's, named in streams.formatting
 
 
 class CatalogueError(ValueError):
@@ -138,7 +138,7 @@ def service_levers() -> frozenset[str]:
 
 
 def parse_scope_names(data: Any) -> dict[str, dict[str, str]]:
-    """Validate the `scope_names` block: kind (channel, touchpoint, segment) -> value -> French name."""
+    """Validate the `scope_names` block: kind (touchpoint, segment) -> value -> French name."""
     block = data.get("scope_names", {}) if isinstance(data, dict) else {}
     if not isinstance(block, dict):
         raise CatalogueError(f"scope_names: expected a mapping of scope kinds, got {block!r}")
@@ -155,7 +155,7 @@ def parse_scope_names(data: Any) -> dict[str, dict[str, str]]:
 
 @cache
 def scope_names() -> dict[str, dict[str, str]]:
-    """French names of channels, touchpoints and segments (kpis.yaml `scope_names`); English texts use the
+    """French names of touchpoints and segments (kpis.yaml `scope_names`); English texts use the
     values as they arrive in events, and a value not listed keeps its raw name in French too."""
     text = resources.files("transforms").joinpath("kpis.yaml").read_text()
     return parse_scope_names(yaml.safe_load(text))
