@@ -178,7 +178,7 @@ def test_rerun_never_duplicates_and_recovery_resolves(con) -> None:
     assert (
         message.startswith("Net Promoter Score on channel:chat fell from ") and f"on {n_current:,} answers" in message
     )
-    assert "in the 28 days before" in message and "baisse de" in message_fr
+    assert "in the 28 days before" in message and "en baisse, de " in message_fr
     # 5 weeks later the chat is back to normal and the baseline no longer holds the drift: resolved
     later = START + timedelta(days=130)
     lw = Windows.ending(later, 7, 28)
