@@ -199,24 +199,11 @@ class Standing:
 
     def describe(self, french: bool = False, as_of: datetime | None = None, zone: str = "UTC") -> str:
         """ "acknowledged by alice on 2026-12-02: on it with IT" / "pris en charge par alice le 02/12/2026 : …"."""
-        parts = []
-        if self.ack is not None:
-            a = self.ack
-            text = (
-                f"pris en charge par {a.done_by} le {formatting.day(a.done_at, True)}"
-                if french
-                else f"acknowledged by {a.done_by} on {formatting.day(a.done_at)}"
-            )
-            parts.append(text + (f"{' :' if french else ':'} {a.note}" if a.note else ""))
+        ack = (self.ack.done_by, self.ack.done_at, self.ack.note) if self.ack is not None else None
+        snooze = None
         if self.snooze is not None and (as_of is None or self.snoozed(as_of, zone)):
-            s = self.snooze
-            text = (
-                f"en pause jusqu'au {formatting.day(s.until, True)} ({s.done_by})"
-                if french
-                else f"snoozed until {formatting.day(s.until)} ({s.done_by})"
-            )
-            parts.append(text + (f"{' :' if french else ':'} {s.note}" if s.note else ""))
-        return " ; ".join(parts) if french else "; ".join(parts)
+            snooze = (self.snooze.done_by, self.snooze.until, self.snooze.note)
+        return formatting.follow_up(ack, snooze, french)
 
 
 def standings(con: duckdb.DuckDBPyConnection | None, extra: list[Action] = ()) -> dict[str, Standing]:

@@ -168,3 +168,22 @@ def severity(v: str, french: bool = False) -> str:
 
 def status(v: str, french: bool = False) -> str:
     return STATUS_FR.get(v, v) if french else v
+
+
+def follow_up(
+    ack: tuple[str, datetime, str | None] | None,
+    snooze: tuple[str, date, str | None] | None,
+    french: bool = False,
+) -> str:
+    """Who took an incident and until when it is snoozed, as `cxpulse incidents` and the dashboard show it:
+    ack = (who, when, note), snooze = (who, until, note)."""
+    parts = []
+    if ack is not None:
+        who, when, note = ack
+        text = f"pris en charge par {who} le {day(when, True)}" if french else f"acknowledged by {who} on {day(when)}"
+        parts.append(text + (f"{' :' if french else ':'} {note}" if note else ""))
+    if snooze is not None:
+        who, until, note = snooze
+        text = f"en pause jusqu'au {day(until, True)} ({who})" if french else f"snoozed until {day(until)} ({who})"
+        parts.append(text + (f"{' :' if french else ':'} {note}" if note else ""))
+    return (" ; " if french else "; ").join(parts)

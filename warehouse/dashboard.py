@@ -21,6 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 from streams.landing import write_atomically
+from warehouse.dashboard_incidents import annotate as annotate_incidents
 from warehouse.db import table_exists
 
 
@@ -164,6 +165,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
             order by case severity when 'critical' then 0 when 'warning' then 1 else 2 end, first_fired_at desc
             limit 50""",
         )
+    annotate_incidents(con, data)  # who acknowledged or snoozed, French scopes, severities and dates
     return data
 
 

@@ -1,0 +1,80 @@
+"""The dashboard shows who acknowledged or snoozed an open incident, and the digest's scopes and dates in
+French as well."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from cxpulse.config import Settings
+from quality import alerts, incidents, lifecycle, notifications
+from streams.alert_contract import DigestItem, Incident, TargetDigest, encode
+from warehouse.dashboard import render
+from warehouse.db import connect
+
+T0 = datetime(2026, 3, 16, 6, tzinfo=UTC)
+
+
+def _incident(incident_id: str) -> Incident:
+    return Incident(
+        incident_id=incident_id,
+        status="open",
+        severity="critical",
+        opened_at=T0,
+        last_seen_at=T0,
+        root_scope="channel:chat",
+        explained_share=0.93,
+        kpis=["nps"],
+        alerts=1,
+        headline=f"headline {incident_id}",
+        headline_fr=f"titre {incident_id}",
+    )
+
+
+def test_acknowledged_and_snoozed_incidents_say_so_in_both_languages(tmp_path: Path) -> None:
+    settings = dataclasses.replace(Settings(), home=tmp_path)
+    con = connect(tmp_path / "cx.duckdb")
+    alerts.ensure_table(con)
+    incidents.ensure_table(con)
+    acked, snoozed, past = _incident("inc-acked"), _incident("inc-snoozed"), _incident("inc-past")
+    for incident in (acked, snoozed, past):
+        incidents._insert(con, incident)
+    lifecycle.record(settings, acked, "ack", by="alice", note="<b>INC-4411</b>", at=T0)
+    lifecycle.record(settings, snoozed, "snooze", by="bruno", until=date(2999, 1, 4), today=date(2026, 3, 16))
+    lifecycle.record(settings, past, "snooze", by="chloé", until=date(2026, 3, 17), today=date(2026, 3, 16))
+    lifecycle.sync(con, settings)
+    con.execute(notifications.DDL)
+    item = DigestItem(
+        kpi="answer_rate",
+        scope="channel:phone",
+        label_en="Answer rate",
+        label_fr="Taux de décroché",
+        value=0.8,
+        target=0.9,
+        unit="ratio",
+        n=500,
+        red_since="2026-03-02",
+        trend="down",
+    )
+    digest = TargetDigest(
+        message="m", message_fr="m", digest_id="d", period_type="week", period_start="2026-03-09", items=[item]
+    )
+    notifications._record(con, "d", "digest", "d", "digest", "warning", T0, "m", "m", encode(digest))
+    html = render(con)
+    con.close()
+
+    def summary(incident_id: str) -> str:
+        start = html.index(f"headline {incident_id}")
+        return html[start : html.index("</summary>", start)]
+
+    assert "acknowledged by alice on 2026-03-16: &lt;b&gt;INC-4411&lt;/b&gt;" in summary("inc-acked")
+    assert "pris en charge par alice le 16/03/2026 : &lt;b&gt;INC-4411&lt;/b&gt;" in summary("inc-acked")
+    assert "snoozed until 2999-01-04 (bruno)" in summary("inc-snoozed")
+    assert "en pause jusqu&#39;au 04/01/2999 (bruno)" in summary("inc-snoozed")
+    assert "follow-up" not in summary("inc-past")  # that snooze is over
+    assert '<span class="en">critical</span><span class="fr">critique</span>' in html
+    table = html[html.index('<table id="digest">') : html.index("</table>", html.index('<table id="digest">'))]
+    assert '<span class="en">channel phone</span><span class="fr">canal téléphone</span>' in table
+    assert '<span class="fr">02/03/2026</span>' in table
+    assert "commençant le 09/03/2026" in html
