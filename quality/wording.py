@@ -124,7 +124,8 @@ def incident_message(event: str, incident: Incident, findings: list[Alert]) -> t
     fr_event = fr_event.format(severity_fr=_SEVERITY_FR[incident.severity])
     n = incident.alerts
     en = f"{en_event} [{incident.severity}] {incident.headline} ({n} finding{'s' if n != 1 else ''})"
-    fr = f"{fr_event} [{_SEVERITY_FR[incident.severity]}] {incident.headline_fr} ({n} constat{'s' if n != 1 else ''})"
+    plural = "s" if n != 1 else ""
+    fr = f"{fr_event} [{_SEVERITY_FR[incident.severity]}] {incident.headline_fr} {n} constat{plural} regroupé{plural}."
     if incident.evidence:
         en += f" Evidence: {', '.join(incident.evidence)}"
         fr += f" Preuves : {', '.join(incident.evidence)}"
