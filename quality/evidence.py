@@ -87,13 +87,17 @@ def _column_names(samples: list[ScoreSample]) -> dict[tuple[str, str], str]:
 
 def _add_legend(out_html: Path, names: dict[tuple[str, str], str]) -> None:
     """Insert the column -> (KPI, scope) legend at the top of the report's body, as escaped text."""
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{html.escape(kpi)}|{html.escape(scope)}</td></tr>"
-        for (kpi, scope), name in names.items()
-    )
+    from quality import wording  # names and French from the one place of the texts people read
+
+    def cells(kpi: str, scope: str) -> str:
+        named = [f"{wording.kpi_label(kpi, french)}, {wording.scope_label(scope, french)}" for french in (False, True)]
+        return "".join(f"<td>{html.escape(text)}</td>" for text in (f"{kpi}|{scope}", *named))
+
+    rows = "".join(f"<tr><td>{html.escape(name)}</td>{cells(kpi, scope)}</tr>" for (kpi, scope), name in names.items())
     legend = (
         "<section style='font-family:sans-serif;margin:16px'><h2>Columns / colonnes</h2>"
-        f"<table><tr><th>column</th><th>kpi|scope</th></tr>{rows}</table></section>"
+        "<table><tr><th>column / colonne</th><th>kpi|scope</th><th>KPI, scope</th><th>indicateur, périmètre</th></tr>"
+        f"{rows}</table></section>"
     )
     text = out_html.read_text(encoding="utf-8")
     at = text.find(">", text.find("<body")) + 1 if "<body" in text else 0

@@ -48,6 +48,11 @@ def _label(kpi: str | None, french: bool) -> str:
     return catalogue[kpi].label_fr if french else catalogue[kpi].label_en
 
 
+def kpi_label(kpi: str | None, french: bool = False) -> str:
+    """The KPI's catalogue label (its id when the catalogue does not know it)."""
+    return _label(kpi, french)
+
+
 def _unit(kpi: str | None) -> str:
     catalogue = load_catalogue()
     return catalogue[kpi].unit if kpi in catalogue else ""

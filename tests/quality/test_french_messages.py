@@ -83,3 +83,16 @@ def test_numbers_scopes_and_dates_are_written_the_french_way() -> None:
     assert wording.scope_name("segment:residential") == "the residential segment"
     assert formatting.header("headline", True) == "ce qui s'est passé"
     assert formatting.day(AS_OF - timedelta(days=1), True) == "15/03/2026"
+
+
+def test_the_evidence_legend_names_kpis_and_scopes_in_both_languages(tmp_path: Path) -> None:
+    from quality.evidence import _add_legend
+
+    report = tmp_path / "evidence.html"
+    report.write_text("<html><body><p>report</p></body></html>", encoding="utf-8")
+    _add_legend(report, {("nps", "segment:residential"): "s001_nps"})
+    row = report.read_text(encoding="utf-8").split("<tr>")[2]
+    assert row == (
+        "<td>s001_nps</td><td>nps|segment:residential</td><td>Net Promoter Score, segment residential</td>"
+        "<td>Net Promoter Score, segment particuliers</td></tr></table></section><p>report</p></body></html>"
+    )
