@@ -153,15 +153,17 @@ def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:
 def alerts_table(
     con: duckdb.DuckDBPyConnection, *, only_open: bool, french: bool, limit: int, title: str
 ) -> Table | None:
-    """marts.alerts, most severe first, drift before target breaches, then newest first; None when
-    there is no alert (or no alert table yet)."""
+    """marts.alerts: drift findings before single-answer (hot path) alerts and target breaches, most
+    severe first, then newest first; None when there is no alert (or no alert table yet)."""
     if not table_exists(con, "marts", "alerts"):
         return None
     rows = con.execute(
         "select status, severity, rule, scope, cast(first_fired_at as varchar), "  # noqa: S608 - column picked from two literals
         f"{'message_fr' if french else 'message'} from marts.alerts "
         "where status = 'open' or not ? "
-        "order by case severity when 'critical' then 0 when 'warning' then 1 else 2 end, "
+        # drift findings first; single answers (hot path) and target breaches after them
+        "order by rule in ('detractor_complaint', 'target_breach'), "
+        "case severity when 'critical' then 0 when 'warning' then 1 else 2 end, "
         "rule = 'target_breach', first_fired_at desc limit ?",
         [only_open, limit],
     ).fetchall()

@@ -162,7 +162,8 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
             """
             select severity, rule, scope, message, message_fr, evidence, cast(first_fired_at as varchar) as fired
             from marts.alerts where status = 'open'
-            order by case severity when 'critical' then 0 when 'warning' then 1 else 2 end, first_fired_at desc
+            order by rule = 'detractor_complaint',
+                     case severity when 'critical' then 0 when 'warning' then 1 else 2 end, first_fired_at desc
             limit 50""",
         )
     annotate_incidents(con, data)  # who acknowledged or snoozed, French scopes, severities and dates
