@@ -56,6 +56,26 @@ def test_alerts_and_incidents_tables_print_markup_from_events_verbatim(tmp_path:
         ),
     )
     text = render(incidents_table(con, only_open=True, french=True, limit=10, title="incidents"))
-    assert "le point de contact [/][bold red]app[/bold red]" in text and "NPS −15 points [/]" in text
+    assert "point de contact [/][bold red]app[/bold red]" in text and "NPS −15 points [/]" in text
     assert "part expliquée" in text and "90 %" in text and "ouvert" in text and "critique" in text
+    con.close()
+
+
+def test_french_alerts_table_has_french_headers_scopes_and_puts_drift_before_hot_answers(tmp_path: Path) -> None:
+    con = connect(tmp_path / "cx.duckdb")
+    base = {"kpi": "nps", "message": "m", "message_fr": "m"}
+    findings = [
+        alerts.Candidate(rule="detractor_complaint", severity="critical", scope="touchpoint:web_chat",
+                         dedupe_key="detractor_complaint|r1", **base),
+        alerts.Candidate(rule="nps_shift", severity="warning", scope="all", dedupe_key="nps_shift|nps|all", **base),
+    ]  # fmt: skip
+    alerts.apply(con, findings, T0, set())
+    text = render(alerts_table(con, only_open=True, french=True, limit=10, title="alertes"))
+    header = text.splitlines()[2]
+    assert [h.strip() for h in header.strip("│┃ ").split("┃")] == [
+        "statut", "gravité", "règle", "périmètre", "première alerte", "message",
+    ]  # fmt: skip
+    drift, hot = (line for line in text.splitlines() if "ouvert" in line)
+    assert "avertissement" in drift and "ensemble" in drift
+    assert "critique" in hot and "point de contact chat du site web" in hot
     con.close()
