@@ -328,7 +328,7 @@ class Transition:
     event: str  # opened | severity_changed | resolved | snooze_ended (quality.lifecycle)
     incident: Incident
     findings: list[Alert]
-    previous_severity: str | None = None  # severity_changed: the severity people were told last
+    previous_severity: str | None = None  # severity_changed: the severity of the previous run
 
 
 def _incident(group: Group, incident_id: str, opened_at: datetime, as_of: datetime, windows: Windows) -> Incident:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -33,9 +34,14 @@ import duckdb
 import msgspec
 
 from cxpulse.config import Settings
+from quality import incidents, notifications
+from quality.drift import Finding, Windows
+from quality.incidents import _ALERT_FIELDS, _INCIDENT_FIELDS, Transition
 from streams import formatting
 from streams.alert_contract import SEVERITY_RANK, Alert, Incident
 from warehouse.db import table_exists
+
+log = logging.getLogger(__name__)
 
 ACTIONS_FILE = "incident_actions.jsonl"
 NOTE_MAX = 500
@@ -83,8 +89,6 @@ def current_user() -> str:
 
 def resolve_id(con: duckdb.DuckDBPyConnection, prefix: str) -> Incident:
     """The one incident whose id starts with `prefix` (the table shows the first 8 characters)."""
-    from quality.incidents import _INCIDENT_FIELDS
-
     prefix = prefix.strip().lower()
     if len(prefix) < 4:
         raise LifecycleError(f"incident id {prefix!r} is too short: give at least 4 characters (`cxpulse incidents`)")
@@ -165,9 +169,7 @@ def read_actions(settings: Settings) -> list[Action]:
         try:
             out.append(decoder.decode(line))
         except msgspec.DecodeError as exc:
-            import logging
-
-            logging.getLogger(__name__).warning("%s line %d skipped: %s", path, number, exc)
+            log.warning("%s line %d skipped: %s", path, number, exc)
     return out
 
 
@@ -224,7 +226,7 @@ def standings(con: duckdb.DuckDBPyConnection | None, extra: list[Action] = ()) -
     return out
 
 
-def quiet(transitions: list, standing: dict[str, Standing], as_of: datetime, zone: str) -> dict[str, str]:
+def quiet(transitions: list[Transition], standing: dict[str, Standing], as_of: datetime, zone: str) -> dict[str, str]:
     """incident_id -> why its message this run is kept quiet (acknowledged, or snoozed), unless it worsens."""
     out = {}
     for t in transitions:
@@ -243,13 +245,13 @@ def quiet(transitions: list, standing: dict[str, Standing], as_of: datetime, zon
     return out
 
 
-def snooze_ends(con: duckdb.DuckDBPyConnection, standing: dict[str, Standing], as_of: datetime, zone: str) -> list:
+def snooze_ends(
+    con: duckdb.DuckDBPyConnection, standing: dict[str, Standing], as_of: datetime, zone: str
+) -> list[Transition]:
     """One `snooze_ended` transition per open incident whose snooze ended since it was told last (none when
     acknowledged): the reminder people asked for when they snoozed it."""
-    from quality.incidents import _ALERT_FIELDS, Transition, load
-
     out = []
-    for incident in load(con, "status = 'open'"):
+    for incident in incidents.load(con, "status = 'open'"):
         s = standing.get(incident.incident_id)
         end = s.snooze_end(zone) if s is not None else None
         if s is None or s.ack is not None or end is None or as_of < end:
@@ -272,11 +274,11 @@ def snooze_ends(con: duckdb.DuckDBPyConnection, standing: dict[str, Standing], a
     return out
 
 
-def notify(con: duckdb.DuckDBPyConnection, settings: Settings, windows, findings: list, as_of: datetime) -> list:
+def notify(
+    con: duckdb.DuckDBPyConnection, settings: Settings, windows: Windows, findings: list[Finding], as_of: datetime
+) -> list[Transition]:
     """The incident part of a quality run: people's actions since the last run, incidents regrouped, and one
     notification per transition (snooze ends included), quiet where people asked for it."""
-    from quality import incidents, notifications
-
     sync(con, settings)
     transitions = incidents.update(con, settings, windows, findings, as_of)
     con.execute(notifications.DDL)
