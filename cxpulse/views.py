@@ -222,7 +222,7 @@ def incidents_table(
             incident_id[:8],
             wording.status(status, french),
             f"[{colour}]{wording.severity(severity, french)}[/]",
-            escape(wording.scope_label(root, french)),
+            escape(wording.scope_name(root, french)),
             explained,
             str(findings),
             formatting.moment(opened.astimezone(UTC), french),

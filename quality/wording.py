@@ -37,7 +37,7 @@ def scope_name(scope: str, french: bool = False) -> str:
 
 
 def scope_label(scope: str, french: bool = False) -> str:
-    """A scope as a table cell: "channel chat", "canal téléphone", "ensemble"."""
+    """A scope as a table cell: "canal téléphone", "ensemble" in French; as stored in English."""
     return formatting.scope_label(scope, french, scope_names())
 
 

@@ -29,11 +29,7 @@ _SCOPE_KINDS = {
     "touchpoint": ("touchpoint {}", "le point de contact {}"),
     "segment": ("the {} segment", "le segment {}"),
 }
-_SCOPE_LABELS = {  # a scope as a table cell or a heading: no article
-    "channel": ("channel {}", "canal {}"),
-    "touchpoint": ("touchpoint {}", "point de contact {}"),
-    "segment": ("segment {}", "segment {}"),
-}
+_SCOPE_LABELS = {"channel": "canal {}", "touchpoint": "point de contact {}", "segment": "segment {}"}  # no article
 ALL = ("all customers", "l'ensemble des clients")
 ALL_LABEL = ("all", "ensemble")
 
@@ -154,12 +150,14 @@ def scope_name(scope: str, french: bool = False, names: Names | None = None) -> 
 
 
 def scope_label(scope: str, french: bool = False, names: Names | None = None) -> str:
-    """A scope as a table cell: "channel chat" / "canal chat", "ensemble"."""
+    """A scope as a table cell: in French "ensemble", "canal chat"; in English the scope as stored
+    ("all", "channel:chat"), as the tables always showed it."""
+    if not french:
+        return scope
     if scope == "all":
-        return ALL_LABEL[french]
+        return ALL_LABEL[1]
     kind, _, raw = scope.partition(":")
-    en, fr = _SCOPE_LABELS.get(kind, ("{}", "{}"))
-    return (fr if french else en).format(_name(kind, raw, french, names))
+    return _SCOPE_LABELS.get(kind, "{}").format(_name(kind, raw, True, names))
 
 
 def severity(v: str, french: bool = False) -> str:

@@ -56,7 +56,7 @@ def test_alerts_and_incidents_tables_print_markup_from_events_verbatim(tmp_path:
         ),
     )
     text = render(incidents_table(con, only_open=True, french=True, limit=10, title="incidents"))
-    assert "point de contact [/][bold red]app[/bold red]" in text and "NPS −15 points [/]" in text
+    assert "le point de contact [/][bold red]app[/bold red]" in text and "NPS −15 points [/]" in text
     assert "part expliquée" in text and "90 %" in text and "ouvert" in text and "critique" in text
     con.close()
 

@@ -73,6 +73,7 @@ def test_numbers_scopes_and_dates_are_written_the_french_way() -> None:
     assert formatting.day("2026-12-07") == "2026-12-07"
     assert formatting.moment(datetime(2026, 12, 7, 9, 5), french=True) == "07/12/2026 à 09:05"
     assert wording.scope_label("all", True) == "ensemble" and wording.scope_label("all") == "all"
+    assert wording.scope_label("channel:phone") == "channel:phone"  # English tables show scopes as stored
     assert wording.scope_name("all", True) == "l'ensemble des clients"
     assert wording.scope_name("channel:chat", True) == "le canal chat"
     assert wording.scope_label("channel:phone", True) == "canal téléphone"
@@ -93,6 +94,6 @@ def test_the_evidence_legend_names_kpis_and_scopes_in_both_languages(tmp_path: P
     _add_legend(report, {("nps", "segment:residential"): "s001_nps"})
     row = report.read_text(encoding="utf-8").split("<tr>")[2]
     assert row == (
-        "<td>s001_nps</td><td>nps|segment:residential</td><td>Net Promoter Score, segment residential</td>"
+        "<td>s001_nps</td><td>nps|segment:residential</td><td>Net Promoter Score, segment:residential</td>"
         "<td>Net Promoter Score, segment particuliers</td></tr></table></section><p>report</p></body></html>"
     )

@@ -75,6 +75,6 @@ def test_acknowledged_and_snoozed_incidents_say_so_in_both_languages(tmp_path: P
     assert "follow-up" not in summary("inc-past")  # that snooze is over
     assert '<span class="en">critical</span><span class="fr">critique</span>' in html
     table = html[html.index('<table id="digest">') : html.index("</table>", html.index('<table id="digest">'))]
-    assert '<span class="en">channel phone</span><span class="fr">canal téléphone</span>' in table
+    assert '<span class="en">channel:phone</span><span class="fr">canal téléphone</span>' in table
     assert '<span class="fr">02/03/2026</span>' in table
     assert "commençant le 09/03/2026" in html
