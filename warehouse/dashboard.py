@@ -20,6 +20,7 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
+from streams import formatting
 from streams.landing import write_atomically
 from warehouse.dashboard_incidents import annotate as annotate_incidents
 from warehouse.db import table_exists
@@ -35,11 +36,22 @@ class Tile:
     status: str
     trend: str | None
     n: int
+    value_fr: str = ""
+    target_fr: str = ""
 
 
-def format_value(value: float | None, unit: str) -> str:
+def format_value(value: float | None, unit: str, french: bool = False) -> str:
+    """A tile's value: "85.0 %", "+12.3" (NPS points), "35 s"; in French with streams.formatting's numbers
+    ("85,0 %", "+12,3", "1 234 s")."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if french:
+        digits = {"ratio": (value * 100, 1), "seconds": (value, 0), "points": (value, 1), "hours": (value, 1)}.get(
+            unit, (value, 2)
+        )
+        text = formatting.number(abs(digits[0]) if unit == "points" else digits[0], digits[1], french=True)
+        sign = ("-" if value < 0 else "+") if unit == "points" else ""
+        return sign + text + {"ratio": " %", "seconds": " s", "hours": " h"}.get(unit, "")
     if unit == "ratio":
         return f"{value * 100:.1f} %"
     if unit == "points":
@@ -92,6 +104,8 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
                     r["status"],
                     r["trend"],
                     r["n"],
+                    format_value(r["value"], r["unit"], french=True),
+                    format_value(r["target"], r["unit"], french=True),
                 )
             )
     if table_exists(con, "marts", "kpi_experience_daily"):
@@ -200,6 +214,7 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
     env.filters["pct"] = lambda v: format_value(v, "ratio")
     env.filters["secs"] = lambda v: format_value(v, "seconds")
     env.filters["kpi"] = format_value
+    env.filters["kpi_fr"] = lambda v, unit: format_value(v, unit, french=True)
     env.filters["eur"] = lambda v: "–" if v is None else f"{v:,.0f} €".replace(",", "\u202f")
     data = collect(con)
 

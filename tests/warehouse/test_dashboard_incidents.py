@@ -78,3 +78,13 @@ def test_acknowledged_and_snoozed_incidents_say_so_in_both_languages(tmp_path: P
     assert '<span class="en">channel:phone</span><span class="fr">canal téléphone</span>' in table
     assert '<span class="fr">02/03/2026</span>' in table
     assert "commençant le 09/03/2026" in html
+    assert '<span class="fr">80,0 %</span>' in table and '<span class="en">80.0 %</span>' in table
+
+
+def test_tile_and_digest_numbers_have_a_french_twin() -> None:
+    from warehouse.dashboard import format_value
+
+    assert [format_value(0.852, "ratio"), format_value(0.852, "ratio", french=True)] == ["85.2 %", "85,2 %"]
+    assert format_value(-3.25, "points", french=True) == "-3,2" and format_value(12.3, "points", True) == "+12,3"
+    assert format_value(1234.4, "seconds") == "1234 s" and format_value(1234.4, "seconds", True) == "1\u202f234 s"
+    assert format_value(None, "hours", True) == "–"
