@@ -14,8 +14,11 @@ import pytest
 from cxpulse.config import Settings
 from quality import alerts, incidents, lifecycle
 from quality.drift import RULES, Windows, detect
+from quality.sinks import deliver_pending
+from streams import alert_contract
 from streams.alert_contract import Incident
 from tests.quality.test_incidents import START, simulate
+from tests.quality.test_sinks import FakeProducer
 from transforms.runner import create_views
 from warehouse.db import connect
 
@@ -65,6 +68,11 @@ def test_an_acknowledged_incident_resolves_quietly(con, settings) -> None:
         ("opened", "pending", None),
         ("resolved", "suppressed", "acknowledged by alice at 2026-04-01T09:30:00+00:00"),
     ]
+    producer = FakeProducer()
+    assert deliver_pending(con, settings, producer=producer) == {"delivered": 1, "failed": 0}
+    (sent,) = [alert_contract.decode(value) for _, value in producer.sent]  # the opening only
+    assert (sent.event, sent.incident.incident_id) == ("opened", opened.incident.incident_id)
+    assert told(con)[1][1] == "suppressed"
 
 
 def test_an_acknowledged_incident_that_worsens_is_told(con, settings) -> None:
