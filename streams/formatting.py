@@ -80,10 +80,10 @@ def header(key: str, french: bool = False) -> str:
 
 
 def number(value: float, decimals: int = 1, french: bool = False) -> str:
-    """2,328.5 in English; 2 328,5 in French (narrow no-break space, decimal comma)."""
+    """2,328.5 and -3.9 in English; 2 328,5 and −3,9 in French (narrow no-break space, decimal comma, minus)."""
     text = f"{value:,.{decimals}f}"
-    if french:
-        text = text.replace(",", NNBSP).replace(".", ",")
+    if french:  # and the true minus sign, as in the signed changes ("−10,2 points")
+        text = text.replace(",", NNBSP).replace(".", ",").replace("-", "−")
     return text
 
 

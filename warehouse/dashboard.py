@@ -50,7 +50,7 @@ def format_value(value: float | None, unit: str, french: bool = False) -> str:
             unit, (value, 2)
         )
         text = formatting.number(abs(digits[0]) if unit == "points" else digits[0], digits[1], french=True)
-        sign = ("-" if value < 0 else "+") if unit == "points" else ""
+        sign = ("−" if value < 0 else "+") if unit == "points" else ""
         return sign + text + {"ratio": " %", "seconds": " s", "hours": " h"}.get(unit, "")
     if unit == "ratio":
         return f"{value * 100:.1f} %"

@@ -66,7 +66,7 @@ def test_numbers_scopes_and_dates_are_written_the_french_way() -> None:
     assert formatting.number(2328, 0, french=True) == "2\u202f328"
     assert formatting.number(2328, 0) == "2,328"
     assert formatting.number(10.2, 1, french=True) == "10,2"
-    assert formatting.number(-1234567.25, 2, french=True) == "-1\u202f234\u202f567,25"
+    assert formatting.number(-1234567.25, 2, french=True) == "−1\u202f234\u202f567,25"
     assert formatting.value(0.852, "ratio", french=True) == "85,2 %"
     assert formatting.change(-0.031, "ratio", french=True) == "−3,1 pts"
     assert formatting.day(datetime(2026, 12, 7, 23, tzinfo=UTC), french=True) == "07/12/2026"

@@ -85,6 +85,6 @@ def test_tile_and_digest_numbers_have_a_french_twin() -> None:
     from warehouse.dashboard import format_value
 
     assert [format_value(0.852, "ratio"), format_value(0.852, "ratio", french=True)] == ["85.2 %", "85,2 %"]
-    assert format_value(-3.25, "points", french=True) == "-3,2" and format_value(12.3, "points", True) == "+12,3"
+    assert format_value(-3.25, "points", french=True) == "−3,2" and format_value(12.3, "points", True) == "+12,3"
     assert format_value(1234.4, "seconds") == "1234 s" and format_value(1234.4, "seconds", True) == "1\u202f234 s"
     assert format_value(None, "hours", True) == "–"
