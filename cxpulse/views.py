@@ -135,17 +135,18 @@ def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:
 
     data = collect(con)
     table = Table(title=f"KPIs, week of {data['week']}" if data["week"] else "KPIs: no data yet")
-    for header in ("KPI", "value", "target", "status", "trend", "n"):
-        table.add_column(header, justify="left" if header == "KPI" else "right")
+    for key in ("kpi", "value", "target", "status", "trend"):
+        table.add_column(formatting.header(key, french), justify="left" if key == "kpi" else "right")
+    table.add_column("n", justify="right")
     for tile in data["tiles"]:
         colour = _STATUS_COLOURS.get(tile.status, "white")
         table.add_row(
             escape(tile.label_fr if french else tile.label_en),
-            tile.value,
-            tile.target,
+            tile.value_fr if french else tile.value,
+            tile.target_fr if french else tile.target,
             f"[{colour}]{tile.status}[/]",
             tile.trend or "",
-            f"{tile.n:,}",
+            formatting.count(tile.n, french),
         )
     return table
 
