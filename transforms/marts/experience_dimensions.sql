@@ -154,7 +154,8 @@ customer_touches as (
     from touches
     group by grouping sets ((period_type, period_start, customer_id),
         (period_type, period_start, channel, customer_id), (period_type, period_start, segment, customer_id))
-    having count(distinct touchpoint) >= 2
+    -- at least two distinct touchpoints: cheaper than count(distinct touchpoint) >= 2, and the same
+    having min(touchpoint) < max(touchpoint)
 ),
 
 consistency as (
