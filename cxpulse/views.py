@@ -128,23 +128,35 @@ def print_last_publish(settings: Settings, console: Console) -> None:
 
 
 def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:
-    """The dashboard's tiles: every KPI of the latest ISO week, scope all."""
+    """The dashboard's tiles: every KPI of the last complete ISO week, scope all, and the week to date."""
     from warehouse.dashboard import collect
 
     data = collect(con)
-    table = Table(title=f"KPIs, week of {data['week']}" if data["week"] else "KPIs: no data yet")
-    for header in ("KPI", "value", "target", "status", "trend", "n"):
+    if not data["week"]:
+        title = "KPIs: no data yet"
+    elif data["week_partial"]:
+        title = f"KPIs, week to date from {data['week']} (partial)"
+    else:
+        title = f"KPIs, week of {data['week']} (last complete week)"
+    table = Table(title=title)
+    headers = ("KPI", "value", "target", "status", "trend", "n")
+    if data["week_to_date"]:
+        headers += (f"week to date from {data['week_to_date']} (partial)",)
+    for header in headers:
         table.add_column(header, justify="left" if header == "KPI" else "right")
     for tile in data["tiles"]:
         colour = _STATUS_COLOURS.get(tile.status, "white")
-        table.add_row(
+        row = [
             escape(tile.label_fr if french else tile.label_en),
             tile.value,
             tile.target,
             f"[{colour}]{tile.status}[/]",
             tile.trend or "",
             f"{tile.n:,}",
-        )
+        ]
+        if data["week_to_date"]:
+            row.append("" if tile.to_date_value is None else f"{tile.to_date_value} (n = {tile.to_date_n:,})")
+        table.add_row(*row)
     return table
 
 
