@@ -140,22 +140,43 @@ touches as (
         and c.occurred_at < staging.day_start((select end_day from needed_range))
 ),
 
--- one row per customer and scope with at least two distinct touchpoints in the period
-customer_touches as (
+-- one row per customer of the period: did every touchpoint go well, and were there two distinct
+-- ones at least (min < max: the same as count(distinct touchpoint) >= 2, for less work)
+customer_periods as (
     select
         period_type,
         period_start,
-        case
-            when grouping(channel) = 0 then 'channel:' || channel
-            when grouping(segment) = 0 then 'segment:' || segment
-            else 'all'
-        end as scope,
-        bool_and(went_well) as all_went_well
+        customer_id,
+        bool_and(went_well) as all_went_well,
+        min(touchpoint) < max(touchpoint) as several
     from touches
-    group by grouping sets ((period_type, period_start, customer_id),
-        (period_type, period_start, channel, customer_id), (period_type, period_start, segment, customer_id))
-    -- at least two distinct touchpoints: cheaper than count(distinct touchpoint) >= 2, and the same
-    having min(touchpoint) < max(touchpoint)
+    group by period_type, period_start, customer_id
+),
+
+-- the same per channel and per segment, for the customers with several touchpoints in the period
+-- only (no other can have several in one channel or segment): most customers are left out here
+customer_scopes as (
+    select
+        t.period_type,
+        t.period_start,
+        case when grouping(t.channel) = 0 then 'channel:' || t.channel else 'segment:' || t.segment end as scope,
+        bool_and(t.went_well) as all_went_well
+    from touches as t
+    semi join customer_periods as c
+        on c.period_type = t.period_type
+        and c.period_start = t.period_start
+        and c.customer_id = t.customer_id
+        and c.several
+    group by grouping sets ((t.period_type, t.period_start, t.channel, t.customer_id),
+        (t.period_type, t.period_start, t.segment, t.customer_id))
+    having min(t.touchpoint) < max(t.touchpoint)
+),
+
+-- one row per customer and scope with at least two distinct touchpoints in the period
+customer_touches as (
+    select period_type, period_start, 'all' as scope, all_went_well from customer_periods where several
+    union all
+    select period_type, period_start, scope, all_went_well from customer_scopes
 ),
 
 consistency as (
