@@ -45,7 +45,6 @@ class Tile:
     # the week to date beside the complete week (None when the tile itself is the week to date)
     to_date_value: str | None = None
     to_date_n: int | None = None
-    to_date_status: str | None = None
     # the KPI's values over the complete weeks up to the tile's week, oldest first (its trend line)
     spark: tuple[float, ...] = ()
 
@@ -217,7 +216,6 @@ def _tiles(con: duckdb.DuckDBPyConnection) -> dict:
                 r["n"],
                 to_date_value=None if partial is None else format_value(partial["value"], partial["unit"]),
                 to_date_n=None if partial is None else partial["n"],
-                to_date_status=None if partial is None else partial["status"],
                 spark=spark,
             )
         )
