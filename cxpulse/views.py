@@ -130,24 +130,36 @@ def print_last_publish(settings: Settings, console: Console) -> None:
 
 
 def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:
-    """The dashboard's tiles: every KPI of the latest ISO week, scope all."""
+    """The dashboard's tiles: every KPI of the last complete ISO week, scope all, and the week to date."""
     from warehouse.dashboard import collect
 
     data = collect(con)
-    table = Table(title=f"KPIs, week of {data['week']}" if data["week"] else "KPIs: no data yet")
+    if not data["week"]:
+        title = "KPIs: no data yet"
+    elif data["week_partial"]:
+        title = f"KPIs, week to date from {data['week']} (partial)"
+    else:
+        title = f"KPIs, week of {data['week']} (last complete week)"
+    table = Table(title=title)
     for key in ("kpi", "value", "target", "status", "trend"):
         table.add_column(formatting.header(key, french), justify="left" if key == "kpi" else "right")
     table.add_column("n", justify="right")
+    if data["week_to_date"]:
+        table.add_column(f"week to date from {data['week_to_date']} (partial)", justify="right")
     for tile in data["tiles"]:
         colour = _STATUS_COLOURS.get(tile.status, "white")
-        table.add_row(
+        row = [
             escape(tile.label_fr if french else tile.label_en),
             tile.value_fr if french else tile.value,
             tile.target_fr if french else tile.target,
             f"[{colour}]{tile.status}[/]",
             tile.trend or "",
             formatting.count(tile.n, french),
-        )
+        ]
+        if data["week_to_date"]:
+            to_date = f"{tile.to_date_value} (n = {formatting.count(tile.to_date_n, french)})"
+            row.append("" if tile.to_date_value is None else to_date)
+        table.add_row(*row)
     return table
 
 

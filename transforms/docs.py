@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from transforms.catalogue import load_catalogue
+from transforms.dimensions import load_components
 from transforms.schema import load_schema
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "warehouse.md"
@@ -61,6 +62,30 @@ order by rank;
 
 def _cell(value: object) -> str:
     return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _dimension_lines() -> list[str]:
+    """The four dimensions of an experience and their components (the `dimensions:` block of kpis.yaml)."""
+    lines = [
+        "## The four dimensions of an experience",
+        "",
+        "From the `dimensions:` block of `transforms/kpis.yaml` (seed 004): `marts.experience_dimensions`",
+        "scores each dimension from 0 to 100 as the mean (equal weights) of its components, each normalised",
+        "linearly on its scale, `100 x clamp((value - worst) / (best - worst), 0, 1)`. A component with no",
+        "observation in a scope (n = 0) does not apply there; every component that applies must reach its",
+        "min n, otherwise the score is NULL (`no_data`). The target is the mean of the components' targets",
+        "on the same scales.",
+        "",
+        "| dimension | component | English | français | unit | worst | best | target | min n | n counts | source |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in load_components():
+        lines.append(
+            f"| {c.dimension} ({_cell(c.dimension_label_fr)}) | `{c.component}` | {_cell(c.label_en)} | "
+            f"{_cell(c.label_fr)} | {_cell(c.unit)} | {c.worst:g} | {c.best:g} | {c.target:g} | {c.min_n} | "
+            f"{_cell(c.grain)} | {_cell(c.source)} |"
+        )
+    return [*lines, ""]
 
 
 def render_warehouse_doc() -> str:
@@ -118,7 +143,7 @@ def render_warehouse_doc() -> str:
             f"{kpi.tolerance} | {kpi.min_n} | {kpi.noise_band} | {kpi.min_effect} | {_cell(kpi.grain)} | "
             f"`marts.{kpi.source}` |"
         )
-    lines += ["", PARAMETERS, EXAMPLES]
+    lines += ["", *_dimension_lines(), PARAMETERS, EXAMPLES]
     return "\n".join(lines)
 
 

@@ -1,7 +1,9 @@
 """The continuous-progress dashboard as one self-contained HTML file (no network, no external asset).
 
-Reads the published snapshot (or any warehouse connection): KPI tiles of the latest ISO week from
-marts.progress_dashboard, open incidents first (each expandable to its findings and evidence), the
+Reads the published snapshot (or any warehouse connection): KPI tiles of the last complete ISO week
+from marts.progress_dashboard, each with the week to date beside it (marked partial) and its trend
+line over the complete weeks before (a week is complete once the marts hold a later day: the data
+says what "now" is, not the clock), open incidents first (each expandable to its findings and evidence), the
 latest targets digest, the weekly NPS with its 95 % band, service KPIs by channel, the complaints Pareto
 with its cost, and the open alerts (findings) for drill-down. Every text that comes from data is escaped by Jinja2's
 autoescape; charts are inline SVG. English and French, switched in the page.
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -22,8 +24,14 @@ from markupsafe import Markup
 
 from streams import formatting
 from streams.landing import write_atomically
+from warehouse.dashboard_dimensions import collect_dimensions
 from warehouse.dashboard_incidents import annotate as annotate_incidents
 from warehouse.db import table_exists
+
+# the daily marts whose latest day is the "as of" of the dashboard (the last day with data)
+DAILY_MARTS = ("kpi_service_daily", "kpi_experience_daily", "kpi_cases_daily")
+# complete weeks on a tile's trend line
+SPARK_WEEKS = 12
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,11 @@ class Tile:
     n: int
     value_fr: str = ""
     target_fr: str = ""
+    # the week to date beside the complete week (None when the tile itself is the week to date)
+    to_date_value: str | None = None
+    to_date_n: int | None = None
+    # the KPI's values over the complete weeks up to the tile's week, oldest first (its trend line)
+    spark: tuple[float, ...] = ()
 
 
 def format_value(value: float | None, unit: str, french: bool = False) -> str:
@@ -73,6 +86,9 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
     data: dict = {
         "tiles": [],
         "week": None,
+        "week_partial": False,
+        "week_to_date": None,
+        "latest_day": None,
         "nps_weeks": [],
         "channels": [],
         "pareto": [],
@@ -82,32 +98,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
         "digest": None,
     }
     if table_exists(con, "marts", "progress_dashboard"):
-        latest = con.execute(
-            "select max(period_start) from marts.progress_dashboard where period_type = 'week'"
-        ).fetchall()[0][0]
-        data["week"] = latest
-        for r in _rows(
-            con,
-            """
-                select kpi, label_en, label_fr, value, target, status, trend, n, unit
-                from marts.progress_dashboard
-                where period_type = 'week' and period_start = ? and scope = 'all' order by kpi""",
-            [latest],
-        ):
-            data["tiles"].append(
-                Tile(
-                    r["kpi"],
-                    r["label_en"],
-                    r["label_fr"],
-                    format_value(r["value"], r["unit"]),
-                    format_value(r["target"], r["unit"]),
-                    r["status"],
-                    r["trend"],
-                    r["n"],
-                    format_value(r["value"], r["unit"], french=True),
-                    format_value(r["target"], r["unit"], french=True),
-                )
-            )
+        data.update(_tiles(con))
     if table_exists(con, "marts", "kpi_experience_daily"):
         data["nps_weeks"] = _rows(
             con,
@@ -123,6 +114,8 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
                                       - ((p + .75) / (n + 3) - (d + .75) / (n + 3)) ^ 2) / (n + 3)) as moe
             from weeks order by week""",
         )
+        for w in data["nps_weeks"]:
+            w["partial"] = data["latest_day"] is not None and w["week"] + timedelta(days=6) >= data["latest_day"]
     if table_exists(con, "marts", "kpi_service_daily") and data["week"] is not None:
         data["channels"] = _rows(
             con,
@@ -180,41 +173,171 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
                      case severity when 'critical' then 0 when 'warning' then 1 else 2 end, first_fired_at desc
             limit 50""",
         )
+    data.update(collect_dimensions(con, data["latest_day"]))
     annotate_incidents(con, data)  # who acknowledged or snoozed, French scopes, severities and dates
     return data
 
 
-def _nps_svg(weeks: list[dict], width: int = 640, height: int = 200) -> str:
-    """Inline SVG: weekly NPS line with its 95 % band; numbers only, so nothing to escape."""
+def latest_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The last day the daily marts hold: the dashboard's "as of" (a week containing it is not over)."""
+    days = [
+        con.execute(f"select max(day) from marts.{name}").fetchall()[0][0]  # noqa: S608 - a name of DAILY_MARTS
+        for name in DAILY_MARTS
+        if table_exists(con, "marts", name)
+    ]
+    days = [d for d in days if d is not None]
+    return max(days) if days else None
+
+
+def _tiles(con: duckdb.DuckDBPyConnection) -> dict:
+    """Tiles of the last complete week (the last week with data before the one holding the latest day),
+    each with the week to date beside it; when no week is complete yet, the tiles show the week to date,
+    marked so."""
+    latest = latest_day(con)
+    if latest is None:
+        return {}
+    current = latest - timedelta(days=latest.weekday())
+    rows = _rows(
+        con,
+        """
+        select period_start, kpi, label_en, label_fr, value, target, status, trend, n, unit
+        from marts.progress_dashboard
+        where period_type = 'week' and scope = 'all' and period_start between ? and ?
+        order by kpi, period_start""",
+        [current - timedelta(days=7 * SPARK_WEEKS), current],
+    )
+    by_week: dict[date, dict[str, dict]] = {}
+    for r in rows:
+        by_week.setdefault(r["period_start"], {})[r["kpi"]] = r
+    # the last week before the current one that holds data (normally the one just before it)
+    week = max((start for start in by_week if start < current), default=current)
+    tiles = []
+    for kpi, r in sorted(by_week.get(week, {}).items()):
+        partial = by_week.get(current, {}).get(kpi) if week != current else None
+        spark = tuple(
+            float(row["value"])
+            for start, kpis in sorted(by_week.items())
+            if start <= week and (row := kpis.get(kpi)) is not None and row["value"] is not None
+        )
+        tiles.append(
+            Tile(
+                kpi,
+                r["label_en"],
+                r["label_fr"],
+                format_value(r["value"], r["unit"]),
+                format_value(r["target"], r["unit"]),
+                r["status"],
+                r["trend"],
+                r["n"],
+                format_value(r["value"], r["unit"], french=True),
+                format_value(r["target"], r["unit"], french=True),
+                to_date_value=None if partial is None else format_value(partial["value"], partial["unit"]),
+                to_date_n=None if partial is None else partial["n"],
+                spark=spark,
+            )
+        )
+    return {
+        "tiles": tiles,
+        "week": week,
+        "week_partial": week == current,
+        "week_to_date": current if week != current else None,
+        "latest_day": latest,
+    }
+
+
+def _spark_svg(values: tuple[float, ...], width: int = 150, height: int = 30) -> str:
+    """A tile's trend line (its KPI over the complete weeks, oldest first); numbers only."""
+    if len(values) < 2:
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    step = (width - 8) / (len(values) - 1)
+    points = [(4 + i * step, height - 4 - (v - lo) / span * (height - 8)) for i, v in enumerate(values)]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    x, y = points[-1]
+    return (
+        f'<svg class="spark" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="trend over {len(values)} weeks"><polyline points="{line}" class="line"/>'
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" class="dot"/></svg>'
+    )
+
+
+def _nps_svg(weeks: list[dict], width: int = 720, height: int = 280) -> str:
+    """Inline SVG: weekly NPS (points) with its 95 % band, a y axis in NPS points, the weeks on the x
+    axis with the answers (n) of each, the week to date drawn hollow and labelled; numbers and dates
+    only, so nothing to escape."""
     if not weeks:
         return ""
+    left, right, top, bottom = 56, 40, 16, 56
     lows = [w["nps"] - w["moe"] for w in weeks]
     highs = [w["nps"] + w["moe"] for w in weeks]
-    lo, hi = min(lows) - 5, max(highs) + 5
-    step = (width - 40) / max(len(weeks) - 1, 1)
+    tick = 10 if max(highs) - min(lows) <= 60 else 25
+    lo = max(-100, math.floor(min(lows) / tick) * tick)
+    hi = min(100, math.ceil(max(highs) / tick) * tick)
+    if hi <= lo:
+        lo, hi = lo - tick, hi + tick
+    step = (width - left - right) / max(len(weeks) - 1, 1)
 
-    def xy(i: int, v: float) -> str:
-        return f"{20 + i * step:.1f},{height - 20 - (v - lo) / (hi - lo) * (height - 40):.1f}"
+    def x(i: int) -> float:
+        return left + i * step
 
-    band = (
-        " ".join(xy(i, v) for i, v in enumerate(highs))
-        + " "
-        + " ".join(xy(i, v) for i, v in reversed(list(enumerate(lows))))
+    def y(v: float) -> float:
+        return top + (hi - max(lo, min(hi, v))) / (hi - lo) * (height - top - bottom)
+
+    parts = [f'<svg id="nps-chart" viewBox="0 0 {width} {height}" role="img" aria-label="NPS by week">']
+    for v in range(int(lo), int(hi) + 1, tick):
+        label = f"{v:+d}" if v else "0"
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" class="grid"/>'
+            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" class="tick" text-anchor="end">{label}</text>'
+        )
+    parts.append(
+        f'<line x1="{left}" x2="{left}" y1="{top}" y2="{height - bottom}" class="axis"/>'
+        f'<line x1="{left}" x2="{width - right}" y1="{height - bottom}" y2="{height - bottom}" class="axis"/>'
+        f'<text x="14" y="{(height - bottom + top) / 2:.0f}" class="axis-title" text-anchor="middle" '
+        f'transform="rotate(-90 14 {(height - bottom + top) / 2:.0f})">NPS (points, −100…+100)</text>'
     )
-    line = " ".join(xy(i, w["nps"]) for i, w in enumerate(weeks))
-    return (
-        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="NPS">'
-        f'<polygon points="{band}" class="band"/><polyline points="{line}" class="line"/></svg>'
+    band = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(highs)) + " "
+    band += " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(lows))))
+    complete = [i for i, w in enumerate(weeks) if not w.get("partial")]
+    line = " ".join(f"{x(i):.1f},{y(weeks[i]['nps']):.1f}" for i in complete)
+    parts.append(f'<polygon points="{band}" class="band"/><polyline points="{line}" class="line"/>')
+    every = max(1, math.ceil(len(weeks) / 8))
+    for i, w in enumerate(weeks):
+        partial = bool(w.get("partial"))
+        parts.append(
+            f'<circle cx="{x(i):.1f}" cy="{y(w["nps"]):.1f}" r="4" class="{"point partial" if partial else "point"}">'
+            f"<title>{w['week']}: NPS {w['nps']:+.1f} ± {w['moe']:.1f}, n = {w['n']}"
+            f"{' (week to date)' if partial else ''}</title></circle>"
+        )
+        if i % every == 0 or i == len(weeks) - 1:
+            label = f"{w['week']:%d/%m}" if isinstance(w["week"], date) else str(w["week"])
+            parts.append(
+                f'<text x="{x(i):.1f}" y="{height - bottom + 16}" class="tick" text-anchor="middle">'
+                f"{label}{'*' if partial else ''}</text>"
+                f'<text x="{x(i):.1f}" y="{height - bottom + 30}" class="tick n" text-anchor="middle">'
+                f"n={w['n']}</text>"
+            )
+    parts.append(
+        f'<text x="{width - right}" y="{height - 6}" class="axis-title" text-anchor="end">'
+        "week starting (day/month; * week to date, partial)</text></svg>"
     )
+    return "".join(parts)
 
 
 def render(con: duckdb.DuckDBPyConnection) -> str:
     template_text = resources.files("warehouse").joinpath("dashboard.html.j2").read_text()
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        # sections of other modules are template files of this package, included by name
+        loader=jinja2.FunctionLoader(lambda name: resources.files("warehouse").joinpath(name).read_text()),
+    )
     env.filters["pct"] = lambda v: format_value(v, "ratio")
     env.filters["secs"] = lambda v: format_value(v, "seconds")
     env.filters["kpi"] = format_value
     env.filters["kpi_fr"] = lambda v, unit: format_value(v, unit, french=True)
+    env.filters["spark"] = lambda values: Markup(_spark_svg(tuple(values)))  # numbers only
     env.filters["eur"] = lambda v: "–" if v is None else f"{v:,.0f} €".replace(",", "\u202f")
     data = collect(con)
 

@@ -1,10 +1,13 @@
-"""The dashboard in a real headless Chromium: loads without console errors, shows the marts' values,
-switches language, escapes text from events. A screenshot is kept in test-artifacts/."""
+"""The dashboard in a real headless Chromium: loads without console errors, shows the marts' values
+(the last complete week on the tiles, the week to date beside them marked partial, a trend line each),
+the NPS chart with its axes and n, the four-dimension radar with its labels and n, switches language,
+escapes text from events. A screenshot is kept in test-artifacts/."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -66,34 +69,74 @@ def test_dashboard_in_headless_chromium(tmp_path: Path, land) -> None:
     assert EVIL not in html and "&lt;img src=x" in html  # text from events is escaped
 
     con = duckdb.connect(str(settings.published_path), read_only=True)
-    latest = con.execute(
-        "select max(period_start) from marts.progress_dashboard where period_type = 'week'"
-    ).fetchall()[0][0]
-    expected = {
-        kpi: format_value(value, unit)
-        for kpi, value, unit in con.execute(
-            "select kpi, value, unit from marts.progress_dashboard where period_type = 'week' and scope = 'all' "
+    # The sample ends today: the week holding the latest day is not over (week to date); the tiles show
+    # the week before it, the last complete one.
+    latest = con.execute("select max(day) from marts.kpi_service_daily").fetchall()[0][0]
+    current = latest - timedelta(days=latest.weekday())
+    complete = current - timedelta(days=7)
+
+    def week_values(start: date) -> dict[str, tuple[str, int]]:
+        rows = con.execute(
+            "select kpi, value, unit, n from marts.progress_dashboard where period_type = 'week' and scope = 'all' "
             "and period_start = ?",
-            [latest],
+            [start],
         ).fetchall()
-    }
+        return {kpi: (format_value(value, unit), n) for kpi, value, unit, n in rows}
+
+    expected, to_date = week_values(complete), week_values(current)
+    assert expected and to_date
+    # the radar: the last complete month, or the month to date while the sample holds no earlier month
+    # (the sample covers the 14 days before today)
+    before = date(latest.year - (latest.month == 1), 12 if latest.month == 1 else latest.month - 1, 1)
+    radar = (
+        "select dimension, n from marts.experience_dimensions where period_type = 'month' and scope = 'all' "
+        "and period_start = ?"
+    )
+    dimensions = dict(con.execute(radar, [before]).fetchall()) or dict(
+        con.execute(radar, [latest.replace(day=1)]).fetchall()
+    )
     con.close()
+    assert set(dimensions) == {"relational", "service", "experiential", "emotional"}
 
     driver = browser()
     try:
         driver.get(page.as_uri())
         from selenium.webdriver.common.by import By
 
-        tiles = {
-            t.get_attribute("data-kpi"): t.find_element(By.CLASS_NAME, "value").text
-            for t in driver.find_elements(By.CLASS_NAME, "tile")
+        tiles = {t.get_attribute("data-kpi"): t for t in driver.find_elements(By.CLASS_NAME, "tile")}
+        assert {k: t.find_element(By.CLASS_NAME, "value").text for k, t in tiles.items()} == {
+            k: v for k, (v, _) in expected.items()
         }
-        assert tiles == expected
+        for kpi, tile in tiles.items():
+            # the week to date beside the complete week, marked partial, with its own value and n
+            beside = tile.find_element(By.CLASS_NAME, "to-date")
+            assert beside.get_attribute("data-period") == str(current)
+            value, n = to_date[kpi]
+            assert beside.text == f"WEEK TO DATE (partial, from {current}): {value} · n = {n}", kpi
+            # a trend line over the complete weeks (the sample holds two or three of them)
+            assert tile.find_element(By.CSS_SELECTOR, "svg.spark polyline").is_displayed()
+        header = driver.find_element(By.CSS_SELECTOR, "header .muted").text
+        assert f"Last complete week: starting {complete}" in header and f"from {current} (partial)" in header
+        # the NPS chart: a y axis in points, ticks, n under the weeks, the week to date marked
+        chart = driver.find_element(By.ID, "nps-chart")
+        texts = [t.text for t in chart.find_elements(By.TAG_NAME, "text")]
+        assert "NPS (points, −100…+100)" in texts and any(t.startswith("n=") for t in texts)
+        assert any(t.endswith("*") for t in texts) and len(chart.find_elements(By.CSS_SELECTOR, ".point.partial")) == 1
+        # the radar: four labelled axes, each with its n
+        radar = driver.find_element(By.ID, "radar")
+        labels = {
+            g.get_attribute("data-dimension"): g.text for g in radar.find_elements(By.CSS_SELECTOR, "g.axis-label")
+        }
+        assert set(labels) == set(dimensions)
+        for dimension, n in dimensions.items():
+            assert labels[dimension].endswith(f"n = {n}"), labels[dimension]
+        assert labels["service"].startswith("Service\n")
         label = driver.find_element(By.CSS_SELECTOR, '[data-kpi="answer_rate"] .label')
         assert label.text == "Answer rate"
         driver.find_element(By.ID, "lang").click()
         assert label.text == "Taux de décroché"
         assert driver.find_element(By.TAG_NAME, "h1").text == "Tableau de bord du progrès continu"
+        assert "Relationnelle" in radar.text and "SEMAINE EN COURS" in tiles["nps"].text
         assert driver.title != "pwned"
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []

@@ -39,6 +39,8 @@ def test_the_dashboard_is_built_after_the_daily_marts_it_reads() -> None:
         "kpi_cases_daily",
         "complaints_pareto",
         "progress_dashboard",
+        "experience_dimensions",
+        "experience_economics",
     }
 
 

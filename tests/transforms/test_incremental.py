@@ -33,9 +33,11 @@ REASONS = ("billing", "delivery", "technical")
 CATEGORIES = ("billing_error", "delivery_delay", "product_defect", "staff_attitude")
 TP_COLUMNS = (
     "event_id event_type occurred_at customer_id channel touchpoint contact_id outcome wait_s talk_s hold_s "
-    "acw_s reason case_id is_complaint category handle_s compensation_eur step_status"
+    "acw_s reason case_id is_complaint category handle_s compensation_eur step_status journey segment"
 ).split()
-SV_COLUMNS = "response_id occurred_at customer_id channel touchpoint survey nps csat ces expected emotion".split()
+SV_COLUMNS = (
+    "response_id occurred_at customer_id channel touchpoint survey nps csat ces expected emotion journey segment"
+).split()
 
 
 def as_text(value: Any) -> Any:
@@ -143,6 +145,16 @@ def random_events(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
                 "emotion": rng.choice((None, "joy", "anger", "fear", "surprise")),
             }
         )
+    # journeys, segments, step outcomes and relationship surveys (experience_dimensions, _economics),
+    # from a generator of their own so that the events above stay the same
+    other = random.Random(seed + 1000)
+    for row in touchpoints + surveys:
+        row["journey"] = other.choice((None, "billing", "delivery", "termination"))
+        row["segment"] = other.choice((None, "residential", "pro"))
+        if row.get("event_type") == "journey_step":
+            row["step_status"] = other.choice(("ok", "ok", "failed", "abandoned"))
+        if "response_id" not in row and "event_type" not in row and other.random() < 0.3:
+            row["survey"] = "relationship"
     for i, row in enumerate(touchpoints):
         row["event_id"] = f"e{seed}-{i}"
     for i, row in enumerate(surveys):

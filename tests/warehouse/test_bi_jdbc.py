@@ -86,6 +86,7 @@ def test_jdbc_1_4_reads_every_mart_of_the_snapshot_read_only(tmp_path: Path) -> 
     }
     live.close()
     assert {"kpi_service_daily", "kpi_experience_daily", "progress_dashboard", "alerts"} <= set(expected)
+    assert {"experience_dimensions", "experience_economics"} <= set(expected)
 
     done = subprocess.run(java_reader("once", str(snapshot)), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

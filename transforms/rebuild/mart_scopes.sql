@@ -66,3 +66,10 @@ select period_type, cast(case period_type
         else period_start + interval 1 month
     end as date)
 from periods;
+
+-- experience_economics: the months of every changed day (contacts, surveys and journey steps count in
+-- the month they happen) and the opening months of the changed cases (a case's handling and
+-- compensation count in the month it was opened, as in complaints_pareto)
+create or replace temp table rebuild_economics_months as
+select distinct cast(date_trunc('month', day) as date) as month
+from (select day from changed_days union select day from touched_case_days);

@@ -18,6 +18,7 @@ final as (
         channel,
         touchpoint,
         segment,
+        journey,
         reason,
         coalesce(is_complaint, false) as is_complaint,
         category,

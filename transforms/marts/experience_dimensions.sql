@@ -1,0 +1,310 @@
+-- The four dimensions of an experience (relational, service, experiential, emotional) per ISO week and
+-- month, for scope 'all', 'channel:<name>' and 'segment:<name>'. Each component is measured here from
+-- the marts or staging views that define it, then normalised and averaged with the scales, targets and
+-- min_n of temp table dimension_components (the `dimensions:` block of transforms/kpis.yaml, loaded
+-- by the runner). Only the periods of temp table rebuild_periods are built.
+-- Service components come from kpi_service_daily and kpi_cases_daily, which are kept per channel and
+-- not per segment: a segment's service dimension has no measured component (score NULL, no_data),
+-- rather than a second definition of service level, FCR and complaint rate.
+with periods as (
+    select 'week' as period_type union all select 'month'
+),
+
+needed_range as (
+    select min(period_start) as first_day, cast(max(period_start) + interval 1 month as date) as end_day
+    from rebuild_periods
+),
+
+service as (
+    select
+        periods.period_type,
+        cast(date_trunc(periods.period_type, s.day) as date) as period_start,
+        case when s.channel = 'all' then 'all' else 'channel:' || s.channel end as scope,
+        sum(s.offered) as offered,
+        sum(s.answered) as answered,
+        sum(s.answered_in_target) as answered_in_target,
+        sum(s.repeated) as repeated
+    from marts.kpi_service_daily as s
+    cross join periods
+    where s.queue = 'all'
+        and s.day >= (select first_day from needed_range)
+        and s.day < (select end_day from needed_range)
+    group by all
+),
+
+cases as (
+    select
+        periods.period_type,
+        cast(date_trunc(periods.period_type, c.day) as date) as period_start,
+        case when c.channel = 'all' then 'all' else 'channel:' || c.channel end as scope,
+        sum(c.complaints) as complaints,
+        sum(c.active_customers) as active_customer_days
+    from marts.kpi_cases_daily as c
+    cross join periods
+    where c.day >= (select first_day from needed_range)
+        and c.day < (select end_day from needed_range)
+    group by all
+),
+
+responses as (
+    select
+        periods.period_type,
+        cast(date_trunc(periods.period_type, r.day) as date) as period_start,
+        r.channel,
+        r.segment,
+        r.survey,
+        r.nps,
+        r.csat,
+        r.expected,
+        r.emotion,
+        r.is_promoter,
+        r.is_detractor,
+        r.is_negative_emotion
+    from staging.stg_survey_responses as r
+    cross join periods
+    where r.occurred_at >= staging.day_start((select first_day from needed_range))
+        and r.occurred_at < staging.day_start((select end_day from needed_range))
+),
+
+answers as (
+    select
+        period_type,
+        period_start,
+        case
+            when grouping(channel) = 0 then 'channel:' || channel
+            when grouping(segment) = 0 then 'segment:' || segment
+            else 'all'
+        end as scope,
+        count(nps) filter (where survey = 'relationship') as relationship_nps_n,
+        count(*) filter (where survey = 'relationship' and is_promoter) as relationship_promoters,
+        count(*) filter (where survey = 'relationship' and is_detractor) as relationship_detractors,
+        count(csat - expected) as expectation_n,
+        sum(csat - expected) as expectation_gap_sum,
+        count(emotion) as emotion_n,
+        count(*) filter (where is_negative_emotion) as negative_emotions,
+        count(*) filter (where emotion = 'joy') as joys
+    from responses
+    group by grouping sets ((period_type, period_start), (period_type, period_start, channel),
+        (period_type, period_start, segment))
+),
+
+-- journey steps are not in staging yet: read from raw.touchpoints with the sargable range first
+steps as (
+    select
+        periods.period_type,
+        cast(date_trunc(periods.period_type, staging.local_day(t.occurred_at)) as date) as period_start,
+        t.customer_id,
+        t.channel,
+        t.segment,
+        t.touchpoint,
+        t.step_status = 'ok' as went_well
+    from raw.touchpoints as t
+    cross join periods
+    where t.occurred_at >= staging.day_start((select first_day from needed_range))
+        and t.occurred_at < staging.day_start((select end_day from needed_range))
+        and t.event_type = 'journey_step'
+),
+
+journeys as (
+    select
+        period_type,
+        period_start,
+        case
+            when grouping(channel) = 0 then 'channel:' || channel
+            when grouping(segment) = 0 then 'segment:' || segment
+            else 'all'
+        end as scope,
+        count(*) as steps,
+        count(*) filter (where went_well) as steps_ok
+    from steps
+    group by grouping sets ((period_type, period_start), (period_type, period_start, channel),
+        (period_type, period_start, segment))
+),
+
+-- every touchpoint a customer went through (live contacts and journey steps) and whether it went well:
+-- a contact answered, a step ended ok
+touches as (
+    select period_type, period_start, customer_id, channel, segment, touchpoint, went_well from steps
+    union all
+    select
+        periods.period_type,
+        cast(date_trunc(periods.period_type, c.day) as date),
+        c.customer_id,
+        c.channel,
+        c.segment,
+        c.queue,
+        c.outcome = 'answered'
+    from staging.stg_contacts as c
+    cross join periods
+    where c.occurred_at >= staging.day_start((select first_day from needed_range))
+        and c.occurred_at < staging.day_start((select end_day from needed_range))
+),
+
+-- one row per customer of the period: did every touchpoint go well, and were there two distinct
+-- ones at least (min < max: the same as count(distinct touchpoint) >= 2, for less work)
+customer_periods as (
+    select
+        period_type,
+        period_start,
+        customer_id,
+        bool_and(went_well) as all_went_well,
+        min(touchpoint) < max(touchpoint) as several
+    from touches
+    group by period_type, period_start, customer_id
+),
+
+-- the same per channel and per segment, for the customers with several touchpoints in the period
+-- only (no other can have several in one channel or segment): most customers are left out here
+customer_scopes as (
+    select
+        t.period_type,
+        t.period_start,
+        case when grouping(t.channel) = 0 then 'channel:' || t.channel else 'segment:' || t.segment end as scope,
+        bool_and(t.went_well) as all_went_well
+    from touches as t
+    semi join customer_periods as c
+        on c.period_type = t.period_type
+        and c.period_start = t.period_start
+        and c.customer_id = t.customer_id
+        and c.several
+    group by grouping sets ((t.period_type, t.period_start, t.channel, t.customer_id),
+        (t.period_type, t.period_start, t.segment, t.customer_id))
+    having min(t.touchpoint) < max(t.touchpoint)
+),
+
+-- one row per customer and scope with at least two distinct touchpoints in the period
+customer_touches as (
+    select period_type, period_start, 'all' as scope, all_went_well from customer_periods where several
+    union all
+    select period_type, period_start, scope, all_went_well from customer_scopes
+),
+
+consistency as (
+    select
+        period_type,
+        period_start,
+        scope,
+        count(*) as customers,
+        count(*) filter (where all_went_well) as consistent
+    from customer_touches
+    group by all
+),
+
+-- every component: its value and the observations behind it (n); a value with n = 0 is NULL
+components_long as (
+    select period_type, period_start, scope, 'service_level' as component,
+        answered_in_target / nullif(offered, 0) as value, offered as n
+    from service
+    union all
+    select period_type, period_start, scope, 'fcr_rate', 1 - repeated / nullif(answered, 0), answered from service
+    union all
+    select period_type, period_start, scope, 'complaint_rate', complaints / nullif(active_customer_days, 0),
+        active_customer_days
+    from cases
+    union all
+    select period_type, period_start, scope, 'relationship_nps',
+        100.0 * (relationship_promoters - relationship_detractors) / nullif(relationship_nps_n, 0),
+        relationship_nps_n
+    from answers
+    union all
+    select period_type, period_start, scope, 'expectation_gap', expectation_gap_sum / nullif(expectation_n, 0),
+        expectation_n
+    from answers
+    union all
+    select period_type, period_start, scope, 'negative_emotion_rate', negative_emotions / nullif(emotion_n, 0),
+        emotion_n
+    from answers
+    union all
+    select period_type, period_start, scope, 'joy_rate', joys / nullif(emotion_n, 0), emotion_n from answers
+    union all
+    select period_type, period_start, scope, 'consistency_rate', consistent / customers, customers
+    from consistency
+    union all
+    select period_type, period_start, scope, 'journey_success_rate', steps_ok / steps, steps from journeys
+),
+
+-- the periods to build and their scopes: every scope with a measured component
+scopes as (
+    select distinct period_type, period_start, scope
+    from components_long
+    where scope is not null
+        and (period_type, period_start) in (select (period_type, period_start) from rebuild_periods)
+),
+
+-- every catalogue component of every scope, measured or not (n = 0)
+scored as (
+    select
+        s.period_type,
+        s.period_start,
+        s.scope,
+        d.dimension,
+        d.dimension_label_en,
+        d.dimension_label_fr,
+        d.tolerance,
+        d.component,
+        d.min_n,
+        c.value,
+        coalesce(cast(c.n as bigint), 0) as n,
+        -- (greatest and least skip NULLs: an unmeasured value must stay NULL)
+        case when c.value is not null
+            then 100 * greatest(0, least(1, (c.value - d.worst) / (d.best - d.worst))) end as score,
+        100 * greatest(0, least(1, (d.target - d.worst) / (d.best - d.worst))) as target_score
+    from scopes as s
+    cross join dimension_components as d
+    left join components_long as c
+        on c.period_type = s.period_type
+        and c.period_start = s.period_start
+        and c.scope = s.scope
+        and c.component = d.component
+),
+
+-- A component with no observation in the scope (n = 0: no live contact on email, no case filed by
+-- phone, no journey step in the data) does not apply there and is left out; every component that
+-- applies must reach its min_n. Lists in component order, so that the sums are added in one order
+-- whatever the build.
+dimensions as (
+    select
+        period_type,
+        period_start,
+        scope,
+        dimension,
+        any_value(dimension_label_en) as label_en,
+        any_value(dimension_label_fr) as label_fr,
+        any_value(tolerance) as tolerance,
+        count(*) filter (where n > 0) as applicable,
+        count(*) filter (where n > 0 and n >= min_n) as counted,
+        coalesce(min(n) filter (where n > 0), 0) as n,
+        list_sum(list(score order by component) filter (where n > 0)) / count(*) filter (where n > 0) as mean_score,
+        coalesce(
+            list_sum(list(target_score order by component) filter (where n > 0)) / count(*) filter (where n > 0),
+            list_sum(list(target_score order by component)) / count(*)
+        ) as target,
+        list(
+            {'component': component, 'value': value, 'score': score, 'n': n, 'min_n': min_n} order by component
+        ) as component_list
+    from scored
+    group by period_type, period_start, scope, dimension
+),
+
+final as (
+    select
+        period_type,
+        period_start,
+        scope,
+        dimension,
+        label_en,
+        label_fr,
+        case when applicable > 0 and counted = applicable then mean_score end as score,
+        n,
+        cast(to_json(component_list) as varchar) as components,
+        target,
+        case
+            when applicable = 0 or counted < applicable then 'no_data'
+            when mean_score >= target then 'green'
+            when mean_score >= target - tolerance then 'amber'
+            else 'red'
+        end as status
+    from dimensions
+)
+
+select * from final
