@@ -41,6 +41,10 @@ class _Answers:
         """One survey answer from a latent satisfaction `s` (about the NPS scale) and effort (CES scale)."""
         if t >= self.end_ts:
             return
+        for since, toward, factor in self._mixes:
+            # a mix shift: the other channels' survey invitations reach 1/factor of their customers
+            if t >= since and channel != toward and self.rng.random() * factor >= 1:
+                return
         # Survey fatigue rule: a customer answers at most one survey per quarantine period. It also keeps
         # answers independent of each other (no cluster of a customer's repeat contacts), as the tests of
         # the drift detector assume. The lead-in answers are not sent but count for the rule.
@@ -66,7 +70,8 @@ class _Answers:
                 # NPS from N to (1 - p) N - p, a drop of p (N + 1); p follows from the NPS measured before.
                 before = drop.answers_before
                 base = (drop.promoters_before - drop.detractors_before) / before if before >= 30 else 0.25
-                if rng.random() < min(1.0, drop.points / 100 / (base + 1)):
+                grown = min(1.0, (t - drop.since) / drop.ramp_s) if drop.ramp_s else 1.0  # a gradual decline
+                if rng.random() < grown * min(1.0, drop.points / 100 / (base + 1)):
                     s = 6.4 - abs(rng.gauss(0, 2.2))
                     effort = None if effort is None else effort - 2.0
                     topic = "incident-chat" if channel == "chat" else "incident"

@@ -238,10 +238,13 @@ class _World(_Stories, _Answers):
         self._drops: list[_NpsDrop] = []
         self._spikes: dict[str, list[tuple[int, float]]] = {}
         self._bursts: dict[str, list[tuple[int, float]]] = {}
+        self._mixes: list[tuple[int, str, float]] = []  # since, channel the answers move toward, factor
         for s in scenarios:
             since = int(s.starts_at(self.end).timestamp())
             if s.kind == "nps-drop":
-                self._drops.append(_NpsDrop(s.dimension, s.value, since, s.magnitude))
+                self._drops.append(_NpsDrop(s.dimension, s.value, since, s.magnitude, s.ramp_seconds))
+            elif s.kind == "mix-shift":
+                self._mixes.append((since, s.value, s.magnitude))
             elif s.kind == "wait-spike":
                 self._spikes.setdefault(s.value, []).append((since, s.magnitude))
             else:

@@ -1,4 +1,4 @@
-"""What a run injects (`nps-drop`, `wait-spike`, `complaint-burst`) and the options of a run."""
+"""What a run injects (`nps-drop`, `wait-spike`, `complaint-burst`, `mix-shift`) and the options of a run."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ _SCENARIO_SCOPES: dict[str, tuple[str, ...]] = {
     "nps-drop": ("channel", "segment", "touchpoint"),
     "wait-spike": ("queue",),
     "complaint-burst": ("category",),
+    "mix-shift": ("channel",),
 }
 _SCENARIO_MAGNITUDE: dict[str, tuple[str, float]] = {
     "nps-drop": ("points", 15.0),
     "wait-spike": ("factor", 3.0),
     "complaint-burst": ("factor", 4.0),
+    "mix-shift": ("factor", 3.0),
 }
+# optional keys of a kind beyond its scope, `from` and its magnitude
+_SCENARIO_OPTIONS: dict[str, tuple[str, ...]] = {"nps-drop": ("ramp",)}
 _SCOPE_VALUES: dict[str, tuple[str, ...]] = {
     "channel": CHANNEL_NAMES,
     "segment": SEGMENT_NAMES,
@@ -27,17 +31,27 @@ _SCOPE_VALUES: dict[str, tuple[str, ...]] = {
     "category": CATEGORY_NAMES,
 }
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([dh])$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([dh])$")
 
 
 @dataclass(frozen=True)
 class Scenario:
     """A change of the simulated process from a moment on (see `parse_scenario` for the syntax)."""
 
-    kind: str  # nps-drop | wait-spike | complaint-burst
-    dimension: str  # channel | segment | touchpoint (nps-drop), queue (wait-spike), category (complaint-burst)
+    kind: str  # nps-drop | wait-spike | complaint-burst | mix-shift
+    # channel | segment | touchpoint (nps-drop), queue (wait-spike), category (complaint-burst), channel (mix-shift)
+    dimension: str
     value: str
     magnitude: float  # NPS points (nps-drop) or a factor (the others)
     since: str = "-7d"  # -Nd / -Nh before the end of the simulation, or a UTC date YYYY-MM-DD
+    ramp: str = ""  # nps-drop: Nd / Nh over which the drop grows from 0 to its points ("": at once)
+
+    @property
+    def ramp_seconds(self) -> int:
+        found = _DURATION.match(self.ramp)
+        if not found:
+            return 0
+        return round(float(found.group(1)) * (86_400 if found.group(2) == "d" else 3_600))
 
     def starts_at(self, end: datetime) -> datetime:
         relative = _RELATIVE.match(self.since)
@@ -50,14 +64,18 @@ class Scenario:
         """One readable sentence, e.g. 'nps-drop: NPS on channel chat 15 points lower from 2026-11-19 14:37 UTC'."""
         when = f"from {self.starts_at(end):%Y-%m-%d %H:%M} UTC"
         if self.kind == "nps-drop":
-            return f"nps-drop: NPS on {self.dimension} {self.value} {self.magnitude:g} points lower {when}"
+            gradually = f", growing over {self.ramp}" if self.ramp else ""
+            return f"nps-drop: NPS on {self.dimension} {self.value} {self.magnitude:g} points lower {when}{gradually}"
+        if self.kind == "mix-shift":
+            return f"mix-shift: survey answers of channels other than {self.value} x1/{self.magnitude:g} {when}"
         if self.kind == "wait-spike":
             return f"wait-spike: waits on queue {self.value} x{self.magnitude:g} {when}"
         return f"complaint-burst: {self.value} complaints x{self.magnitude:g} {when}"
 
     def __str__(self) -> str:
         key = _SCENARIO_MAGNITUDE[self.kind][0]
-        return f"{self.kind}:{self.dimension}={self.value}:from={self.since}:{key}={self.magnitude:g}"
+        ramp = f":ramp={self.ramp}" if self.ramp else ""
+        return f"{self.kind}:{self.dimension}={self.value}:from={self.since}:{key}={self.magnitude:g}{ramp}"
 
 
 def _allowed(values: tuple[str, ...]) -> str:
@@ -67,10 +85,15 @@ def _allowed(values: tuple[str, ...]) -> str:
 def parse_scenario(text: str) -> Scenario:
     """Parse `kind:key=value:key=value`, e.g. `nps-drop:channel=chat:from=-7d:points=15`.
 
-    Kinds and keys: nps-drop (one of channel | segment | touchpoint, from, points), wait-spike (queue,
-    from, factor), complaint-burst (category, from, factor). `from` is `-Nd` or `-Nh` before the end
-    of the simulation or a UTC date `YYYY-MM-DD` (default -7d); points default to 15, factors to 3 (wait)
-    and 4 (complaints). Raises ValueError naming the bad part and what is allowed.
+    Kinds and keys: nps-drop (one of channel | segment | touchpoint, from, points, ramp), wait-spike
+    (queue, from, factor), complaint-burst (category, from, factor), mix-shift (channel, from, factor).
+    `from` is `-Nd` or `-Nh` before the end of the simulation or a UTC date `YYYY-MM-DD` (default -7d);
+    points default to 15, factors to 3 (wait, mix) and 4 (complaints). `ramp=Nd` (or `Nh`) makes an
+    nps-drop gradual: it grows linearly from 0 at `from` to its points N days later
+    (`nps-drop:channel=chat:from=-21d:points=15:ramp=21d`: a decline over the last 3 weeks).
+    `mix-shift:channel=chat:factor=3`: from `from` on, the other channels get 3 times fewer survey
+    answers, so the answers move toward the chat while no channel's scores change.
+    Raises ValueError naming the bad part and what is allowed.
     """
     parts = text.strip().split(":")
     kind = parts[0]
@@ -80,7 +103,7 @@ def parse_scenario(text: str) -> Scenario:
         )
     scopes = _SCENARIO_SCOPES[kind]
     magnitude_key, magnitude = _SCENARIO_MAGNITUDE[kind]
-    allowed_keys = (*scopes, "from", magnitude_key)
+    allowed_keys = (*scopes, "from", magnitude_key, *_SCENARIO_OPTIONS.get(kind, ()))
     found: dict[str, str] = {}
     for part in parts[1:]:
         key, sep, value = part.partition("=")
@@ -121,7 +144,12 @@ def parse_scenario(text: str) -> Scenario:
         raise ValueError(f"scenario {text!r}: points must be in (0, 100], got {magnitude:g}")
     if kind != "nps-drop" and not 0 < magnitude <= 50:
         raise ValueError(f"scenario {text!r}: factor must be in (0, 50], got {magnitude:g}")
-    return Scenario(kind, dimension, value, magnitude, since)
+    if kind == "mix-shift" and magnitude < 1:
+        raise ValueError(f"scenario {text!r}: factor must be >= 1 (the other channels' answers / factor)")
+    ramp = found.get("ramp", "")
+    if ramp and not _DURATION.match(ramp):
+        raise ValueError(f"scenario {text!r}: ramp={ramp!r} is not a duration Nd / Nh (e.g. ramp=21d)")
+    return Scenario(kind, dimension, value, magnitude, since, ramp)
 
 
 # -- options, summary, sinks ----------------------------------------------------------------------------
@@ -153,6 +181,7 @@ class _NpsDrop:
     value: str
     since: int  # epoch seconds
     points: float
+    ramp_s: int = 0  # seconds over which the drop grows to its points (0: at once)
     answers_before: int = 0
     promoters_before: int = 0
     detractors_before: int = 0

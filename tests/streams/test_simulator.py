@@ -83,6 +83,14 @@ def test_parse_scenario_reads_the_documented_syntax() -> None:
     assert burst.starts_at(END) == datetime(2026, 11, 20, tzinfo=UTC)
     assert parse_scenario("nps-drop:segment=premium:from=-36h:points=10").starts_at(END) == END - timedelta(hours=36)
     assert parse_scenario("nps-drop:touchpoint=web_chat").value == "web_chat"
+    # a gradual decline: the drop grows over `ramp`; a mix shift toward a channel
+    decline = parse_scenario("nps-drop:channel=chat:from=-21d:points=15:ramp=21d")
+    assert decline == Scenario("nps-drop", "channel", "chat", 15.0, "-21d", "21d")
+    assert decline.ramp_seconds == 21 * 86_400
+    assert parse_scenario(str(decline)) == decline and decline.describe(END).endswith("growing over 21d")
+    assert parse_scenario("nps-drop:segment=pro:ramp=36h").ramp_seconds == 36 * 3_600
+    mix = parse_scenario("mix-shift:channel=chat")
+    assert mix == Scenario("mix-shift", "channel", "chat", 3.0) and parse_scenario(str(mix)) == mix
 
 
 @pytest.mark.parametrize(
@@ -101,6 +109,10 @@ def test_parse_scenario_reads_the_documented_syntax() -> None:
         ("wait-spike:queue=web_chat:factor=0", ["factor", "(0, 50]"]),
         ("complaint-burst:category=noise", ["'noise'", "delivery_delay", "billing_error"]),
         ("complaint-burst:category=delivery_delay:points=3", ["'points'", "category, from, factor"]),
+        ("nps-drop:channel=chat:ramp=soon", ["ramp='soon'", "Nd / Nh"]),
+        ("wait-spike:queue=web_chat:ramp=2d", ["'ramp'", "queue, from, factor"]),
+        ("mix-shift:segment=pro", ["'segment'", "channel, from, factor"]),
+        ("mix-shift:channel=chat:factor=0.5", ["factor", ">= 1"]),
     ],
 )
 def test_parse_scenario_names_the_bad_part_and_what_is_allowed(text: str, mentions: list[str]) -> None:
