@@ -4,7 +4,8 @@ A CX lead is told about incidents, not findings (DESIGN.md "Incidents"). One run
 
 1. Localise the root of each firing finding: from its scope, descend into the partition of that scope
    (all -> channels or segments, channel -> its touchpoints) while ONE child that itself fires accounts
-   for at least ROOT_SHARE of the node's change. The child's contribution to the parent's change is split
+   for at least ROOT_SHARE of the node's change (when the mix of one partition accounts for more than MIX_SHARE
+   of it, only that partition's children qualify). The child's contribution to the parent's change is split
    into a rate part (its score moved) and a mix part (its share of answers moved toward or away from it):
    w'v' - wv summed over children = rate + mix, rate_c = (w_c + w'_c)/2 (v'_c - v_c),
    mix_c = (w'_c - w_c) ((v_c + v'_c)/2 - (V + V')/2), which add up exactly to the parent's change.
@@ -37,6 +38,9 @@ from warehouse.db import transaction
 
 # A child scope is the root when it accounts for at least this share of its parent's change.
 ROOT_SHARE = 0.8
+# When, over one partition of a scope, answers moving between its children (the mix) account for more
+# than this share of the scope's change, the children of the other partitions cannot be its root.
+MIX_SHARE = 0.5
 KPI_ORDER = ("nps", "csat", "ces_easy_rate", "answer_rate", "service_level", "fcr_rate", "aht_s")
 LEVERS = service_levers()  # the KPI catalogue marks them (service_lever: true)
 DRIFT_RULES = frozenset({*RULES.values(), "distribution_drift"})
@@ -136,11 +140,16 @@ def localise(finding: Finding, tested: dict[str, Finding], firing: set[str], cha
     node = finding.test.scope
     while True:
         best: tuple[float, str] | None = None
+        decomposed = []
         for partition in _partitions(node, set(tested), channel_of):
             parts = decompose({s: tested[s] for s in partition})
             total = sum(r + m for r, m in parts.values())
-            if not total:
-                continue
+            if total:
+                decomposed.append((parts, total))
+        # A mix shift over one partition (answers moved toward a worse channel) also moves every scope that
+        # crosses it (each segment's own channel mix moved): only that partition's children can be the root.
+        mixed = [(parts, total) for parts, total in decomposed if sum(m for _, m in parts.values()) / total > MIX_SHARE]
+        for parts, total in mixed or decomposed:
             for scope, (rate, mix) in parts.items():
                 share = (rate + mix) / total
                 if scope in firing and share >= ROOT_SHARE and (best is None or share > best[0]):

@@ -13,8 +13,10 @@ import pytest
 
 from cxpulse.config import Settings
 from quality import alerts, incidents, notifications, wording
-from quality.drift import RULES, Windows, detect
+from quality.drift import RULES, Finding, Side, Windows, detect
+from quality.drift import Test as DriftTest  # not a pytest class
 from streams import alert_contract
+from transforms.catalogue import load_catalogue
 from transforms.runner import create_views
 from warehouse.db import connect
 
@@ -303,3 +305,30 @@ def test_an_incident_that_worsens_is_told_once_more(con) -> None:
     assert [(t.event, t.incident.severity) for t in second] == [("severity_changed", "critical")]
     assert second[0].incident.incident_id == first[0].incident.incident_id
     assert len(incidents.load(con)) == 1
+
+
+def test_a_segment_that_fell_only_by_the_channel_mix_is_not_the_root() -> None:
+    """Answers moved from phone (NPS 30) to chat (NPS 0), both stable. Residential, 90 % of the answers, fell
+    with the total (its own channel mix moved): 95 % of the change of `all` as a rate, and it fires. The
+    channels' mix explains the whole change, so the root is `all`, explained by the mix, not the segment."""
+    kpi = load_catalogue()["nps"]
+    windows = Windows.ending(START + timedelta(days=90), 7, 28)
+
+    def finding(scope: str, n_base: int, v_base: float, n_cur: int, v_cur: float) -> Finding:
+        test = DriftTest("nps", scope, Side(n_cur), Side(n_base), v_cur, v_base, 1e-6)
+        return Finding(test, kpi, True, "significant and material", windows)
+
+    tested = {
+        "all": finding("all", 4_000, 21.0, 1_000, 9.6),
+        "channel:chat": finding("channel:chat", 1_200, 0.0, 700, 0.0),
+        "channel:phone": finding("channel:phone", 2_800, 30.0, 300, 30.0),
+        "segment:residential": finding("segment:residential", 3_600, 21.0, 900, 9.0),
+        "segment:pro": finding("segment:pro", 400, 21.0, 100, 15.0),
+    }
+    firing = {"all", "segment:residential"}
+    root = incidents.localise(tested["all"], tested, firing, {})
+    assert root.scope == "all" and root.mix_share is not None and root.mix_share > 0.9
+    # the same fall of the segment with the channel mix unchanged is the segment's own: it is the root
+    tested["channel:chat"] = finding("channel:chat", 1_200, 0.0, 300, -12.0)
+    tested["channel:phone"] = finding("channel:phone", 2_800, 30.0, 700, 13.0)
+    assert incidents.localise(tested["all"], tested, firing, {}).scope == "segment:residential"
