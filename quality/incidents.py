@@ -290,6 +290,16 @@ def group(
             home = next((g for g in groups if inside(root.scope, g.root.scope, channel_of)), None)
             if home is None:
                 home = Group(root, alert.kpi)
+                # A channel root takes in the incidents of its touchpoints opened before it by more severe
+                # findings (a touchpoint's small sample moves further): one cause on the channel, one incident.
+                nested = [
+                    g
+                    for g in groups
+                    if root.scope.startswith("channel:") and inside(g.root.scope, root.scope, channel_of)
+                ]
+                for g in nested:
+                    home.members.extend(g.members)
+                    groups.remove(g)
                 groups.append(home)
         home.members.append(alert)
     # the Evidently twin of a shift joins the shift's incident; other findings stay out of incidents

@@ -62,3 +62,12 @@ def test_stable_weeks_raise_less_than_one_false_incident_per_100_scope_weeks(con
     stable = power.stable_weeks(con, 30, Settings(), sizes=(300, 1_000))
     assert stable["scope_weeks"] == 30 * power.SCOPES_TESTED
     assert stable["false_incidents"] <= 1 and stable["per_100_scope_weeks"] < 1
+
+
+def test_a_chat_drop_first_seen_on_one_touchpoint_is_one_incident_on_the_chat(con) -> None:
+    # 10 points on 1,000 chat answers a week: in these two seeds a touchpoint's finding is more severe than the
+    # channel's (its smaller sample moved further), so it was grouped first and opened an incident of its own;
+    # the channel's findings then opened a second one for the same cause
+    for seed in (8, 10):
+        table = power.answers(np.random.default_rng([100, 1_000, seed]), 1_000, 10)
+        assert power.first_run(con, table, Settings()) == ["channel:chat"]
