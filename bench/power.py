@@ -251,13 +251,17 @@ def svg(cells: list[Cell]) -> str:
         path = " ".join(f"{x(w):.1f},{y(r):.1f}" for w, r in line)
         out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2.5"/>')
         out += [f'<circle cx="{x(w):.1f}" cy="{y(r):.1f}" r="3.5" fill="{colour}"/>' for w, r in line]
-        ly = top + 12 + row * 20
+        ly = top + 32 + row * 20
         out.append(
             f'<line x1="{width - right + 14}" x2="{width - right + 38}" y1="{ly}" y2="{ly}" '
             f'stroke="{colour}" stroke-width="2.5"/>'
         )
         out.append(f'<text x="{width - right + 44}" y="{ly + 4}">−{points} NPS points</text>')
-    out.append(f'<text x="{width - right + 14}" y="{top + 12 + len(EFFECTS) * 20 + 6}" fill="#555">effect size</text>')
+    out.append(f'<text x="{width - right + 14}" y="{top + 14}" fill="#555">size of the drop</text>')
+    out.append(
+        f'<text x="{width - right + 14}" y="{top + 32 + len(EFFECTS) * 20 + 10}" fill="#555">'
+        f"{cells[0].seeds} seeds per point</text>"
+    )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -44,8 +44,9 @@ The model
   about `points` (with `ramp=21d`, gradually: the share grows linearly over 21 days); `wait-spike`
   multiplies the waits of a queue (abandonment and scores follow); `complaint-burst` multiplies the
   rate of a complaint category; `mix-shift` makes the survey answers of the other channels `factor`
-  times rarer, so the answers move toward one channel while no channel's scores change (the chat,
-  NPS ~16 against ~30 elsewhere, pulls the overall NPS down by its weight alone).
+  times rarer, so the answers move toward one channel while no channel's scores change (the chat is
+  only a few points below the other channels here: combined with an nps-drop on it from the start,
+  it pulls the overall NPS down by its weight alone).
 - **Noise.** Malformed messages (one of the classes the consumer rejects) and redeliveries of the
   same bytes are drawn from a random stream of their own, so the valid events do not depend on the
   malformed and duplicate rates.
