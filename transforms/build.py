@@ -18,7 +18,9 @@ were, so the next run redoes the work). The SQL of each step is a file of transf
   the rows it replaces (backlog anchors, counts of unchanged days).
 - Each mart (the `.sql` files of transforms/marts/, in an order derived from what they read: see
   transforms/dag.py) deletes the slices of its scope (`rebuild` in its schema.yaml entry) and
-  inserts them again; `fcr_final` is refreshed on every row.
+  inserts them again; `fcr_final` is refreshed on every row. A mart of PYTHON_STEPS first runs its
+  Python step, which fills the temp tables its SQL reads for the slices of its scope (marts.drivers:
+  the relative weights of transforms/drivers.py), in the same transaction.
 
 In an incremental build every read of the raw tables is bounded by a sargable range on `occurred_at`
 (from the temp scope tables: DuckDB turns it into a row-group filter), so with raw rows stored
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -47,7 +50,7 @@ from typing import Any
 import duckdb
 
 from cxpulse.config import Settings
-from transforms import calendar, catalogue, dimensions
+from transforms import calendar, catalogue, dimensions, drivers
 from transforms.dag import build_order, references
 from transforms.schema import SchemaTestError, load_schema, run_schema_tests
 from transforms.sql import bound, identifier, model_names, model_sql, run_file, statements
@@ -58,6 +61,12 @@ log = logging.getLogger(__name__)
 # Staging models kept as tables, incrementally, by the steps of transforms/rebuild/ (case_scope,
 # changed_cases); every other file of transforms/staging/ is a view.
 STAGING_TABLES: tuple[str, ...] = ("stg_cases",)
+
+# Marts whose SQL reads temp tables that a Python step fills first, for the slices of the mart's scope
+# (the step gets the build's parameters).
+PYTHON_STEPS: dict[str, Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], None]] = {
+    "drivers": drivers.estimate,
+}
 
 
 @dataclass(frozen=True)
@@ -243,6 +252,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
         rows = {}
         for spec in MART_SPECS:
             if full or scope[spec.name]:
+                if spec.name in PYTHON_STEPS:
+                    PYTHON_STEPS[spec.name](con, parameters)
                 _build_mart(con, spec, parameters, full)
             rows[spec.name] = _count(con, spec.name)
         _refresh_fcr_final(con, parameters)

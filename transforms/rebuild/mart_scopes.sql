@@ -73,3 +73,19 @@ from periods;
 create or replace temp table rebuild_economics_months as
 select distinct cast(date_trunc('month', day) as date) as month
 from (select day from changed_days union select day from touched_case_days);
+
+-- drivers: the periods above (their days reach back over the FCR window of the contacts that answers
+-- follow, and the period after each covers the answer window, at most 168 h), and the periods of the
+-- answers linked to a changed case (whether it is a complaint may have changed)
+create or replace temp table rebuild_driver_periods as
+with linked_days as (
+    select distinct day
+    from staging.stg_survey_responses
+    where case_id in (select case_id from changed_case_ids)
+)
+
+select period_type, period_start from rebuild_periods
+union
+select 'week', cast(date_trunc('week', day) as date) from linked_days
+union
+select 'month', cast(date_trunc('month', day) as date) from linked_days;

@@ -1,0 +1,311 @@
+"""Key-driver analysis of marts.drivers: which service levers weigh on NPS and CSAT (Johnson's relative weights).
+
+The build step of marts.drivers (`estimate`, run by transforms/build.py just before the mart's SQL):
+
+1. transforms/levers/answer_levers.sql -> temp table `answer_levers`: one row per answer of the periods
+   to rebuild (temp table rebuild_driver_periods), with its levers (NULL where a lever does not apply).
+2. Per period (ISO week, month), scope (`all`, `channel:<name>`, `segment:<name>`) and outcome (`nps` 0-10,
+   `csat` 1-5): Johnson's relative weights of the outcome's levers (closed form: the eigen-decomposition
+   of the levers' correlation matrix), with percentile bootstrap 95 % intervals -> temp table
+   `driver_estimates`. transforms/marts/drivers.sql adds the performance and the quadrant.
+
+Correlations are pairwise: each pair of columns over the answers where both are present (a lever that
+does not apply to an answer is NULL there). Pairwise matrices can be slightly indefinite: eigenvalues
+are floored at EIGEN_FLOOR. A lever with fewer than `min_n` answers with the outcome, or no variance,
+leaves the model; a model with fewer than `min_n` answers with its outcome has no row.
+
+Johnson (2000): with R_xx = V diag(l) V' and Lambda = R_xx^(1/2) = V diag(sqrt l) V', beta = Lambda^-1 r_xy;
+the raw weight of lever j is sum_k Lambda_jk^2 beta_k^2. The weights sum to R^2 = r_xy' R_xx^-1 r_xy.
+
+Deterministic: answers are read in response_id order and each model's random stream is seeded from
+the catalogue's `bootstrap_seed` and the model's key, so a rebuild (incremental or full) gives the
+same numbers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import yaml
+
+from transforms.catalogue import load_catalogue
+from transforms.sql import bound, identifier, model_sql
+
+OUTCOMES: tuple[str, ...] = ("nps", "csat")
+EIGEN_FLOOR = 1e-6
+MAX_WINDOW_H = 168  # the rebuild scope reaches one period after a change: see kpis.yaml
+_LEVER_KEYS = ("label_en", "label_fr", "unit", "higher_is_better", "applies_to", "performance", "outcomes")
+_SETTINGS = ("answer_window_h", "min_n", "bootstrap_samples", "bootstrap_groups", "bootstrap_seed")
+
+
+class DriverCatalogueError(ValueError):
+    """The `drivers:` block of kpis.yaml is invalid; the message names the lever and the key."""
+
+
+@dataclass(frozen=True)
+class Lever:
+    id: str
+    label_en: str
+    label_fr: str
+    unit: str
+    higher_is_better: bool
+    applies_to: str
+    performance: str
+    outcomes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    answer_window_h: int
+    min_n: int
+    bootstrap_samples: int
+    bootstrap_groups: int
+    bootstrap_seed: int
+    levers: dict[str, Lever]
+
+
+def parse(block: Any, columns: list[str] | None = None) -> DriverSettings:
+    """Validate the `drivers:` block; `columns` (of answer_levers.sql) checks each lever has its columns."""
+    if not isinstance(block, dict):
+        raise DriverCatalogueError("kpis.yaml has no `drivers:` mapping")
+    for key in _SETTINGS:
+        value = block.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise DriverCatalogueError(f"drivers, key '{key}': must be an integer >= 0, got {value!r}")
+    if not 1 <= block["answer_window_h"] <= MAX_WINDOW_H:
+        raise DriverCatalogueError(
+            f"drivers, key 'answer_window_h': must be in [1, {MAX_WINDOW_H}] hours, got {block['answer_window_h']}"
+        )
+    for key in ("bootstrap_samples", "bootstrap_groups"):
+        if block[key] < 20:
+            raise DriverCatalogueError(f"drivers, key '{key}': must be >= 20, got {block[key]}")
+    levers = {}
+    for lever_id, entry in (block.get("levers") or {}).items():
+        if not isinstance(entry, dict) or sorted(entry) != sorted(_LEVER_KEYS):
+            raise DriverCatalogueError(f"lever '{lever_id}': expected exactly the keys {', '.join(_LEVER_KEYS)}")
+        if not isinstance(entry["higher_is_better"], bool):
+            raise DriverCatalogueError(f"lever '{lever_id}', key 'higher_is_better': must be true or false")
+        outcomes = tuple(entry["outcomes"] or ())
+        if not outcomes or set(outcomes) - set(OUTCOMES):
+            raise DriverCatalogueError(
+                f"lever '{lever_id}', key 'outcomes': must list some of {', '.join(OUTCOMES)}, got {outcomes!r}"
+            )
+        if columns is not None and not {lever_id, f"{lever_id}_ok"} <= set(columns):
+            raise DriverCatalogueError(
+                f"lever '{lever_id}': transforms/levers/answer_levers.sql has no column {lever_id} and {lever_id}_ok"
+            )
+        levers[lever_id] = Lever(id=lever_id, **{**entry, "outcomes": outcomes})
+    if not levers:
+        raise DriverCatalogueError("drivers: no lever under `levers:`")
+    return DriverSettings(**{key: block[key] for key in _SETTINGS}, levers=levers)
+
+
+@cache
+def load_drivers() -> DriverSettings:
+    """The `drivers:` block of transforms/kpis.yaml (validated; cached)."""
+    data = yaml.safe_load(resources.files("transforms").joinpath("kpis.yaml").read_text())
+    return parse(data.get("drivers"))
+
+
+# -- Johnson's relative weights ---------------------------------------------------------------------
+def relative_weights(corr: np.ndarray) -> np.ndarray:
+    """Raw relative weights from correlation matrices (..., k + 1, k + 1), the outcome last; (..., k).
+
+    Johnson (2000), closed form: they sum to the model's R^2.
+    """
+    rxx = corr[..., :-1, :-1]
+    rxy = corr[..., :-1, -1]
+    eigenvalues, vectors = np.linalg.eigh(rxx)
+    root = np.sqrt(np.maximum(eigenvalues, EIGEN_FLOOR))
+    half = (vectors * root[..., None, :]) @ np.swapaxes(vectors, -1, -2)  # R_xx^(1/2)
+    beta = vectors @ ((np.swapaxes(vectors, -1, -2) @ rxy[..., None])[..., 0] / root)[..., None]
+    return ((half**2) @ (beta**2))[..., 0]
+
+
+def _moments(values: np.ndarray) -> np.ndarray:
+    """Pairwise moment sums of rows (..., m, p) with NaN for missing -> (..., 4, p, p): for each pair
+    (i, j) over the rows where both are present: count, sum of x_i, sum of x_i^2, sum of x_i x_j."""
+    present = ~np.isnan(values)
+    x = np.where(present, values, 0.0)
+    mask = present.astype(float)
+    xt = np.swapaxes(x, -1, -2)
+    return np.stack([np.swapaxes(mask, -1, -2) @ mask, xt @ mask, np.swapaxes(x * x, -1, -2) @ mask, xt @ x], axis=-3)
+
+
+def correlations(moments: np.ndarray) -> np.ndarray:
+    """Pairwise correlation matrices from moment sums (..., 4, p, p); 0 where a pair has no variance."""
+    count, sums, squares, cross = (moments[..., i, :, :] for i in range(4))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = sums / count  # mean of x_i over the rows where x_j is present too
+        var = squares / count - mean**2
+        cov = cross / count - mean * np.swapaxes(mean, -1, -2)
+        corr = cov / np.sqrt(var * np.swapaxes(var, -1, -2))
+    corr = np.where(np.isfinite(corr), np.clip(corr, -1.0, 1.0), 0.0)
+    p = corr.shape[-1]
+    corr[..., np.arange(p), np.arange(p)] = 1.0
+    return corr
+
+
+@dataclass(frozen=True)
+class Estimate:
+    levers: list[str]
+    importance: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n: np.ndarray  # answers with the outcome and the lever
+    r2: float
+
+
+def estimate_model(
+    values: np.ndarray, names: list[str], settings: DriverSettings, rng: np.random.Generator
+) -> Estimate | None:
+    """Relative weights of the levers (columns of `values` but the last) on the outcome (the last column,
+    never NaN), with bootstrap 95 % intervals; None below min_n."""
+    n_rows = len(values)
+    if n_rows < settings.min_n:
+        return None
+    total = _moments(values)
+    count, var = total[0], total[2] / np.maximum(total[0], 1) - (total[1] / np.maximum(total[0], 1)) ** 2
+    keep = [j for j in range(len(names)) if count[j, -1] >= settings.min_n and var[j, -1] > 1e-12]
+    if not keep or var[-1, -1] <= 1e-12:
+        return None
+    columns = [*keep, len(names)]
+    values = values[:, columns]
+    point = relative_weights(correlations(total[:, columns][:, :, columns]))
+    # Bootstrap: resample answers (or, above bootstrap_groups answers, random equal groups of answers:
+    # moments add up, so a resampled group is the sum of its answers' moments).
+    order = rng.permutation(n_rows)
+    groups = min(n_rows, settings.bootstrap_groups)
+    size = -(-n_rows // groups)
+    padded = np.full((groups * size, len(columns)), np.nan)  # padding rows are all missing: they add 0
+    padded[:n_rows] = values[order]
+    group_moments = _moments(padded.reshape(groups, size, len(columns))).reshape(groups, -1)
+    draws = rng.multinomial(groups, np.full(groups, 1.0 / groups), size=settings.bootstrap_samples)
+    resampled = (draws.astype(float) @ group_moments).reshape(-1, 4, len(columns), len(columns))
+    weights = relative_weights(correlations(resampled))
+    low, high = np.percentile(weights, [2.5, 97.5], axis=0)
+    return Estimate(
+        levers=[names[j] for j in keep],
+        importance=point,
+        low=low,
+        high=high,
+        n=count[keep, -1].astype(int),
+        r2=float(point.sum()),
+    )
+
+
+def model_seed(seed: int, period_type: str, period_start: date, scope: str, outcome: str) -> list[int]:
+    """The random stream of one model, from its key only: the same whatever else a build computes."""
+    return [seed, zlib.crc32(f"{period_type}|{period_start.isoformat()}|{scope}|{outcome}".encode())]
+
+
+# -- the build step -----------------------------------------------------------------------------------
+_ESTIMATE_COLUMNS = (
+    "period_type", "period_start", "scope", "outcome", "driver",
+    "importance", "importance_low", "importance_high", "n", "r2",
+)  # fmt: skip
+
+
+def lever_parameters() -> dict[str, Any]:
+    """What answer_levers.sql binds beyond the build's parameters: the catalogue's window and AHT target."""
+    return {"answer_window_h": load_drivers().answer_window_h, "aht_target_s": load_catalogue()["aht_s"].target}
+
+
+def build_answer_levers(con: duckdb.DuckDBPyConnection, build_parameters: dict[str, Any]) -> None:
+    """Temp table answer_levers: the answers of the periods of rebuild_driver_periods with their levers.
+
+    Raises DriverCatalogueError when a lever of the catalogue has no column in answer_levers.sql.
+    """
+    sql = model_sql("levers", "answer_levers")
+    con.execute(
+        f"create or replace temp table answer_levers as {sql}", bound(sql, {**build_parameters, **lever_parameters()})
+    )
+    columns = [r[0] for r in con.execute("describe answer_levers").fetchall()]
+    text = resources.files("transforms").joinpath("kpis.yaml").read_text()
+    parse(yaml.safe_load(text).get("drivers"), columns)
+
+
+def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tuple[Any, ...]]:
+    """The rows of driver_estimates for the periods of rebuild_driver_periods (from answer_levers)."""
+    periods = con.execute("select period_type, period_start from rebuild_driver_periods order by all").fetchall()
+    lever_ids = list(settings.levers)
+    # lever ids are keys of the catalogue, checked against the columns of answer_levers.sql
+    data = con.execute(
+        "select day, channel, coalesce(segment, '') as segment, nps, csat, "  # noqa: S608
+        + ", ".join(f"cast({identifier(lever)} as double) as {lever}" for lever in lever_ids)
+        + " from answer_levers order by response_id"
+    ).fetchnumpy()
+    if not periods or len(data["day"]) == 0:
+        return []
+    days = np.asarray(data["day"], dtype="datetime64[D]")
+    starts = {
+        "week": days - ((days.astype("int64") - 4) % 7),  # ISO weeks start on Monday (1970-01-05 was one)
+        "month": days.astype("datetime64[M]").astype("datetime64[D]"),
+    }
+    channels = np.asarray(data["channel"], dtype=object)
+    segments = np.asarray(data["segment"], dtype=object)
+    table = np.column_stack([np.asarray(data[lever], dtype=float) for lever in lever_ids])
+    outcomes = {o: np.asarray(data[o], dtype=float) for o in OUTCOMES}
+    rows: list[tuple[Any, ...]] = []
+    for period_type, period_start in periods:
+        in_period = starts[period_type] == np.datetime64(period_start, "D")
+        if not in_period.any():
+            continue
+        scopes = [("all", in_period)]
+        scopes += [(f"channel:{c}", in_period & (channels == c)) for c in sorted(set(channels[in_period]))]
+        scopes += [(f"segment:{s}", in_period & (segments == s)) for s in sorted(set(segments[in_period])) if s]
+        for scope, selected in scopes:
+            for outcome in OUTCOMES:
+                chosen = selected & ~np.isnan(outcomes[outcome])
+                if chosen.sum() < settings.min_n:
+                    continue
+                names = [lever for lever in lever_ids if outcome in settings.levers[lever].outcomes]
+                columns = [lever_ids.index(name) for name in names]
+                values = np.column_stack([table[chosen][:, columns], outcomes[outcome][chosen]])
+                seed = model_seed(settings.bootstrap_seed, period_type, period_start, scope, outcome)
+                result = estimate_model(values, names, settings, np.random.default_rng(seed))
+                if result is None:
+                    continue
+                for i, lever in enumerate(result.levers):
+                    rows.append(
+                        (period_type, period_start, scope, outcome, lever, float(result.importance[i]),
+                         float(result.low[i]), float(result.high[i]), int(result.n[i]), result.r2)
+                    )  # fmt: skip
+    return rows
+
+
+def estimate(con: duckdb.DuckDBPyConnection, build_parameters: dict[str, Any]) -> None:
+    """The Python step of marts.drivers: temp tables answer_levers and driver_estimates for the periods
+    of rebuild_driver_periods (transforms/marts/drivers.sql reads both)."""
+    settings = load_drivers()
+    build_answer_levers(con, build_parameters)
+    con.execute(
+        "create or replace temp table driver_catalogue "
+        "(driver varchar, label_en varchar, label_fr varchar, min_n integer)"
+    )
+    con.executemany(
+        "insert into driver_catalogue values (?, ?, ?, ?)",
+        [(lever.id, lever.label_en, lever.label_fr, settings.min_n) for lever in settings.levers.values()],
+    )
+    con.execute(
+        "create or replace temp table driver_estimates (period_type varchar, period_start date, scope varchar, "
+        "outcome varchar, driver varchar, importance double, importance_low double, importance_high double, "
+        "n bigint, r2 double)"
+    )
+    rows = _models(con, settings)
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=list(_ESTIMATE_COLUMNS))
+    con.register("driver_estimates_frame", frame)
+    try:
+        con.execute("insert into driver_estimates select * from driver_estimates_frame")
+    finally:
+        con.unregister("driver_estimates_frame")

@@ -1,0 +1,176 @@
+-- One row per survey answer with an NPS or a CSAT in the periods of temp table rebuild_driver_periods,
+-- joined to the interaction it follows, with its service levers (the predictors of marts.drivers) and,
+-- per lever, whether it was at the catalogue's "good" level (`<lever>_ok`, the base of `performance`).
+-- Built as temp table answer_levers by transforms/drivers.py, never stored: it is per answer (erasure
+-- has nothing to chase), and the lever definitions of transforms/kpis.yaml (`drivers:`) describe each
+-- column.
+--
+-- The interaction an answer follows: the customer's touchpoints within $answer_window_h hours before
+-- the answer (its window). In it, the contact named by the answer's contact_id; for an answer linked to
+-- no case and no contact, the customer's last contact of the window. An answer linked to a case
+-- (case_id) takes the case as its interaction (stg_cases, whatever its age). A contact_id naming a
+-- contact outside the window is not followed (the survey came too late to be about it).
+--
+-- A lever that does not apply to an answer is NULL (wait, handling time and FCR without a live contact;
+-- effort without a CES; expectation gap without both csat and expected): marts.drivers correlates each
+-- pair of columns over the answers where both are present.
+with answers as (
+    select *
+    from staging.stg_survey_responses
+    where occurred_at >= staging.day_start((select min(period_start) from rebuild_driver_periods))
+        and occurred_at < staging.day_start((select max(period_start) from rebuild_driver_periods) + 31)
+        and (nps is not null or csat is not null)
+        and (
+            ('week', cast(date_trunc('week', day) as date)) in (select (period_type, period_start) from rebuild_driver_periods)
+            or ('month', cast(date_trunc('month', day) as date)) in (select (period_type, period_start) from rebuild_driver_periods)
+        )
+),
+
+bounds as (
+    select
+        min(occurred_at) - to_hours(cast($answer_window_h as bigint)) as first_at,
+        max(occurred_at) + to_hours(cast($fcr_window_h as bigint)) as last_at
+    from answers
+),
+
+-- contacts and case openings of the customers, from the first window to the last repeat window
+touchpoints as (
+    select customer_id, occurred_at, 'contact' as event_type, contact_id, outcome, wait_s, handle_s, reason,
+        false as is_complaint
+    from staging.stg_contacts
+    where occurred_at >= (select first_at from bounds) and occurred_at <= (select last_at from bounds)
+    union all
+    select customer_id, occurred_at, event_type, null, null, null, null, reason, is_complaint
+    from staging.stg_case_events
+    where occurred_at >= (select first_at from bounds) and occurred_at <= (select last_at from bounds)
+        and event_type = 'case_opened'
+),
+
+-- journey steps have no staging view: the raw rows, by their sargable time range
+failed_steps as (
+    select customer_id, occurred_at
+    from raw.touchpoints
+    where occurred_at >= (select first_at from bounds) and occurred_at <= (select max(occurred_at) from answers)
+        and event_type = 'journey_step' and step_status = 'failed'
+),
+
+in_window as (
+    select a.response_id, t.*
+    from answers as a
+    inner join touchpoints as t
+        on t.customer_id = a.customer_id
+        and t.occurred_at <= a.occurred_at
+        and t.occurred_at >= a.occurred_at - to_hours(cast($answer_window_h as bigint))
+),
+
+window_summary as (
+    select
+        response_id,
+        count(*) filter (where outcome = 'abandoned') as abandoned,
+        count(*) filter (where is_complaint) as complaints,
+        count(*) filter (where event_type = 'contact' or event_type = 'case_opened') as contacts,
+        arg_max(contact_id, occurred_at) filter (where event_type = 'contact') as last_contact_id
+    from in_window
+    group by response_id
+),
+
+steps_summary as (
+    select a.response_id, count(*) as failed
+    from answers as a
+    inner join failed_steps as f
+        on f.customer_id = a.customer_id
+        and f.occurred_at <= a.occurred_at
+        and f.occurred_at >= a.occurred_at - to_hours(cast($answer_window_h as bigint))
+    group by a.response_id
+),
+
+-- the live contact an answer follows: the one it names, else (no case link) the window's last one
+followed as (
+    select
+        a.response_id,
+        case
+            when a.contact_id is not null then a.contact_id
+            when a.case_id is null then w.last_contact_id
+        end as followed_contact_id
+    from answers as a
+    left join window_summary as w using (response_id)
+),
+
+contact_levers as (
+    select
+        f.response_id,
+        t.outcome,
+        t.wait_s,
+        t.handle_s,
+        t.occurred_at,
+        t.reason,
+        t.customer_id
+    from followed as f
+    inner join in_window as t
+        on t.response_id = f.response_id
+        and t.contact_id = f.followed_contact_id
+        and t.event_type = 'contact'
+),
+
+-- FCR as in kpi_service_daily: an answered contact is repeated when the same customer has another
+-- contact or case_opened with the same reason strictly later and at most $fcr_window_h after it
+repeats as (
+    select c.response_id, count(t.occurred_at) > 0 as repeated
+    from contact_levers as c
+    left join touchpoints as t
+        on t.customer_id = c.customer_id
+        and t.reason = c.reason
+        and t.occurred_at > c.occurred_at
+        and t.occurred_at <= c.occurred_at + to_hours(cast($fcr_window_h as bigint))
+    where c.outcome = 'answered'
+    group by c.response_id
+),
+
+linked_cases as (
+    select a.response_id, coalesce(c.is_complaint, false) as is_complaint
+    from answers as a
+    inner join staging.stg_cases as c using (case_id)
+),
+
+final as (
+    select
+        a.response_id,
+        a.occurred_at,
+        a.day,
+        a.channel,
+        a.segment,
+        a.nps,
+        a.csat,
+        case
+            when a.case_id is not null then 'case'
+            when a.contact_id is not null and c.response_id is not null then 'contact'
+            when c.response_id is not null then 'window'
+            else 'none'
+        end as link,
+        c.wait_s as wait,
+        cast(coalesce(w.abandoned, 0) > 0 as integer) as abandonment,
+        case when c.outcome = 'answered' then cast(not r.repeated as integer) end as first_contact_resolution,
+        case when c.outcome = 'answered' then c.handle_s end as handling_time,
+        a.ces as effort,
+        a.csat - a.expected as expectation_gap,
+        cast(coalesce(w.complaints, 0) > 0 or coalesce(lc.is_complaint, false) as integer) as complaint,
+        greatest(coalesce(w.contacts, 0) - 1, 0) as repeat_contacts,
+        coalesce(s.failed, 0) as failed_steps,
+        c.wait_s <= $service_level_target_s as wait_ok,
+        coalesce(w.abandoned, 0) = 0 as abandonment_ok,
+        case when c.outcome = 'answered' then not r.repeated end as first_contact_resolution_ok,
+        case when c.outcome = 'answered' then c.handle_s <= $aht_target_s end as handling_time_ok,
+        a.is_easy as effort_ok,
+        a.csat >= a.expected as expectation_gap_ok,
+        not (coalesce(w.complaints, 0) > 0 or coalesce(lc.is_complaint, false)) as complaint_ok,
+        coalesce(w.contacts, 0) <= 1 as repeat_contacts_ok,
+        coalesce(s.failed, 0) = 0 as failed_steps_ok
+    from answers as a
+    left join window_summary as w using (response_id)
+    left join contact_levers as c using (response_id)
+    left join repeats as r using (response_id)
+    left join linked_cases as lc using (response_id)
+    left join steps_summary as s using (response_id)
+)
+
+select * from final
