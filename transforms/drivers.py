@@ -10,8 +10,9 @@ The build step of marts.drivers (`estimate`, run by transforms/build.py just bef
    `driver_estimates`. transforms/marts/drivers.sql adds the performance and the quadrant.
 
 Correlations are pairwise: each pair of columns over the answers where both are present (a lever that
-does not apply to an answer is NULL there). Pairwise matrices can be slightly indefinite: eigenvalues
-are floored at EIGEN_FLOOR. A lever with fewer than `min_n` answers with the outcome, or no variance,
+does not apply to an answer is NULL there). Pairwise matrices can be indefinite: they are projected on
+the positive semi-definite ones first (`positive_semidefinite`), so R^2 stays within [0, 1]. A lever
+with fewer than `min_n` answers with the outcome, or no variance,
 leaves the model; a model with fewer than `min_n` answers with its outcome has no row.
 
 Johnson (2000): with R_xx = V diag(l) V' and Lambda = R_xx^(1/2) = V diag(sqrt l) V', beta = Lambda^-1 r_xy;
@@ -119,14 +120,16 @@ def load_drivers() -> DriverSettings:
 def relative_weights(corr: np.ndarray) -> np.ndarray:
     """Raw relative weights from correlation matrices (..., k + 1, k + 1), the outcome last; (..., k).
 
-    Johnson (2000), closed form: they sum to the model's R^2.
+    Johnson (2000), closed form: they sum to the model's R^2. Directions of R_xx with an eigenvalue
+    below EIGEN_FLOOR (levers that are exact combinations of others) carry no weight (pseudo-inverse).
     """
     rxx = corr[..., :-1, :-1]
     rxy = corr[..., :-1, -1]
     eigenvalues, vectors = np.linalg.eigh(rxx)
-    root = np.sqrt(np.maximum(eigenvalues, EIGEN_FLOOR))
+    root = np.sqrt(np.maximum(eigenvalues, 0.0))
+    inverse_root = np.where(eigenvalues > EIGEN_FLOOR, 1.0 / np.where(root > 0, root, 1.0), 0.0)
     half = (vectors * root[..., None, :]) @ np.swapaxes(vectors, -1, -2)  # R_xx^(1/2)
-    beta = vectors @ ((np.swapaxes(vectors, -1, -2) @ rxy[..., None])[..., 0] / root)[..., None]
+    beta = vectors @ ((np.swapaxes(vectors, -1, -2) @ rxy[..., None])[..., 0] * inverse_root)[..., None]
     return ((half**2) @ (beta**2))[..., 0]
 
 
@@ -140,7 +143,7 @@ def _moments(values: np.ndarray) -> np.ndarray:
     return np.stack([np.swapaxes(mask, -1, -2) @ mask, xt @ mask, np.swapaxes(x * x, -1, -2) @ mask, xt @ x], axis=-3)
 
 
-def correlations(moments: np.ndarray) -> np.ndarray:
+def pairwise_correlations(moments: np.ndarray) -> np.ndarray:
     """Pairwise correlation matrices from moment sums (..., 4, p, p); 0 where a pair has no variance."""
     count, sums, squares, cross = (moments[..., i, :, :] for i in range(4))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -152,6 +155,18 @@ def correlations(moments: np.ndarray) -> np.ndarray:
     p = corr.shape[-1]
     corr[..., np.arange(p), np.arange(p)] = 1.0
     return corr
+
+
+def positive_semidefinite(corr: np.ndarray) -> np.ndarray:
+    """A pairwise correlation matrix can be indefinite (its entries come from different answers), which
+    would let R^2 exceed 1: negative eigenvalues are set to 0 and the unit diagonal restored (one step
+    of Higham's 2002 nearest-correlation projection; a complete-data matrix is left as it is)."""
+    eigenvalues, vectors = np.linalg.eigh(corr)
+    if np.all(eigenvalues >= 0):
+        return corr
+    fixed = (vectors * np.maximum(eigenvalues, 0.0)[..., None, :]) @ np.swapaxes(vectors, -1, -2)
+    scale = np.sqrt(np.maximum(np.diagonal(fixed, axis1=-2, axis2=-1), 1e-12))
+    return fixed / scale[..., :, None] / scale[..., None, :]
 
 
 @dataclass(frozen=True)
@@ -179,7 +194,7 @@ def estimate_model(
         return None
     columns = [*keep, len(names)]
     values = values[:, columns]
-    point = relative_weights(correlations(total[:, columns][:, :, columns]))
+    point = relative_weights(positive_semidefinite(pairwise_correlations(total[:, columns][:, :, columns])))
     # Bootstrap: resample answers (or, above bootstrap_groups answers, random equal groups of answers:
     # moments add up, so a resampled group is the sum of its answers' moments).
     order = rng.permutation(n_rows)
@@ -190,7 +205,7 @@ def estimate_model(
     group_moments = _moments(padded.reshape(groups, size, len(columns))).reshape(groups, -1)
     draws = rng.multinomial(groups, np.full(groups, 1.0 / groups), size=settings.bootstrap_samples)
     resampled = (draws.astype(float) @ group_moments).reshape(-1, 4, len(columns), len(columns))
-    weights = relative_weights(correlations(resampled))
+    weights = relative_weights(positive_semidefinite(pairwise_correlations(resampled)))
     low, high = np.percentile(weights, [2.5, 97.5], axis=0)
     return Estimate(
         levers=[names[j] for j in keep],
@@ -198,7 +213,7 @@ def estimate_model(
         low=low,
         high=high,
         n=count[keep, -1].astype(int),
-        r2=float(point.sum()),
+        r2=min(float(point.sum()), 1.0),
     )
 
 
@@ -233,6 +248,11 @@ def build_answer_levers(con: duckdb.DuckDBPyConnection, build_parameters: dict[s
     parse(yaml.safe_load(text).get("drivers"), columns)
 
 
+def _floats(column: np.ndarray) -> np.ndarray:
+    """A fetched column as floats, SQL NULL as NaN (fetchnumpy returns masked arrays for NULLs)."""
+    return np.ma.filled(np.ma.asarray(column).astype(float), np.nan)
+
+
 def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tuple[Any, ...]]:
     """The rows of driver_estimates for the periods of rebuild_driver_periods (from answer_levers)."""
     periods = con.execute("select period_type, period_start from rebuild_driver_periods order by all").fetchall()
@@ -252,8 +272,8 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
     }
     channels = np.asarray(data["channel"], dtype=object)
     segments = np.asarray(data["segment"], dtype=object)
-    table = np.column_stack([np.asarray(data[lever], dtype=float) for lever in lever_ids])
-    outcomes = {o: np.asarray(data[o], dtype=float) for o in OUTCOMES}
+    table = np.column_stack([_floats(data[lever]) for lever in lever_ids])
+    outcomes = {o: _floats(data[o]) for o in OUTCOMES}
     rows: list[tuple[Any, ...]] = []
     for period_type, period_start in periods:
         in_period = starts[period_type] == np.datetime64(period_start, "D")
