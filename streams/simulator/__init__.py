@@ -36,7 +36,10 @@ The model
   surveys. One latent satisfaction per answer (segment, loyalty, wait beyond the segment's
   tolerance, resolution, repeat contacts, failures, compensation) gives NPS, CSAT and the expectation
   gap; a latent effort gives CES; emotions and French (or English) verbatims are picked from the
-  score and what happened. Service KPIs and experience scores therefore move together. A survey-
+  score and what happened. Service KPIs and experience scores therefore move together. How much each
+  service lever (wait, unresolved need, repeat contacts, abandonment, complaint, failed step) lowers
+  that satisfaction is `SimulationOptions.effects` (`LeverEffects`, documented there): the known truth
+  against which marts.drivers is checked. A survey-
   fatigue rule (at most one answer per customer per 14 days) keeps answers independent, as the
   statistical tests of the drift detector assume.
 - **Scenarios** change the process from a moment on: `nps-drop` turns a share of the answers in a
@@ -70,7 +73,7 @@ and the malformed copies).
 """
 
 from streams.simulator.engine import SimulationSummary, default_end, simulate
-from streams.simulator.scenarios import Scenario, SimulationOptions, parse_scenario
+from streams.simulator.scenarios import LeverEffects, Scenario, SimulationOptions, parse_scenario
 from streams.simulator.sinks import JsonlSink, Sink
 from streams.simulator.world import CATEGORY_NAMES, MALFORMED_CLASSES, QUEUE_NAMES, SEGMENT_NAMES
 
@@ -80,6 +83,7 @@ __all__ = [
     "QUEUE_NAMES",
     "SEGMENT_NAMES",
     "JsonlSink",
+    "LeverEffects",
     "Scenario",
     "SimulationOptions",
     "SimulationSummary",

@@ -14,7 +14,7 @@ import msgspec
 
 from streams.contracts import JourneyStep, SurveyResponse
 from streams.simulator.answers import _Answers
-from streams.simulator.scenarios import Scenario, SimulationOptions, _NpsDrop
+from streams.simulator.scenarios import LeverEffects, Scenario, SimulationOptions, _NpsDrop
 from streams.simulator.sinks import Sink, _malformed
 from streams.simulator.stories import _Stories
 from streams.simulator.world import (
@@ -125,9 +125,16 @@ class _World(_Stories, _Answers):
         self.rng = random.Random(options.seed)
         # Noise has a stream of its own: the valid events do not depend on the noise rates.
         self.noise = random.Random(f"cxpulse-noise-{options.seed}")
-        signature = repr(
-            (options.seed, options.days, options.customers, self.end_ts, [str(s) for s in options.scenarios])
+        identity: tuple = (
+            options.seed,
+            options.days,
+            options.customers,
+            self.end_ts,
+            [str(s) for s in options.scenarios],
         )
+        if options.effects != LeverEffects():  # other effect sizes, other answers: ids of their own
+            identity += (repr(options.effects),)
+        signature = repr(identity)
         tag = hashlib.blake2b(signature.encode(), digest_size=3).hexdigest()
         self._ev = f"ev-{tag}-"
         self._ct = f"ct-{tag}-"

@@ -152,6 +152,36 @@ def parse_scenario(text: str) -> Scenario:
     return Scenario(kind, dimension, value, magnitude, since, ramp)
 
 
+# -- effect sizes of the service levers ------------------------------------------------------------------
+@dataclass(frozen=True)
+class LeverEffects:
+    """How much each service lever lowers the latent satisfaction behind an answer, in points of the 0-10
+    NPS scale (CSAT follows it at half the scale, CES moves with it by 0.2 per point). The defaults are
+    the simulator's calibrated world; a test plants other sizes (e.g. only `unresolved` and `wait`) and
+    checks that marts.drivers ranks the levers in that order. Every value must be >= 0.
+
+    - wait: at most this many points for a wait beyond the segment's tolerance, reached linearly at
+      135 s beyond it (1 point per 45 s with the default 3).
+    - unresolved: the contact did not solve the need (first-contact resolution).
+    - repeat: per earlier answered contact for the same need (repeat contacts).
+    - abandonment: the customer abandoned a call for the same need before.
+    - complaint: a complaint's answer starts this far below a written request's (8.1).
+    - failed_step: a failed onboarding activation or store visit (journey step).
+    """
+
+    wait: float = 3.0
+    unresolved: float = 2.7
+    repeat: float = 0.75
+    abandonment: float = 0.5
+    complaint: float = 1.5
+    failed_step: float = 2.5
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not 0 <= value <= 10:
+                raise ValueError(f"effect {name} must be in [0, 10] NPS points, got {value}")
+
+
 # -- options, summary, sinks ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SimulationOptions:
@@ -162,6 +192,7 @@ class SimulationOptions:
     malformed_rate: float = 0.0  # probability, per valid message, of an extra malformed message
     duplicate_rate: float = 0.0  # probability, per valid message, that it is sent twice (same bytes)
     end: datetime | None = None  # default: now (UTC) floored to the minute; no event at or after it
+    effects: LeverEffects = LeverEffects()  # effect sizes of the service levers on the answers
 
     def __post_init__(self) -> None:
         if self.days < 1 or self.customers < 1:

@@ -195,16 +195,17 @@ class _Stories:
         rng = self.rng
         segment = SEGMENTS[self.seg[slot]]
         over = max(0.0, wait - segment.tolerance_s)
-        wait_penalty = min(3.0, over / 45)
-        s = 8.8 + segment.bias + self.loyal[slot] - wait_penalty - 0.75 * (answered - 1) + rng.gauss(0, 1.25)
+        effects = self.options.effects
+        wait_penalty = min(effects.wait, over / 45 * (effects.wait / 3.0))
+        s = 8.8 + segment.bias + self.loyal[slot] - wait_penalty - effects.repeat * (answered - 1) + rng.gauss(0, 1.25)
         effort = 6.1 - 0.85 * (answered - 1) - min(2.0, wait / 100)
         if not solved:
-            s -= 2.7
+            s -= effects.unresolved
             effort -= 1.7
         if abandoned_before:
-            s -= 0.5
+            s -= effects.abandonment
             effort -= 0.6
-        if wait_penalty > 1:
+        if over > 45:
             topic = "wait"
         elif not solved:
             topic = "unresolved"
@@ -312,7 +313,12 @@ class _Stories:
         if rng.random() < (0.25 if complaint else 0.16):
             days_open = (resolved_at - t) / DAY
             seg = SEGMENTS[self.seg[slot]]
-            s = (6.6 if complaint else 8.1) + seg.bias + self.loyal[slot] - min(2.5, 0.25 * days_open)
+            s = (
+                (8.1 - self.options.effects.complaint if complaint else 8.1)
+                + seg.bias
+                + self.loyal[slot]
+                - min(2.5, 0.25 * days_open)
+            )
             effort = (5.0 if complaint else 5.6) - min(1.5, days_open / 6)
             if reopened:
                 s -= 1.8
@@ -434,7 +440,12 @@ class _Stories:
         status = "ok" if draw < 0.93 else ("failed" if draw < 0.98 else "abandoned")
         self._step(t, slot, "store", store, journey, status, 900 * rng.lognormvariate(0, 0.5))
         if rng.random() < 0.14:
-            s = 8.5 + self._mood(slot) + rng.gauss(0, 1.2) - {"ok": 0, "failed": 2.5, "abandoned": 1.5}[status]
+            s = (
+                8.5
+                + self._mood(slot)
+                + rng.gauss(0, 1.2)
+                - {"ok": 0, "failed": self.options.effects.failed_step, "abandoned": 1.5}[status]
+            )
             effort = 5.4 - (0 if status == "ok" else 1.5)
             self._answer(
                 t + rng.randrange(HOUR, 6 * HOUR), slot, "post_journey", "store", store, journey, s, effort, "store"
@@ -503,7 +514,7 @@ class _Stories:
             first_login = t + int(rng.lognormvariate(math.log(12 * HOUR), 0.8))
             self._step(first_login, slot, "app", "login", "onboarding", "ok", rng.lognormvariate(2.5, 0.5))
         if rng.random() < 0.22:
-            s = 8.4 + self._mood(slot) + rng.gauss(0, 1.3) - (2.5 if failed else 0)
+            s = 8.4 + self._mood(slot) + rng.gauss(0, 1.3) - (self.options.effects.failed_step if failed else 0)
             answer_at = t + int(rng.lognormvariate(math.log(6 * HOUR), 0.8))
             effort = 5.3 - (1.8 if failed else 0)
             self._answer(answer_at, slot, "post_journey", channel, "activation", "onboarding", s, effort, "onboarding")
