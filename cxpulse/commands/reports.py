@@ -1,4 +1,4 @@
-"""`cxpulse alerts`, `incidents`, `dashboard`: read the published marts."""
+"""`cxpulse alerts`, `incidents`, `drivers`, `dashboard`: read the published marts."""
 
 from __future__ import annotations
 
@@ -128,6 +128,31 @@ def incidents_snooze(
     Example: `cxpulse incidents snooze 3f2a9c01 --until 2026-12-07 --note "fix ships Monday"`
     """
     _incident_action(incident_id, "snooze", by, note, until)
+
+
+def drivers(
+    scope: str = typer.Option("all", "--scope", help="all, channel:<name> or segment:<name>"),
+    period: str = typer.Option("month", "--period", help="month or week (the latest one with rows)"),
+    french: bool = typer.Option(False, "--fr", help="labels in French"),
+) -> None:
+    """Print the key drivers of NPS and CSAT (marts.drivers): importance, interval, performance, quadrant.
+
+    Example: `cxpulse drivers --scope channel:phone --fr`
+    """
+    import duckdb
+
+    from cxpulse.drivers_view import DriversError, drivers_table
+
+    con = duckdb.connect(str(marts_path()), read_only=True)
+    try:
+        table = drivers_table(con, scope=scope, period_type=period, french=french)
+    except DriversError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(EXIT_CONFIG) from None
+    finally:
+        con.close()
+    none = "pas encore de leviers (trop peu de réponses)" if french else "no drivers yet (too few answers)"
+    console.print(table or none)
 
 
 def dashboard(
