@@ -9,6 +9,7 @@ from pathlib import Path
 
 from transforms.catalogue import load_catalogue
 from transforms.dimensions import load_components
+from transforms.drivers import load_drivers
 from transforms.schema import load_schema
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "warehouse.md"
@@ -58,6 +59,60 @@ where month = date_trunc('month', current_date) - interval 1 month and vital_few
 order by rank;
 ```
 """
+
+
+def _drivers_section() -> list[str]:
+    """marts.drivers: the levers of the catalogue, the answer <-> interaction window and the method."""
+    settings = load_drivers()
+    lines = [
+        "## Key drivers (`marts.drivers`)",
+        "",
+        "What to act on: per ISO week and month, scope (`all`, `channel:<name>`, `segment:<name>`) and outcome",
+        "(the 0-10 NPS answer, the 1-5 CSAT answer), the relative importance of each service lever.",
+        "",
+        "**Answer <-> interaction.** Each answer with an NPS or a CSAT is joined to the interaction it follows",
+        "(`transforms/levers/answer_levers.sql`): the contact its `contact_id` names, the case its `case_id`",
+        "names (whatever its age), else the customer's last contact; the levers are read from the customer's",
+        f"touchpoints within `answer_window_h` = {settings.answer_window_h} h before the answer (catalogue",
+        "`drivers:`, at most 168 h). A `contact_id` naming a contact older than the window is not followed.",
+        "First-contact resolution uses the definition of `fcr_rate` (no contact or case with the same reason",
+        "within `fcr_window_h` after the contact). A lever that does not apply to an answer (no live contact,",
+        "no CES, ...) is NULL there; each pair of levers is correlated over the answers where both apply",
+        "(pairwise), and the matrix is projected on the positive semi-definite ones so that R² stays in [0, 1].",
+        "",
+        "**Weights.** Johnson's relative weights (Johnson, J. W. 2000, *A heuristic method for estimating the",
+        "relative weight of predictor variables in multiple regression*, Multivariate Behavioral Research",
+        "35(1)), in closed form from the eigen-decomposition of the levers' correlation matrix: the weights",
+        "(`importance`) sum to the model's R² (`r2`); `importance_share` = importance / r2. Intervals:",
+        f"percentile bootstrap, {settings.bootstrap_samples} resamples, seeded per period, scope and outcome",
+        f"(`bootstrap_seed` {settings.bootstrap_seed}): a rebuild gives the same numbers. Above",
+        f"{settings.bootstrap_groups} answers the answers are dealt at random into {settings.bootstrap_groups}",
+        "equal groups and groups are resampled (moments add up: the same variance, far cheaper). A lever",
+        "with no variance, or fewer answers than `min_n`, leaves the model; a weight near 0 can lie below its",
+        "interval (a bounded statistic).",
+        "",
+        f"**No row below `min_n`** = {settings.min_n} answers with the outcome (and with the lever).",
+        "",
+        "**Quadrant** (axes at the means, the usual key-driver chart): importance is high when",
+        "`importance_share` >= 1 / the number of levers in the model; performance is high when >= the mean",
+        "performance of the model's levers. `focus`: important, performing below the mean (act here);",
+        "`maintain`: important and performing; `monitor`: less important, below the mean; `secondary`:",
+        "less important, performing.",
+        "",
+        "Effort (CES) and expectation gap are perceptions measured in the answer itself: they explain much of",
+        "the score but are moved by the same experience as the operational levers; expectation gap is not a",
+        "predictor of CSAT (it is computed from it).",
+        "",
+        "| lever | English | français | unit | better | applies to | performance | outcomes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for lever in settings.levers.values():
+        better = "higher" if lever.higher_is_better else "lower"
+        lines.append(
+            f"| `{lever.id}` | {_cell(lever.label_en)} | {_cell(lever.label_fr)} | {_cell(lever.unit)} | {better} | "
+            f"{_cell(lever.applies_to)} | {_cell(lever.performance)} | {', '.join(lever.outcomes)} |"
+        )
+    return [*lines, ""]
 
 
 def _cell(value: object) -> str:
@@ -143,7 +198,7 @@ def render_warehouse_doc() -> str:
             f"{kpi.tolerance} | {kpi.min_n} | {kpi.noise_band} | {kpi.min_effect} | {_cell(kpi.grain)} | "
             f"`marts.{kpi.source}` |"
         )
-    lines += ["", *_dimension_lines(), PARAMETERS, EXAMPLES]
+    lines += ["", *_dimension_lines(), *_drivers_section(), PARAMETERS, EXAMPLES]
     return "\n".join(lines)
 
 

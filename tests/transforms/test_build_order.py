@@ -41,6 +41,7 @@ def test_the_dashboard_is_built_after_the_daily_marts_it_reads() -> None:
         "progress_dashboard",
         "experience_dimensions",
         "experience_economics",
+        "drivers",
     }
 
 
