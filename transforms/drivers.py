@@ -12,8 +12,8 @@ The build step of marts.drivers (`estimate`, run by transforms/build.py just bef
 Correlations are pairwise: each pair of columns over the answers where both are present (a lever that
 does not apply to an answer is NULL there). Pairwise matrices can be indefinite: they are projected on
 the positive semi-definite ones first (`positive_semidefinite`), so R^2 stays within [0, 1]. A lever
-with fewer than `min_n` answers with the outcome, or no variance,
-leaves the model; a model with fewer than `min_n` answers with its outcome has no row.
+with fewer than `min_n` answers with the outcome, or no variance, leaves the model; a model with fewer
+than `min_n` answers with its outcome has no row.
 
 Johnson (2000): with R_xx = V diag(l) V' and Lambda = R_xx^(1/2) = V diag(sqrt l) V', beta = Lambda^-1 r_xy;
 the raw weight of lever j is sum_k Lambda_jk^2 beta_k^2. The weights sum to R^2 = r_xy' R_xx^-1 r_xy.
