@@ -10,6 +10,7 @@ but are escaped all the same.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import duckdb
@@ -55,9 +56,12 @@ def collect_levers(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return data
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    step = (high - low) / (count - 1)
-    return [low + i * step for i in range(count)]
+def _ticks(low: float, high: float) -> list[float]:
+    """Round ticks (1, 2 or 5 x 10^k apart, 3 to 6 of them) from `low` to `high`."""
+    span = high - low
+    step = next(s * 10**k for k in range(-4, 2) for s in (1, 2, 5) if span / (s * 10**k) <= 5)
+    first = math.ceil(low / step - 1e-9)
+    return [i * step for i in range(first, int(high / step + 1e-9) + 1)]
 
 
 def quadrant_svg(rows: list[dict[str, Any]], outcome: str, width: int = 720, height: int = 420) -> Markup:
@@ -110,9 +114,14 @@ def quadrant_svg(rows: list[dict[str, Any]], outcome: str, width: int = 720, hei
         f'<text x="{left + plot_w - 6}" y="{top + 14}" font-size="11" fill="#1a7f37" text-anchor="end">'
         "maintain / à maintenir</text>"
     )
-    for r in rows:
+    crowded = 0  # levers near the x axis get their labels staggered, so that neighbours stay readable
+    for r in sorted(rows, key=lambda r: r["performance"]):
         colour = QUADRANT_COLOURS[r["quadrant"]]
         cx, cy = x(r["performance"]), y(r["importance"])
+        label_dy = -6
+        if r["importance"] < 0.08 * y_max:
+            label_dy = (-6, -20, -34)[crowded % 3]
+            crowded += 1
         low, high = y(r["importance_low"]), y(r["importance_high"])
         parts.append(
             f'<g class="lever" data-driver="{escape(r["driver"])}">'
@@ -120,7 +129,7 @@ def quadrant_svg(rows: list[dict[str, Any]], outcome: str, width: int = 720, hei
             f'<line x1="{cx - 4:.1f}" y1="{low:.1f}" x2="{cx + 4:.1f}" y2="{low:.1f}" stroke="{colour}"/>'
             f'<line x1="{cx - 4:.1f}" y1="{high:.1f}" x2="{cx + 4:.1f}" y2="{high:.1f}" stroke="{colour}"/>'
             f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{colour}"/>'
-            f'<text x="{cx + 8:.1f}" y="{cy - 6:.1f}" font-size="11">{escape(r["label_en"])}</text></g>'
+            f'<text x="{cx + 8:.1f}" y="{cy + label_dy:.1f}" font-size="11">{escape(r["label_en"])}</text></g>'
         )
     n = max(r["n"] for r in rows)
     parts.append(
