@@ -160,13 +160,19 @@ def pairwise_correlations(moments: np.ndarray) -> np.ndarray:
 def positive_semidefinite(corr: np.ndarray) -> np.ndarray:
     """A pairwise correlation matrix can be indefinite (its entries come from different answers), which
     would let R^2 exceed 1: negative eigenvalues are set to 0 and the unit diagonal restored (one step
-    of Higham's 2002 nearest-correlation projection; a complete-data matrix is left as it is)."""
-    eigenvalues, vectors = np.linalg.eigh(corr)
-    if np.all(eigenvalues >= 0):
+    of Higham's 2002 nearest-correlation projection). Matrices (..., p, p) that are positive
+    semi-definite are left as they are (only the others pay for the eigenvectors)."""
+    p = corr.shape[-1]
+    flat = corr.reshape(-1, p, p)
+    indefinite = np.linalg.eigvalsh(flat)[:, 0] < 0
+    if not indefinite.any():
         return corr
-    fixed = (vectors * np.maximum(eigenvalues, 0.0)[..., None, :]) @ np.swapaxes(vectors, -1, -2)
+    eigenvalues, vectors = np.linalg.eigh(flat[indefinite])
+    fixed = (vectors * np.maximum(eigenvalues, 0.0)[:, None, :]) @ np.swapaxes(vectors, -1, -2)
     scale = np.sqrt(np.maximum(np.diagonal(fixed, axis1=-2, axis2=-1), 1e-12))
-    return fixed / scale[..., :, None] / scale[..., None, :]
+    out = flat.copy()
+    out[indefinite] = fixed / scale[:, :, None] / scale[:, None, :]
+    return out.reshape(corr.shape)
 
 
 @dataclass(frozen=True)
@@ -197,13 +203,19 @@ def estimate_model(
     point = relative_weights(positive_semidefinite(pairwise_correlations(total[:, columns][:, :, columns])))
     # Bootstrap: resample answers (or, above bootstrap_groups answers, random equal groups of answers:
     # moments add up, so a resampled group is the sum of its answers' moments).
+    # Answer k of a random order goes to group k mod `groups`: sizes differ by one answer at most.
     order = rng.permutation(n_rows)
     groups = min(n_rows, settings.bootstrap_groups)
     size = -(-n_rows // groups)
     padded = np.full((groups * size, len(columns)), np.nan)  # padding rows are all missing: they add 0
-    padded[:n_rows] = values[order]
+    slots = np.arange(n_rows)
+    padded[(slots % groups) * size + slots // groups] = values[order]
     group_moments = _moments(padded.reshape(groups, size, len(columns))).reshape(groups, -1)
-    draws = rng.multinomial(groups, np.full(groups, 1.0 / groups), size=settings.bootstrap_samples)
+    # each resample draws `groups` groups with replacement: how many times each group is drawn
+    picks = rng.integers(0, groups, size=(settings.bootstrap_samples, groups))
+    picks += np.arange(settings.bootstrap_samples)[:, None] * groups
+    draws = np.bincount(picks.ravel(), minlength=settings.bootstrap_samples * groups)
+    draws = draws.reshape(settings.bootstrap_samples, groups)
     resampled = (draws.astype(float) @ group_moments).reshape(-1, 4, len(columns), len(columns))
     weights = relative_weights(positive_semidefinite(pairwise_correlations(resampled)))
     low, high = np.percentile(weights, [2.5, 97.5], axis=0)
