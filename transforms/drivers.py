@@ -36,6 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import yaml
+from threadpoolctl import threadpool_limits
 
 from transforms.catalogue import load_catalogue
 from transforms.sql import bound, identifier, model_sql
@@ -282,8 +283,8 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
         "week": days - ((days.astype("int64") - 4) % 7),  # ISO weeks start on Monday (1970-01-05 was one)
         "month": days.astype("datetime64[M]").astype("datetime64[D]"),
     }
-    channels = np.asarray(data["channel"], dtype=object)
-    segments = np.asarray(data["segment"], dtype=object)
+    channel_names, channels = np.unique(np.asarray(data["channel"], dtype=object), return_inverse=True)
+    segment_names, segments = np.unique(np.asarray(data["segment"], dtype=object), return_inverse=True)
     table = np.column_stack([_floats(data[lever]) for lever in lever_ids])
     outcomes = {o: _floats(data[o]) for o in OUTCOMES}
     rows: list[tuple[Any, ...]] = []
@@ -292,8 +293,10 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
         if not in_period.any():
             continue
         scopes = [("all", in_period)]
-        scopes += [(f"channel:{c}", in_period & (channels == c)) for c in sorted(set(channels[in_period]))]
-        scopes += [(f"segment:{s}", in_period & (segments == s)) for s in sorted(set(segments[in_period])) if s]
+        for prefix, labels, codes in (("channel", channel_names, channels), ("segment", segment_names, segments)):
+            for code in np.unique(codes[in_period]):
+                if labels[code]:  # no segment: in no segment scope
+                    scopes.append((f"{prefix}:{labels[code]}", in_period & (codes == code)))
         for scope, selected in scopes:
             for outcome in OUTCOMES:
                 chosen = selected & ~np.isnan(outcomes[outcome])
@@ -332,7 +335,10 @@ def estimate(con: duckdb.DuckDBPyConnection, build_parameters: dict[str, Any]) -
         "outcome varchar, driver varchar, importance double, importance_low double, importance_high double, "
         "n bigint, r2 double)"
     )
-    rows = _models(con, settings)
+    # One BLAS thread: the matrices are small (10 x 10, 200 x 100), where BLAS threads cost more to wake
+    # than they save, and far more on a busy machine (measured 10-40 x the CPU time).
+    with threadpool_limits(limits=1, user_api="blas"):
+        rows = _models(con, settings)
     if not rows:
         return
     frame = pd.DataFrame(rows, columns=list(_ESTIMATE_COLUMNS))
