@@ -72,3 +72,19 @@ def test_cli_prints_the_drivers_and_names_unknown_scopes(
     wrong = runner.invoke(app, ["drivers", "--scope", "channel:fax"])
     assert wrong.exit_code == 2
     assert "channel:fax" in wrong.output and "channel:phone" in wrong.output
+
+
+def test_drivers_are_in_the_published_snapshot_and_the_parquet_exports(con, settings: Settings) -> None:
+    from warehouse.publish import export_parquet, publish_snapshot
+
+    rows = con.execute("select count(*) from marts.drivers").fetchall()[0][0]
+    assert rows > 0
+    snapshot = publish_snapshot(con, settings)
+    exports = export_parquet(con, settings)
+    published = duckdb.connect(str(snapshot), read_only=True)
+    try:
+        assert published.execute("select count(*) from marts.drivers").fetchall() == [(rows,)]
+    finally:
+        published.close()
+    parquet = next(p for p in exports if p.name == "marts.drivers.parquet")
+    assert duckdb.execute(f"select count(*) from '{parquet}'").fetchall() == [(rows,)]
