@@ -118,9 +118,9 @@ def quadrant_svg(rows: list[dict[str, Any]], outcome: str, width: int = 720, hei
     for r in sorted(rows, key=lambda r: r["performance"]):
         colour = QUADRANT_COLOURS[r["quadrant"]]
         cx, cy = x(r["performance"]), y(r["importance"])
-        label_dy = -6
-        if r["importance"] < 0.08 * y_max:
-            label_dy = (-6, -20, -34)[crowded % 3]
+        label_y = cy - 6
+        if r["importance"] < 0.08 * y_max:  # one row of its own above the axis, 5 rows in turn
+            label_y = top + plot_h - 8 - 14 * (crowded % 5)
             crowded += 1
         low, high = y(r["importance_low"]), y(r["importance_high"])
         parts.append(
@@ -129,7 +129,7 @@ def quadrant_svg(rows: list[dict[str, Any]], outcome: str, width: int = 720, hei
             f'<line x1="{cx - 4:.1f}" y1="{low:.1f}" x2="{cx + 4:.1f}" y2="{low:.1f}" stroke="{colour}"/>'
             f'<line x1="{cx - 4:.1f}" y1="{high:.1f}" x2="{cx + 4:.1f}" y2="{high:.1f}" stroke="{colour}"/>'
             f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{colour}"/>'
-            f'<text x="{cx + 8:.1f}" y="{cy + label_dy:.1f}" font-size="11">{escape(r["label_en"])}</text></g>'
+            f'<text x="{cx + 8:.1f}" y="{label_y:.1f}" font-size="11">{escape(r["label_en"])}</text></g>'
         )
     n = max(r["n"] for r in rows)
     parts.append(
