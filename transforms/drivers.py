@@ -202,6 +202,8 @@ def estimate_model(
     columns = [*keep, len(names)]
     values = values[:, columns]
     point = relative_weights(positive_semidefinite(pairwise_correlations(total[:, columns][:, :, columns])))
+    if point.sum() < 1e-12:  # the levers explain nothing: no share to report
+        return None
     # Bootstrap: resample answers (or, above bootstrap_groups answers, random equal groups of answers:
     # moments add up, so a resampled group is the sum of its answers' moments).
     # Answer k of a random order goes to group k mod `groups`: sizes differ by one answer at most.
