@@ -131,7 +131,7 @@ def incidents_snooze(
 
 
 def drivers(
-    scope: str = typer.Option("all", "--scope", help="all, channel:<name> or segment:<name>"),
+    scope: str = typer.Option("all", "--scope", help="all, channel:NAME or segment:NAME"),
     period: str = typer.Option("month", "--period", help="month or week (the latest one with rows)"),
     french: bool = typer.Option(False, "--fr", help="labels in French"),
 ) -> None:
