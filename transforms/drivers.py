@@ -191,29 +191,30 @@ def estimate_model(
 ) -> Estimate | None:
     """Relative weights of the levers (columns of `values` but the last) on the outcome (the last column,
     never NaN), with bootstrap 95 % intervals; None below min_n."""
-    n_rows = len(values)
+    n_rows, width = values.shape
     if n_rows < settings.min_n:
         return None
-    total = _moments(values)
+    # Moments per group of answers, then their sum for the estimate. Bootstrap: resample answers (or,
+    # above bootstrap_groups answers, random groups of answers: moments add up, so a resampled group is
+    # the sum of its answers' moments). Answer k of a random order goes to group k mod `groups`: sizes
+    # differ by one answer at most.
+    order = rng.permutation(n_rows)
+    groups = min(n_rows, settings.bootstrap_groups)
+    size = -(-n_rows // groups)
+    padded = np.full((groups * size, width), np.nan)  # padding rows are all missing: they add 0
+    slots = np.arange(n_rows)
+    padded[(slots % groups) * size + slots // groups] = values[order]
+    group_moments = _moments(padded.reshape(groups, size, width))
+    total = group_moments.sum(axis=0)
     count, var = total[0], total[2] / np.maximum(total[0], 1) - (total[1] / np.maximum(total[0], 1)) ** 2
     keep = [j for j in range(len(names)) if count[j, -1] >= settings.min_n and var[j, -1] > 1e-12]
     if not keep or var[-1, -1] <= 1e-12:
         return None
-    columns = [*keep, len(names)]
-    values = values[:, columns]
+    columns = [*keep, width - 1]
     point = relative_weights(positive_semidefinite(pairwise_correlations(total[:, columns][:, :, columns])))
     if point.sum() < 1e-12:  # the levers explain nothing: no share to report
         return None
-    # Bootstrap: resample answers (or, above bootstrap_groups answers, random equal groups of answers:
-    # moments add up, so a resampled group is the sum of its answers' moments).
-    # Answer k of a random order goes to group k mod `groups`: sizes differ by one answer at most.
-    order = rng.permutation(n_rows)
-    groups = min(n_rows, settings.bootstrap_groups)
-    size = -(-n_rows // groups)
-    padded = np.full((groups * size, len(columns)), np.nan)  # padding rows are all missing: they add 0
-    slots = np.arange(n_rows)
-    padded[(slots % groups) * size + slots // groups] = values[order]
-    group_moments = _moments(padded.reshape(groups, size, len(columns))).reshape(groups, -1)
+    group_moments = group_moments[:, :, columns][:, :, :, columns].reshape(groups, -1)
     # each resample draws `groups` groups with replacement: how many times each group is drawn
     picks = rng.integers(0, groups, size=(settings.bootstrap_samples, groups))
     picks += np.arange(settings.bootstrap_samples)[:, None] * groups
@@ -221,7 +222,7 @@ def estimate_model(
     draws = draws.reshape(settings.bootstrap_samples, groups)
     resampled = (draws.astype(float) @ group_moments).reshape(-1, 4, len(columns), len(columns))
     weights = relative_weights(positive_semidefinite(pairwise_correlations(resampled)))
-    low, high = np.percentile(weights, [2.5, 97.5], axis=0)
+    low, high = _percentiles(weights, (2.5, 97.5))
     return Estimate(
         levers=[names[j] for j in keep],
         importance=point,
@@ -230,6 +231,19 @@ def estimate_model(
         n=count[keep, -1].astype(int),
         r2=min(float(point.sum()), 1.0),
     )
+
+
+def _percentiles(samples: np.ndarray, percents: tuple[float, ...]) -> list[np.ndarray]:
+    """Percentiles along the first axis, linear between order statistics (as numpy's default), without
+    np.percentile's overhead on small arrays."""
+    ordered = np.sort(samples, axis=0)
+    out = []
+    for percent in percents:
+        position = percent / 100 * (len(ordered) - 1)
+        below = int(np.floor(position))
+        above = min(below + 1, len(ordered) - 1)
+        out.append(ordered[below] + (position - below) * (ordered[above] - ordered[below]))
+    return out
 
 
 def model_seed(seed: int, period_type: str, period_start: date, scope: str, outcome: str) -> list[int]:
