@@ -5,8 +5,8 @@ dag-processor, triggerer) with the LocalExecutor, Airflow's home in `$CXPULSE_HO
 metadata on SQLite there, or on the database of `AIRFLOW__DATABASE__SQL_ALCHEMY_CONN` when that is
 set (PostgreSQL in production: `postgresql+psycopg2://user:password@host:5432/db`; Airflow's own
 `..._CMD` / `..._SECRET` variants work too). The URL's password stays in the environment: whatever
-cxpulse prints or records shows it as `***`. Before starting them it migrates the metadata DB and runs `install`,
-which creates the pool the DAGs need. `docker-compose.yaml` runs the same commands with the same
+cxpulse prints or records shows it as `***`. Before starting the components it migrates the metadata
+DB and runs `install`, which creates the pool the DAGs need. `docker-compose.yaml` runs the same commands with the same
 settings (tests/cxpulse/test_compose.py checks it).
 
 Each component runs in a session of its own (its workers and subprocesses follow it), its output
