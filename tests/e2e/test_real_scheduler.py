@@ -167,7 +167,9 @@ def test_metadata_on_postgres_runs_the_event_driven_load(
 ) -> None:
     sample = generate(customers=50, days=2, seed=3, with_malformed=False)
     land(settings, "touchpoints", sample.touchpoints)  # as a consumer batch would: the watcher fires on it
+    clock = time.monotonic()
     with airflow_started(settings, monkeypatch, postgres.url()) as airflow:
+        started = time.monotonic() - clock
         api = AirflowApi(airflow.url, airflow.password_file)
         clock = time.monotonic()
         run = None
@@ -178,6 +180,7 @@ def test_metadata_on_postgres_runs_the_event_driven_load(
             time.sleep(1)
             run = next((r for r in api.dag_runs("cx_load") if r["run_type"] == "asset_triggered"), None)
         assert run["state"] == "success", run
+        print(f"Airflow on Postgres: healthy in {started:.1f} s, then cx_load done in {time.monotonic() - clock:.1f} s")
         status = cxpulse(settings, "airflow", "status")
 
     # the run lives in Postgres (read with psql, not with Airflow), and nothing fell back to SQLite
