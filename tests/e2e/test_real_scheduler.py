@@ -182,12 +182,16 @@ def test_metadata_on_postgres_runs_the_event_driven_load(
         assert run["state"] == "success", run
         print(f"Airflow on Postgres: healthy in {started:.1f} s, then cx_load done in {time.monotonic() - clock:.1f} s")
         status = cxpulse(settings, "airflow", "status")
+        # `start` again is a no-op on a running Airflow that prints where its metadata is
+        started_again = cxpulse(settings, "airflow", "start", "--port", airflow.url.rsplit(":", 1)[1])
 
     # the run lives in Postgres (read with psql, not with Airflow), and nothing fell back to SQLite
     rows = postgres.psql(f"select state from dag_run where dag_id = 'cx_load' and run_id = '{run['dag_run_id']}'")
     assert rows.split() == ["success"]
     assert not (airflow.home / "airflow.db").exists()
     # the operator sees where the metadata is, never the password: not in the output, logs or config
-    assert f"metadata DB: postgresql+psycopg2://airflow:***@localhost:{postgres.port}/airflow (healthy)" in status
-    written = [status, *(p.read_text(errors="replace") for p in airflow.home.rglob("*") if p.is_file())]
+    shown = f"postgresql+psycopg2://airflow:***@localhost:{postgres.port}/airflow"
+    assert f"metadata DB: {shown} (healthy)" in status
+    assert f"metadata {shown})" in " ".join(started_again.split())  # the console may wrap this long line
+    written = [status, started_again, *(p.read_text(errors="replace") for p in airflow.home.rglob("*") if p.is_file())]
     assert not [text for text in written if postgres.password in text]
