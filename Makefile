@@ -8,7 +8,7 @@ BI_JDBC := .cache/bi-jdbc
 UV_VERSION := 0.13.8
 export CXPULSE_HOME ?= $(CURDIR)/.cxpulse
 
-.PHONY: setup demo airflow test lint browser unit integration bench lock clean
+.PHONY: setup demo airflow test lint browser postgres unit integration bench lock clean
 
 ## setup: .venv with pinned dependencies + the project, the Kafka jars and the DuckDB JDBC driver (idempotent)
 setup: $(BIN)/.installed $(KAFKA_LIBS)/.installed $(BI_JDBC)/.installed
@@ -39,7 +39,7 @@ airflow: setup
 	$(BIN)/cxpulse airflow start --port $(or $(PORT),8080)
 
 ## test: ruff, then unit and integration tests (the tests start their own broker; the dashboard test a Chromium)
-test: setup lint browser
+test: setup lint browser postgres
 	$(BIN)/pytest -q
 
 ## browser: Debian's Chromium and ChromeDriver for the dashboard test (installed once)
@@ -47,6 +47,12 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null || \
 	     (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null))
+
+## postgres: PostgreSQL server binaries (initdb, pg_ctl) for the Airflow-on-Postgres test; none started here
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null || \
+	     (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null))
 
 ## lint: ruff, then the import contracts of pyproject.toml (imports run one way, config at the bottom)
 lint: setup

@@ -3,8 +3,10 @@
 `start` runs the four components as `airflow <component>` processes (api-server, scheduler,
 dag-processor, triggerer) with the LocalExecutor, Airflow's home in `$CXPULSE_HOME/airflow` and its
 metadata on SQLite there, or on the database of `AIRFLOW__DATABASE__SQL_ALCHEMY_CONN` when that is
-set (Postgres in production). Before starting them it migrates the metadata DB and runs `install`,
-which creates the pool the DAGs need. `docker-compose.yaml` runs the same commands with the same
+set (PostgreSQL in production: `postgresql+psycopg2://user:password@host:5432/db`; Airflow's own
+`..._CMD` / `..._SECRET` variants work too). The URL's password stays in the environment: whatever
+cxpulse prints or records shows it as `***`. Before starting the components it migrates the metadata
+DB and runs `install`, which creates the pool the DAGs need. `docker-compose.yaml` runs the same commands with the same
 settings (tests/cxpulse/test_compose.py checks it).
 
 Each component runs in a session of its own (its workers and subprocesses follow it), its output
@@ -41,6 +43,9 @@ SHARED_SETTINGS = {
     # The DAGs are meant to run once installed: no manual unpausing in the UI.
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
 }
+SQL_ALCHEMY_CONN = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+# Airflow reads the metadata DB's URL from a command's output or a secrets backend with these instead
+SQL_ALCHEMY_CONN_INDIRECT = (f"{SQL_ALCHEMY_CONN}_CMD", f"{SQL_ALCHEMY_CONN}_SECRET")
 # Settings whose value depends on where Airflow runs (paths, hosts): set by every deployment too.
 DEPLOYMENT_SETTINGS = (
     "AIRFLOW__CORE__DAGS_FOLDER",
@@ -63,7 +68,7 @@ class AirflowInfo:
     url: str
     password_file: Path
     pids: dict[str, int]
-    database: str
+    database: str  # the metadata DB's URL, password hidden
 
 
 def airflow_home(settings: Settings) -> Path:
@@ -74,16 +79,55 @@ def _run_dir(home: Path) -> Path:
     return home / "run"
 
 
+def metadata_database(env: dict[str, str]) -> str:
+    """The metadata DB of an `airflow_env()`, for people: its URL with the password as `***`, or the
+    variable Airflow reads the URL from."""
+    if env.get(SQL_ALCHEMY_CONN):
+        return redact_url(env[SQL_ALCHEMY_CONN])
+    return "from " + next(name for name in SQL_ALCHEMY_CONN_INDIRECT if os.environ.get(name))
+
+
+def redact_url(url: str) -> str:
+    """A database URL with its password (in the user part or a `password=` parameter) shown as `***`,
+    parsed as Airflow's SQLAlchemy parses it; the whole URL hidden when it does not parse."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "*** (not a valid SQLAlchemy URL)"
+    query = {key: "***" if "password" in key.lower() else value for key, value in parsed.query.items()}
+    # a query value is rendered percent-encoded
+    return parsed.set(query=query).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+def _hide_password(text: str) -> str:
+    """`text` without the metadata DB's password (error output of the `airflow` CLI may quote it)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(os.environ.get(SQL_ALCHEMY_CONN, ""))
+    except (ArgumentError, ValueError):  # no URL, or one that does not parse: nothing to recognise
+        return text
+    secrets = [str(v) for k, v in parsed.query.items() if "password" in k.lower()] + [str(parsed.password or "")]
+    for secret in filter(None, secrets):
+        text = text.replace(secret, "***")
+    return text
+
+
 def airflow_env(settings: Settings, port: int = DEFAULT_PORT) -> dict[str, str]:
     """The environment of every component (and of the `airflow` CLI against this installation)."""
     home = airflow_home(settings)
+    conn = os.environ.get(SQL_ALCHEMY_CONN) or f"sqlite:///{home}/airflow.db"
+    indirect = not os.environ.get(SQL_ALCHEMY_CONN) and any(map(os.environ.get, SQL_ALCHEMY_CONN_INDIRECT))
     env = {
         "AIRFLOW_HOME": str(home),
         **SHARED_SETTINGS,
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": os.environ.get(
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home / 'airflow.db'}"
-        ),
+        # the caller's database, else SQLite in Airflow's home (unset: Airflow runs the caller's _CMD)
+        **({} if indirect else {SQL_ALCHEMY_CONN: conn}),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
         # a local installation: the UI on this machine only, one api-server worker (2-core laptops)
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -107,7 +151,9 @@ def _cli(env: dict[str, str], *args: str, timeout_s: float = 600) -> str:
         _airflow(*args), env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout_s, check=False
     )
     if done.returncode != 0:
-        raise AirflowServiceError(f"`airflow {' '.join(args)}` failed ({done.returncode}): {done.stderr[-2000:]}")
+        raise AirflowServiceError(
+            f"`airflow {' '.join(args)}` failed ({done.returncode}): {_hide_password(done.stderr[-2000:])}"
+        )
     return done.stdout
 
 
@@ -203,7 +249,8 @@ def start(settings: Settings, port: int = DEFAULT_PORT, timeout_s: float = 300) 
                 )
             pids[component] = process.pid
         started = {c: {"pid": pid, "started": _started_at(pid)} for c, pid in pids.items()}
-        _state_path(home).write_text(json.dumps({"port": port, "components": started}))
+        state = {"port": port, "components": started, "database": metadata_database(env)}
+        _state_path(home).write_text(json.dumps(state))
     url = f"http://localhost:{port}"
     deadline = time.monotonic() + timeout_s
     while not all_healthy(health(url)):
@@ -219,8 +266,7 @@ def start(settings: Settings, port: int = DEFAULT_PORT, timeout_s: float = 300) 
             stop(settings)
             raise AirflowServiceError(failure)
         time.sleep(1)
-    env = airflow_env(settings, port)
-    return AirflowInfo(home, url, password_file(home), pids, env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    return AirflowInfo(home, url, password_file(home), pids, _state(home).get("database", ""))
 
 
 def stop(settings: Settings, timeout_s: float = 60) -> list[str]:
@@ -258,7 +304,8 @@ def _group_alive(pgid: int) -> bool:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """Which components run, on which port, whether they are healthy, the last run of each DAG."""
+    """Which components run, on which port, on which metadata DB (password hidden), whether they are
+    healthy, the last run of each DAG."""
     home = airflow_home(settings)
     pids, port = _running(home)
     url = f"http://localhost:{port}" if port else None
@@ -280,6 +327,8 @@ def status(settings: Settings) -> dict[str, Any]:
         "url": url,
         "health": report,
         "healthy": all_healthy(report) and set(pids) == set(COMPONENTS),
+        # as recorded by `start` (the components' environment, not the caller's)
+        "database": _state(home).get("database") if pids else None,
         "password_file": password_file(home),
         "pool": pool,
         "last_runs": last_runs,

@@ -14,7 +14,8 @@ def airflow_start(
     run the four components (LocalExecutor) in the background and wait until they are healthy.
 
     Airflow's home is $CXPULSE_HOME/airflow (AIRFLOW_HOME overrides); metadata on SQLite there, or on
-    the database of AIRFLOW__DATABASE__SQL_ALCHEMY_CONN when set (e.g. postgresql+psycopg2://...).
+    the database of AIRFLOW__DATABASE__SQL_ALCHEMY_CONN when set (e.g. postgresql+psycopg2://...;
+    its password is printed as ***).
     New landing files start `cx_load` within seconds; the rest of the chain follows by Assets.
 
     Example: `cxpulse airflow start --port 8080`, then `cxpulse consume` in another terminal.
@@ -59,6 +60,8 @@ def airflow_status() -> None:
     for component, pid in sorted(info["pids"].items()):
         console.print(f"  {component}: pid {pid}")
     console.print(f"  admin password: {info['password_file']}")
+    metadb = ((info["health"] or {}).get("metadatabase") or {}).get("status", "unknown")
+    console.print(f"  metadata DB: {info['database']} ({metadb})")
     pool = info["pool"]
     if pool is None:
         console.print("  pool cx_warehouse: unknown (the REST API did not answer)")

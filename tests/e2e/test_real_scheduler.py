@@ -4,6 +4,10 @@ to the broker. New landing files must start `cx_load` through the triggerer (eve
 Asset chain cx_marts -> cx_quality -> cx_publish must put them into published/cx.duckdb within
 BOUND_S seconds of the produce. Synchronised on what can be observed: the published snapshot (read
 only) and the DAG runs of Airflow's REST API, each wait bounded.
+
+The same start with the metadata DB on PostgreSQL (a server the test starts, as an operator points
+`AIRFLOW__DATABASE__SQL_ALCHEMY_CONN` at theirs): one event-driven `cx_load` run, checked through the
+REST API and in Postgres itself with psql; `cxpulse airflow status` names the DB, password hidden.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +29,8 @@ import pytest
 from cxpulse.airflow_service import AirflowApi, AirflowInfo, start, stop
 from cxpulse.broker import free_port
 from cxpulse.config import Settings, to_env
+from tests.postgres import PostgresServer, postgres_server, server_binaries
+from tests.sample import generate
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -35,17 +42,38 @@ BOUND_S = 300
 CHAIN = ("cx_load", "cx_marts", "cx_quality", "cx_publish")
 
 
-@pytest.fixture
-def airflow(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[AirflowInfo]:
-    # Under this test's data home: earlier in-process tests (dag.test()) leave AIRFLOW_HOME and
-    # AIRFLOW__* pointing at their own metadata DB for the rest of the session.
+@contextmanager
+def airflow_started(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, metadata_db: str = ""
+) -> Iterator[AirflowInfo]:
+    """`cxpulse airflow start` under this test's data home, its metadata on `metadata_db` (a SQLAlchemy
+    URL; SQLite in the home when empty), stopped at the end."""
+    # Earlier in-process tests (dag.test()) leave AIRFLOW_HOME and AIRFLOW__* pointing at their own
+    # metadata DB for the rest of the session.
     for name in [n for n in os.environ if n == "AIRFLOW_HOME" or n.startswith("AIRFLOW__")]:
         monkeypatch.delenv(name)
-    info = start(kafka_settings, port=free_port(), timeout_s=400)
+    if metadata_db:
+        monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", metadata_db)
+    info = start(settings, port=free_port(), timeout_s=400)
     try:
         yield info
     finally:
-        stop(kafka_settings)
+        stop(settings)
+
+
+@pytest.fixture
+def airflow(kafka_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[AirflowInfo]:
+    with airflow_started(kafka_settings, monkeypatch) as info:
+        yield info
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    bindir = server_binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are neither on PATH nor in /usr/lib/postgresql/*/bin")
+    with postgres_server(bindir) as server:
+        yield server
 
 
 @pytest.fixture
@@ -129,3 +157,41 @@ def test_events_reach_the_bi_snapshot_through_the_real_scheduler(
             )
             time.sleep(1)
     print(f"produce -> published snapshot: {freshness:.1f} s")
+
+
+def test_metadata_on_postgres_runs_the_event_driven_load(
+    settings: Settings,
+    land: Callable[..., Path],
+    postgres: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sample = generate(customers=50, days=2, seed=3, with_malformed=False)
+    land(settings, "touchpoints", sample.touchpoints)  # as a consumer batch would: the watcher fires on it
+    clock = time.monotonic()
+    with airflow_started(settings, monkeypatch, postgres.url()) as airflow:
+        started = time.monotonic() - clock
+        api = AirflowApi(airflow.url, airflow.password_file)
+        clock = time.monotonic()
+        run = None
+        while run is None or run["state"] not in ("success", "failed"):
+            assert time.monotonic() - clock < BOUND_S, (
+                f"no finished event-driven cx_load run: {api.dag_runs('cx_load')}"
+            )
+            time.sleep(1)
+            run = next((r for r in api.dag_runs("cx_load") if r["run_type"] == "asset_triggered"), None)
+        assert run["state"] == "success", run
+        print(f"Airflow on Postgres: healthy in {started:.1f} s, then cx_load done in {time.monotonic() - clock:.1f} s")
+        status = cxpulse(settings, "airflow", "status")
+        # `start` again is a no-op on a running Airflow that prints where its metadata is
+        started_again = cxpulse(settings, "airflow", "start", "--port", airflow.url.rsplit(":", 1)[1])
+
+    # the run lives in Postgres (read with psql, not with Airflow), and nothing fell back to SQLite
+    rows = postgres.psql(f"select state from dag_run where dag_id = 'cx_load' and run_id = '{run['dag_run_id']}'")
+    assert rows.split() == ["success"]
+    assert not (airflow.home / "airflow.db").exists()
+    # the operator sees where the metadata is, never the password: not in the output, logs or config
+    shown = f"postgresql+psycopg2://airflow:***@localhost:{postgres.port}/airflow"
+    assert f"metadata DB: {shown} (healthy)" in status
+    assert f"metadata {shown})" in " ".join(started_again.split())  # the console may wrap this long line
+    written = [status, started_again, *(p.read_text(errors="replace") for p in airflow.home.rglob("*") if p.is_file())]
+    assert not [text for text in written if postgres.password in text]
