@@ -50,7 +50,7 @@ from typing import Any
 import duckdb
 
 from cxpulse.config import Settings
-from transforms import calendar, catalogue, dimensions, drivers
+from transforms import calendar, catalogue, dimensions, drivers, journeys
 from transforms.dag import build_order, references
 from transforms.schema import SchemaTestError, load_schema, run_schema_tests
 from transforms.sql import bound, identifier, model_names, model_sql, run_file, statements
@@ -240,6 +240,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
     create_views(con, zone)
     catalogue.register(con)
     dimensions.register(con)
+    journeys.register(con)
     reason = "requested" if full else _needs_full(con, zone)
     full = reason is not None
     parameters = _parameters(settings)

@@ -89,3 +89,38 @@ union
 select 'week', cast(date_trunc('week', day) as date) from linked_days
 union
 select 'month', cast(date_trunc('month', day) as date) from linked_days;
+
+-- journey_steps: a step's row depends on the events of its journey (followed for at most max_span_h,
+-- steps at most max_gap_h apart) and on the answers and channel switches up to survey_window_h /
+-- switch_window_h after them (temp table journey_settings, transforms/journeys.yaml). So a changed day
+-- reaches the ISO weeks and months of the days within `reach` days around it, and, as a period's
+-- rupture compares it with the baseline_weeks / baseline_months before it, the periods after those.
+create or replace temp table rebuild_journey_periods as
+with reach as (
+    select
+        cast(ceil((max_span_h + greatest((select max(max_gap_h) from journey_map), survey_window_h, switch_window_h))
+            / 24.0) as integer) + 1 as days,
+        baseline_weeks,
+        baseline_months
+    from journey_settings
+),
+
+periods as (
+    select distinct
+        'week' as period_type,
+        cast(unnest(generate_series(
+            date_trunc('week', c.day - r.days), date_trunc('week', c.day + r.days) + to_days(7 * r.baseline_weeks),
+            interval 7 day
+        )) as date) as period_start
+    from changed_days as c, reach as r
+    union
+    select distinct
+        'month',
+        cast(unnest(generate_series(
+            date_trunc('month', c.day - r.days), date_trunc('month', c.day + r.days) + to_months(r.baseline_months),
+            interval 1 month
+        )) as date)
+    from changed_days as c, reach as r
+)
+
+select period_type, period_start from periods;

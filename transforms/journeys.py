@@ -1,0 +1,190 @@
+"""The journey map (transforms/journeys.yaml): journeys, their ordered steps, EN/FR labels, and the windows
+and thresholds of marts.journey_steps, validated, and exposed to SQL for a build.
+
+`register(con)` creates the temp tables `journey_map` (one row per journey step), `journey_settings` (one
+row: the windows and thresholds) and the scalar function `journey_rupture_p(a1, n1, a2, n2)`: the p-value
+of the pooled two-proportion z-test (statsmodels, as the drift alerts use), the one thing the SQL of the
+mart cannot compute (DuckDB has no normal distribution). Errors name the journey and the key at fault.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+import yaml
+from statsmodels.stats.proportion import proportions_ztest
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+SETTINGS = {
+    "survey_window_h": int,
+    "switch_window_h": int,
+    "moment_min_n": int,
+    "baseline_weeks": int,
+    "baseline_months": int,
+    "rupture_min_n": int,
+    "rupture_alpha": float,
+    "rupture_min_effect": float,
+    "max_span_h": int,
+}
+
+
+class JourneyMapError(ValueError):
+    """journeys.yaml is invalid; the message names the journey and the key."""
+
+
+@dataclass(frozen=True)
+class Step:
+    journey: str
+    step: str
+    order: int
+    final: bool
+    label_en: str
+    label_fr: str
+    match: str | None = None
+
+
+@dataclass(frozen=True)
+class Journey:
+    id: str
+    label_en: str
+    label_fr: str
+    max_gap_h: int
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class JourneyMap:
+    settings: dict[str, Any]
+    journeys: dict[str, Journey]
+
+    def step_label(self, journey: str, step: str, french: bool = False) -> str:
+        """The step's label (its name when the map does not list it)."""
+        for s in self.journeys[journey].steps if journey in self.journeys else ():
+            if s.step == step:
+                return s.label_fr if french else s.label_en
+        return step
+
+    def journey_label(self, journey: str, french: bool = False) -> str:
+        j = self.journeys.get(journey)
+        return journey if j is None else (j.label_fr if french else j.label_en)
+
+
+def _positive(value: Any, kind: type, where: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
+        raise JourneyMapError(f"{where}: expected a{'n integer' if kind is int else ' number'}, got {value!r}")
+    if value <= 0:
+        raise JourneyMapError(f"{where}: must be > 0, got {value!r}")
+    return kind(value)
+
+
+def parse(data: Any) -> JourneyMap:
+    """Validate a loaded journeys.yaml."""
+    if not isinstance(data, dict) or not isinstance(data.get("journeys"), dict) or not data["journeys"]:
+        raise JourneyMapError("the journey map defines no journey: expected a mapping under 'journeys:'")
+    raw = data.get("settings") or {}
+    missing = sorted(set(SETTINGS) - set(raw))
+    unknown = sorted(set(raw) - set(SETTINGS))
+    if missing or unknown:
+        raise JourneyMapError(f"settings: missing keys {missing}, unknown keys {unknown}")
+    settings = {key: _positive(raw[key], kind, f"settings, key '{key}'") for key, kind in SETTINGS.items()}
+    if settings["rupture_alpha"] >= 1 or settings["rupture_min_effect"] >= 1:
+        raise JourneyMapError("settings: rupture_alpha and rupture_min_effect are shares, below 1")
+    journeys = {}
+    for jid, entry in data["journeys"].items():
+        where = f"journey '{jid}'"
+        if not _ID.match(str(jid)) or not isinstance(entry, dict):
+            raise JourneyMapError(f"{where}: a lower-case identifier with a mapping of keys is expected")
+        unknown = sorted(set(entry) - {"label_en", "label_fr", "max_gap_h", "steps"})
+        if unknown or not isinstance(entry.get("steps"), list) or not entry["steps"]:
+            raise JourneyMapError(f"{where}: keys label_en, label_fr, max_gap_h, steps (a list); unknown {unknown}")
+        steps = []
+        for item in entry["steps"]:
+            if not isinstance(item, dict) or not isinstance(item.get("step"), str) or not item["step"]:
+                raise JourneyMapError(f"{where}, steps: each step needs a name under 'step', got {item!r}")
+            extra = sorted(set(item) - {"step", "order", "final", "label_en", "label_fr", "match"})
+            if extra:
+                raise JourneyMapError(f"{where}, step '{item['step']}': unknown keys {extra}")
+            for key in ("label_en", "label_fr"):
+                if not isinstance(item.get(key), str) or not item[key].strip():
+                    raise JourneyMapError(f"{where}, step '{item['step']}', key '{key}': a non-empty string")
+            steps.append(
+                Step(
+                    jid,
+                    item["step"],
+                    _positive(item.get("order"), int, f"{where}, step '{item['step']}', key 'order'"),
+                    bool(item.get("final", False)),
+                    item["label_en"],
+                    item["label_fr"],
+                    item.get("match"),
+                )
+            )
+        names = [s.step for s in steps]
+        if len(set(names)) != len(names):
+            raise JourneyMapError(f"{where}: a step is listed twice")
+        journeys[jid] = Journey(
+            jid,
+            str(entry.get("label_en") or jid),
+            str(entry.get("label_fr") or jid),
+            _positive(entry.get("max_gap_h"), int, f"{where}, key 'max_gap_h'"),
+            tuple(steps),
+        )
+    return JourneyMap(settings, journeys)
+
+
+@cache
+def load_map() -> JourneyMap:
+    """transforms/journeys.yaml, validated (cached)."""
+    return parse(yaml.safe_load(resources.files("transforms").joinpath("journeys.yaml").read_text()))
+
+
+def two_proportion_p(a1: int | None, n1: int | None, a2: int | None, n2: int | None) -> float | None:
+    """Two-sided p-value of the pooled two-proportion z-test (statsmodels); 1 when both shares are 0 or 1,
+    None without observations."""
+    if a1 is None or a2 is None or not n1 or not n2:
+        return None
+    pooled = (a1 + a2) / (n1 + n2)
+    if pooled in (0.0, 1.0):
+        return 1.0
+    _, p = proportions_ztest([a1, a2], [n1, n2])
+    return None if math.isnan(p) else float(p)
+
+
+def register(con: duckdb.DuckDBPyConnection) -> None:
+    """The temp tables journey_map and journey_settings, and the function journey_rupture_p (see above)."""
+    jmap = load_map()
+    con.execute("""
+        create or replace temp table journey_map (
+            journey varchar, step varchar, match varchar, step_order integer, final boolean,
+            label_en varchar, label_fr varchar, max_gap_h integer)
+    """)
+    con.executemany(
+        "insert into journey_map values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [s.journey, s.step, s.match, s.order, s.final, s.label_en, s.label_fr, j.max_gap_h]
+            for j in jmap.journeys.values()
+            for s in j.steps
+        ],
+    )
+    names = list(SETTINGS)
+    con.execute(
+        f"create or replace temp table journey_settings as select {', '.join(f'? as {n}' for n in names)}",  # noqa: S608 - names of SETTINGS
+        [jmap.settings[n] for n in names],
+    )
+    try:
+        con.remove_function("journey_rupture_p")
+    except (duckdb.InvalidInputException, duckdb.CatalogException):
+        pass  # not registered on this connection yet
+    con.create_function(
+        "journey_rupture_p",
+        two_proportion_p,
+        [duckdb.sqltype("BIGINT")] * 4,
+        duckdb.sqltype("DOUBLE"),
+        null_handling="special",
+        side_effects=False,
+    )

@@ -1,0 +1,440 @@
+-- Journeys step by step (DESIGN.md "Analytics of the seeds"; docs/warehouse.md "Journeys"): per ISO week
+-- and month, journey and step, how many journeys entered the step, how it ended, how many went on, the
+-- answers given about the step, the step's effect on the journey's later NPS (moment of truth), channel
+-- switches after leaving, and whether drop-off or failure rose significantly (rupture).
+-- The journey map, windows and thresholds: temp tables journey_map and journey_settings
+-- (transforms/journeys.yaml, loaded by transforms/journeys.py); journey_rupture_p(): the two-proportion
+-- z-test p-value (statsmodels). Only the periods in temp table rebuild_journey_periods are written; the
+-- baseline periods before them are computed too, for the rupture test.
+with settings as (
+    select * from journey_settings
+),
+
+-- the periods to write and, for the rupture, the baseline periods before each
+needed_periods as (
+    select period_type, period_start from rebuild_journey_periods
+    union
+    select
+        r.period_type,
+        cast(case r.period_type
+            when 'week' then r.period_start - to_days(7 * b.k)
+            else r.period_start - to_months(b.k)
+        end as date)
+    from rebuild_journey_periods as r
+    cross join settings
+    cross join lateral (
+        select unnest(range(1, case r.period_type when 'week' then baseline_weeks else baseline_months end + 1)) as k
+    ) as b
+),
+
+-- Events are read `span` around the needed days: a journey lasts at most max_span_h, its steps are at
+-- most max_gap_h apart, and its answers and switches come at most survey_window_h / switch_window_h later.
+bounds as (
+    select
+        staging.day_start(min(period_start)) - to_hours(cast(s.span_h as bigint)) as read_from,
+        staging.day_start(max(
+            case period_type when 'week' then period_start + 7 else cast(period_start + interval 1 month as date) end
+        )) + to_hours(cast(s.span_h as bigint)) as read_to
+    from needed_periods
+    cross join (
+        select max_span_h + greatest((select max(max_gap_h) from journey_map), survey_window_h, switch_window_h) as span_h
+        from settings
+    ) as s
+    group by s.span_h
+),
+
+events as (
+    select *
+    from staging.stg_journey_steps
+    where occurred_at >= (select read_from from bounds)
+        and occurred_at < (select read_to from bounds)
+        and journey is not null
+),
+
+-- each event's step in the journey map: the step of the same name, else the first pattern it matches;
+-- a touchpoint the map does not list stays a step of its own, without order
+matched as (
+    select
+        e.event_id,
+        m.step,
+        m.step_order,
+        m.final,
+        row_number() over (partition by e.event_id order by m.step = e.touchpoint desc, m.step_order, m.step) as pick
+    from events as e
+    inner join journey_map as m on m.journey = e.journey and (m.step = e.touchpoint or e.touchpoint like m.match)
+),
+
+gaps as (
+    select journey, max(max_gap_h) as max_gap_h from journey_map group by journey
+),
+
+mapped as (
+    select
+        e.event_id,
+        e.customer_id,
+        e.occurred_at,
+        e.channel,
+        e.journey,
+        e.step_status,
+        coalesce(m.step, e.touchpoint) as step,
+        m.step_order,
+        coalesce(m.final, false) as final,
+        coalesce(g.max_gap_h, (select max(max_gap_h) from journey_map)) as max_gap_h
+    from events as e
+    left join matched as m on m.event_id = e.event_id and m.pick = 1
+    left join gaps as g on g.journey = e.journey
+),
+
+-- One customer's journey: a new one starts at the first step, after a gap longer than max_gap_h, or when
+-- the customer goes back to an earlier (or the same) step, except to retry a step that failed.
+ordered as (
+    select
+        *,
+        lag(occurred_at) over w as prev_at,
+        lag(step) over w as prev_step,
+        lag(step_order) over w as prev_order,
+        lag(step_status) over w as prev_status
+    from mapped
+    window w as (partition by customer_id, journey order by occurred_at, event_id)
+),
+
+flagged as (
+    select
+        *,
+        prev_at is null
+        or occurred_at - prev_at > to_hours(cast(max_gap_h as bigint))
+        or coalesce(step_order <= prev_order and not (step = prev_step and prev_status = 'failed'), false) as is_start
+    from ordered
+),
+
+-- an event belongs to the latest journey start within max_span_h before it (itself when there is none)
+instanced as (
+    select
+        *,
+        coalesce(
+            max(case when is_start then occurred_at end) over (
+                partition by customer_id, journey order by occurred_at
+                range between (select to_hours(cast(max_span_h as bigint)) from settings) preceding and current row
+            ),
+            occurred_at
+        ) as journey_start
+    from flagged
+),
+
+-- one row per journey and step: its attempts (a failed step may be retried), how the last one ended
+visits as (
+    select
+        customer_id,
+        journey,
+        journey_start,
+        step,
+        any_value(step_order) as step_order,
+        bool_or(final) as final,
+        min(occurred_at) as first_at,
+        max(occurred_at) as last_at,
+        arg_max(step_status, (occurred_at, event_id)) as status,
+        bool_or(step_status = 'failed') as had_failure,
+        arg_max(channel, (occurred_at, event_id)) as channel
+    from instanced
+    group by customer_id, journey, journey_start, step
+),
+
+journey_spans as (
+    select customer_id, journey, journey_start, max(occurred_at) as journey_end
+    from instanced
+    group by customer_id, journey, journey_start
+),
+
+-- went on: another step of the journey began after this one, or this final step ended ok (completed)
+visits_continued as (
+    select
+        v.*,
+        j.journey_end,
+        staging.local_day(v.first_at) as day,
+        coalesce(max(v.first_at) over (partition by v.customer_id, v.journey, v.journey_start) > v.first_at, false)
+        or (v.final and v.status = 'ok') as continued
+    from visits as v
+    inner join journey_spans as j using (customer_id, journey, journey_start)
+),
+
+-- the journey's later NPS: the first answer with an NPS (post-journey or post-contact survey of the same
+-- customer and journey) after the step's first attempt and within survey_window_h after the journey's
+-- last step
+journey_answers as (
+    select customer_id, journey, occurred_at, response_id, is_promoter, is_detractor
+    from staging.stg_survey_responses
+    where occurred_at >= (select read_from from bounds)
+        and occurred_at < (select read_to from bounds)
+        and survey in ('post_journey', 'post_contact')
+        and journey is not null
+        and nps is not null
+),
+
+later_nps as (
+    select
+        v.customer_id,
+        v.journey,
+        v.journey_start,
+        v.step,
+        arg_min(
+            case when a.is_promoter then 100 when a.is_detractor then -100 else 0 end, (a.occurred_at, a.response_id)
+        ) as nps_points
+    from visits_continued as v
+    inner join journey_answers as a
+        on a.customer_id = v.customer_id
+        and a.journey = v.journey
+        and a.occurred_at > v.first_at
+        and a.occurred_at <= v.journey_end + to_hours(cast((select survey_window_h from settings) as bigint))
+    group by all
+),
+
+-- a customer who left at this step (did not go on) and has an event on another channel within
+-- switch_window_h after its last attempt: a contact, a case opened, a step of any journey
+other_events as (
+    select customer_id, occurred_at, channel
+    from staging.stg_contacts
+    where occurred_at >= (select read_from from bounds) and occurred_at < (select read_to from bounds)
+    union all
+    select customer_id, occurred_at, channel
+    from staging.stg_case_events
+    where event_type = 'case_opened'
+        and occurred_at >= (select read_from from bounds) and occurred_at < (select read_to from bounds)
+    union all
+    select customer_id, occurred_at, channel
+    from events
+),
+
+switches as (
+    select distinct v.customer_id, v.journey, v.journey_start, v.step
+    from visits_continued as v
+    inner join other_events as o
+        on o.customer_id = v.customer_id
+        and o.channel <> v.channel
+        and o.occurred_at > v.last_at
+        and o.occurred_at <= v.last_at + to_hours(cast((select switch_window_h from settings) as bigint))
+    where not v.continued
+),
+
+periods as (
+    select 'week' as period_type union all select 'month'
+),
+
+step_periods as (
+    select
+        p.period_type,
+        cast(date_trunc(p.period_type, v.day) as date) as period_start,
+        v.*,
+        n.nps_points,
+        s.customer_id is not null as switched
+    from visits_continued as v
+    cross join periods as p
+    left join later_nps as n using (customer_id, journey, journey_start, step)
+    left join switches as s using (customer_id, journey, journey_start, step)
+    where (p.period_type, cast(date_trunc(p.period_type, v.day) as date))
+        in (select (period_type, period_start) from needed_periods)
+),
+
+funnel as (
+    select
+        period_type,
+        period_start,
+        journey,
+        step,
+        any_value(step_order) as step_order,
+        bool_or(final) as final_step,
+        count(*) as entered,
+        count(*) filter (where status = 'ok') as ok,
+        count(*) filter (where status = 'failed') as failed,
+        count(*) filter (where status = 'abandoned') as abandoned,
+        count(*) filter (where continued) as continued,
+        count(*) filter (where status = 'ok' and had_failure) as recovered,
+        count(*) filter (where switched) as channel_switches,
+        count(nps_points) filter (where had_failure) as mot_n_failed,
+        avg(nps_points) filter (where had_failure) as mot_nps_failed,
+        count(nps_points) filter (where not had_failure and status = 'ok') as mot_n_ok,
+        avg(nps_points) filter (where not had_failure and status = 'ok') as mot_nps_ok
+    from step_periods
+    group by period_type, period_start, journey, step
+),
+
+-- the answers given about the step: survey responses of the journey whose touchpoint is the step (mapped
+-- as the events are), counted in the period of the answer
+responses as (
+    select *
+    from staging.stg_survey_responses
+    where occurred_at >= (select read_from from bounds)
+        and occurred_at < (select read_to from bounds)
+        and journey is not null
+),
+
+response_steps as (
+    select
+        r.response_id,
+        m.step,
+        row_number() over (partition by r.response_id order by m.step = r.touchpoint desc, m.step_order, m.step) as pick
+    from responses as r
+    inner join journey_map as m on m.journey = r.journey and (m.step = r.touchpoint or r.touchpoint like m.match)
+),
+
+step_answers as (
+    select
+        p.period_type,
+        cast(date_trunc(p.period_type, r.day) as date) as period_start,
+        r.journey,
+        coalesce(m.step, r.touchpoint) as step,
+        count(r.nps) as nps_n,
+        100.0 * (count(*) filter (where r.is_promoter) - count(*) filter (where r.is_detractor))
+        / nullif(count(r.nps), 0) as nps,
+        count(r.csat) as csat_n,
+        count(*) filter (where r.is_satisfied) / nullif(count(r.csat), 0) as csat,
+        count(r.emotion) as emotion_n,
+        count(*) filter (where r.is_negative_emotion) / nullif(count(r.emotion), 0) as negative_emotion_rate,
+        count(*) filter (where r.emotion = 'joy') as joy,
+        count(*) filter (where r.emotion = 'surprise') as surprise,
+        count(*) filter (where r.emotion = 'sadness') as sadness,
+        count(*) filter (where r.emotion = 'fear') as fear,
+        count(*) filter (where r.emotion = 'anger') as anger,
+        count(*) filter (where r.emotion = 'disgust') as disgust
+    from responses as r
+    cross join periods as p
+    left join response_steps as m on m.response_id = r.response_id and m.pick = 1
+    where (p.period_type, cast(date_trunc(p.period_type, r.day) as date))
+        in (select (period_type, period_start) from needed_periods)
+    group by all
+),
+
+-- the rupture test: this period against the baseline periods before it, per step
+with_baseline as (
+    select
+        f.*,
+        cast(sum(b.entered) as bigint) as baseline_entered,
+        cast(sum(b.continued) as bigint) as baseline_continued,
+        cast(sum(b.failed) as bigint) as baseline_failed
+    from funnel as f
+    cross join settings
+    left join funnel as b
+        on b.period_type = f.period_type
+        and b.journey = f.journey
+        and b.step = f.step
+        and b.period_start < f.period_start
+        and b.period_start >= case f.period_type
+            when 'week' then f.period_start - to_days(7 * settings.baseline_weeks)
+            else f.period_start - to_months(settings.baseline_months)
+        end
+    group by all
+),
+
+tests as (
+    select
+        period_type,
+        period_start,
+        journey,
+        step,
+        'drop_off' as measure,
+        (entered - continued) / entered - (baseline_entered - baseline_continued) / baseline_entered as delta,
+        journey_rupture_p(entered - continued, entered, baseline_entered - baseline_continued, baseline_entered) as p
+    from with_baseline, settings
+    where entered >= rupture_min_n and baseline_entered >= rupture_min_n
+    union all
+    select
+        period_type,
+        period_start,
+        journey,
+        step,
+        'failure',
+        failed / entered - baseline_failed / baseline_entered,
+        journey_rupture_p(failed, entered, baseline_failed, baseline_entered)
+    from with_baseline, settings
+    where entered >= rupture_min_n and baseline_entered >= rupture_min_n
+),
+
+-- Benjamini-Hochberg across the steps (and both measures) tested in the period: q_i = min over the
+-- j-th smallest p-values with j >= i of p_j * m / j
+ranked as (
+    select
+        *,
+        count(*) over (partition by period_type, period_start) as m,
+        row_number() over (partition by period_type, period_start order by p, journey, step, measure) as i
+    from tests
+    where p is not null
+),
+
+adjusted as (
+    select
+        *,
+        least(1.0, min(p * m / i) over (
+            partition by period_type, period_start order by i desc rows between unbounded preceding and current row
+        )) as q
+    from ranked
+),
+
+verdicts as (
+    select
+        period_type,
+        period_start,
+        journey,
+        step,
+        min(q) as rupture_q,
+        string_agg(measure, ',' order by measure) filter (
+            where q <= (select rupture_alpha from settings) and delta >= (select rupture_min_effect from settings)
+        ) as rupture_measures
+    from adjusted
+    group by all
+),
+
+final as (
+    select
+        f.period_type,
+        f.period_start,
+        f.journey,
+        f.step,
+        f.step_order,
+        f.entered,
+        f.ok,
+        f.failed,
+        f.abandoned,
+        f.continued,
+        1 - f.continued / f.entered as drop_off_rate,
+        a.nps,
+        a.csat,
+        a.negative_emotion_rate,
+        case when a.emotion_n > 0 then {
+            'joy': a.joy / a.emotion_n,
+            'surprise': a.surprise / a.emotion_n,
+            'sadness': a.sadness / a.emotion_n,
+            'fear': a.fear / a.emotion_n,
+            'anger': a.anger / a.emotion_n,
+            'disgust': a.disgust / a.emotion_n
+        } end as emotion_mix,
+        case when least(f.mot_n_failed, f.mot_n_ok) >= (select moment_min_n from settings)
+            then f.mot_nps_failed - f.mot_nps_ok
+        end as moment_of_truth,
+        coalesce(v.rupture_measures is not null, false) as rupture,
+        coalesce(m.label_en, f.step) as label_en,
+        coalesce(m.label_fr, f.step) as label_fr,
+        f.final_step,
+        f.recovered,
+        f.channel_switches,
+        f.channel_switches / nullif(f.entered - f.continued, 0) as channel_switch_rate,
+        f.failed / f.entered as failure_rate,
+        coalesce(a.nps_n, 0) as nps_n,
+        coalesce(a.csat_n, 0) as csat_n,
+        coalesce(a.emotion_n, 0) as emotion_n,
+        f.mot_n_failed,
+        f.mot_nps_failed,
+        f.mot_n_ok,
+        f.mot_nps_ok,
+        coalesce(b.baseline_entered, 0) as baseline_entered,
+        1 - b.baseline_continued / b.baseline_entered as baseline_drop_off_rate,
+        b.baseline_failed / b.baseline_entered as baseline_failure_rate,
+        v.rupture_q,
+        v.rupture_measures
+    from funnel as f
+    inner join with_baseline as b using (period_type, period_start, journey, step)
+    left join step_answers as a using (period_type, period_start, journey, step)
+    left join verdicts as v using (period_type, period_start, journey, step)
+    left join journey_map as m on m.journey = f.journey and m.step = f.step
+    where (f.period_type, f.period_start) in (select (period_type, period_start) from rebuild_journey_periods)
+)
+
+select * from final
