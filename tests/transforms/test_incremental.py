@@ -155,6 +155,26 @@ def random_events(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
             row["step_status"] = other.choice(("ok", "ok", "failed", "abandoned"))
         if "response_id" not in row and "event_type" not in row and other.random() < 0.3:
             row["survey"] = "relationship"
+
+    # purchase journeys: ordered steps with failures, retries and abandons, answers after them (some late)
+    for _ in range(120):
+        moment, customer = at(rng.uniform(0, DAYS)), rng.choice(customers)
+        for step in ("product_page", "cart", "checkout", "payment"):
+            status = rng.choice(("ok", "ok", "ok", "failed", "abandoned"))
+            channel = rng.choice(("web", "app"))
+            base = {"customer_id": customer, "channel": channel, "journey": "purchase", "touchpoint": step}
+            touchpoints.append({**base, "event_type": "journey_step", "occurred_at": moment, "step_status": status})
+            moment += timedelta(hours=rng.randint(0, 30))
+            if status == "failed" and rng.random() < 0.5:
+                touchpoints.append({**base, "event_type": "journey_step", "occurred_at": moment, "step_status": "ok"})
+            elif status != "ok":
+                break
+        if rng.random() < 0.6:
+            answer = {"occurred_at": moment + timedelta(hours=rng.randint(1, 200)), "customer_id": customer}
+            answer |= {"channel": "web", "touchpoint": step, "survey": "post_journey", "journey": "purchase"}
+            answer |= {"nps": rng.randint(0, 10), "emotion": rng.choice((None, "joy", "anger", "disgust"))}
+            surveys.append(answer)
+
     for i, row in enumerate(touchpoints):
         row["event_id"] = f"e{seed}-{i}"
     for i, row in enumerate(surveys):
