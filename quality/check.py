@@ -18,14 +18,14 @@ import duckdb
 import msgspec
 
 from cxpulse.config import Settings
-from quality import alerts, hot_alerts, incidents, lifecycle, notifications, wording
+from quality import alerts, hot_alerts, incidents, journeys, lifecycle, notifications, wording
 from quality.drift import ALPHA, RULES, Finding, Windows, detect
 from quality.sinks import deliver_pending
 
 log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = {"nps": "nps", "csat": "csat", "ces_easy_rate": "ces"}
-MANAGED_RULES = {*RULES.values(), "distribution_drift", "target_breach", "data_quality"}
+MANAGED_RULES = {*RULES.values(), "distribution_drift", "target_breach", "data_quality", journeys.RULE}
 
 
 @dataclass
@@ -211,6 +211,7 @@ def run_checks(
             c if c.evidence else msgspec.structs.replace(c, evidence=str(result.evidence)) for c in candidates
         ]
     candidates += _target_breaches(con, as_of, settings.reporting_timezone)
+    candidates += journeys.rupture_candidates(con, as_of, settings.reporting_timezone)
     candidates += _quality_candidate(result.quality_failures, as_of, gates.report_path)
     result.changes = alerts.apply(con, candidates, as_of, MANAGED_RULES)
     result.hot = hot_alerts.record(con, settings, as_of)  # what the consumer sent on cx.alerts, recorded

@@ -46,7 +46,8 @@ LEVERS = service_levers()  # the KPI catalogue marks them (service_lever: true)
 DRIFT_RULES = frozenset({*RULES.values(), "distribution_drift"})
 # Findings that people are told about through incidents; target breaches go to the digest instead, and a
 # failed data-quality check is an incident of its own (the snapshot was not published).
-GROUPED_RULES = DRIFT_RULES | {"data_quality"}
+# A journey rupture (quality.journeys) is an incident of its journey: its ruptured steps together.
+GROUPED_RULES = DRIFT_RULES | {"data_quality", "journey_rupture"}
 
 DDL = f"""
 create table if not exists marts.incidents (
@@ -310,6 +311,16 @@ def group(
                 twin.members.append(alert)
         elif alert.rule == "data_quality":
             groups.append(Group(Root("all", None, None, None, None), "data_quality", [alert]))
+        elif alert.rule == "journey_rupture":
+            journey = alert.dedupe_key.split("|")[1]
+            home = next(
+                (g for g in groups if g.kpi == "journey_rupture" and g.members[0].dedupe_key.split("|")[1] == journey),
+                None,
+            )
+            if home is None:  # root: the step of the journey's first finding
+                groups.append(Group(Root(alert.scope, None, None, None, None), "journey_rupture", [alert]))
+            else:
+                home.members.append(alert)
     return groups
 
 

@@ -67,6 +67,8 @@ def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple
     service levers (`levers`: their KPI ids) that moved with it (EN, FR)."""
     if group.kpi == "data_quality":
         return shifts[0].message, shifts[0].message_fr
+    if group.kpi == "journey_rupture":  # each finding is a sentence about one step of the journey
+        return " ".join(a.message for a in shifts), " ".join(a.message_fr for a in shifts)
     main = next((a for a in shifts if a.kpi == group.kpi and a.scope == group.root.scope), None)
     main = main or next((a for a in shifts if a.kpi == group.kpi), shifts[0])
     root = group.root

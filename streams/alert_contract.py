@@ -25,6 +25,7 @@ Rule = Literal[
     "target_breach",
     "detractor_complaint",
     "data_quality",
+    "journey_rupture",
 ]
 Severity = Literal["info", "warning", "critical"]
 Status = Literal["open", "resolved"]

@@ -50,6 +50,9 @@ The model
   times rarer, so the answers move toward one channel while no channel's scores change (the chat is
   only a few points below the other channels here: combined with an nps-drop on it from the start,
   it pulls the overall NPS down by its weight alone).
+  `journey-rupture` multiplies the probability that one journey step goes wrong (abandoned in the
+  purchase funnel's first steps, failed elsewhere: `journey-rupture:journey=purchase:step=payment:from=-7d:
+  factor=4`), which marts.journey_steps reports as a rupture; without it no draw changes.
 - **Noise.** Malformed messages (one of the classes the consumer rejects) and redeliveries of the
   same bytes are drawn from a random stream of their own, so the valid events do not depend on the
   malformed and duplicate rates.

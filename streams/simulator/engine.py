@@ -246,6 +246,7 @@ class _World(_Stories, _Answers):
         self._spikes: dict[str, list[tuple[int, float]]] = {}
         self._bursts: dict[str, list[tuple[int, float]]] = {}
         self._mixes: list[tuple[int, str, float]] = []  # since, channel the answers move toward, factor
+        self._ruptures: dict[str, list[tuple[int, float]]] = {}  # '<journey>/<step>' -> (since, factor)
         for s in scenarios:
             since = int(s.starts_at(self.end).timestamp())
             if s.kind == "nps-drop":
@@ -254,6 +255,8 @@ class _World(_Stories, _Answers):
                 self._mixes.append((since, s.value, s.magnitude))
             elif s.kind == "wait-spike":
                 self._spikes.setdefault(s.value, []).append((since, s.magnitude))
+            elif s.kind == "journey-rupture":
+                self._ruptures.setdefault(s.value, []).append((since, s.magnitude))
             else:
                 self._bursts.setdefault(s.value, []).append((since, s.magnitude))
 

@@ -1,4 +1,5 @@
-"""What a run injects (`nps-drop`, `wait-spike`, `complaint-burst`, `mix-shift`) and the options of a run."""
+"""What a run injects (`nps-drop`, `wait-spike`, `complaint-burst`, `mix-shift`, `journey-rupture`) and
+the options of a run."""
 
 from __future__ import annotations
 
@@ -14,21 +15,38 @@ _SCENARIO_SCOPES: dict[str, tuple[str, ...]] = {
     "wait-spike": ("queue",),
     "complaint-burst": ("category",),
     "mix-shift": ("channel",),
+    "journey-rupture": ("journey", "step"),
 }
 _SCENARIO_MAGNITUDE: dict[str, tuple[str, float]] = {
     "nps-drop": ("points", 15.0),
     "wait-spike": ("factor", 3.0),
     "complaint-burst": ("factor", 4.0),
     "mix-shift": ("factor", 3.0),
+    "journey-rupture": ("factor", 4.0),
 }
 # optional keys of a kind beyond its scope, `from` and its magnitude
 _SCENARIO_OPTIONS: dict[str, tuple[str, ...]] = {"nps-drop": ("ramp",)}
+# The journey steps whose risk a journey-rupture scenario can raise (abandon for the purchase funnel's
+# first steps, failure for the others): each is a draw of streams/simulator/stories.py.
+RUPTURE_STEPS: tuple[str, ...] = (
+    "purchase/product_page",
+    "purchase/cart",
+    "purchase/checkout",
+    "purchase/payment",
+    "delivery/home_delivery",
+    "support/self_repair",
+    "onboarding/identity_check",
+    "onboarding/activation",
+    "billing/login",
+    "support/login",
+)
 _SCOPE_VALUES: dict[str, tuple[str, ...]] = {
     "channel": CHANNEL_NAMES,
     "segment": SEGMENT_NAMES,
     "touchpoint": SURVEY_TOUCHPOINTS,
     "queue": QUEUE_NAMES,
     "category": CATEGORY_NAMES,
+    "step": RUPTURE_STEPS,
 }
 _RELATIVE = re.compile(r"^-(\d+(?:\.\d+)?)([dh])$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([dh])$")
@@ -38,8 +56,9 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([dh])$")
 class Scenario:
     """A change of the simulated process from a moment on (see `parse_scenario` for the syntax)."""
 
-    kind: str  # nps-drop | wait-spike | complaint-burst | mix-shift
-    # channel | segment | touchpoint (nps-drop), queue (wait-spike), category (complaint-burst), channel (mix-shift)
+    kind: str  # nps-drop | wait-spike | complaint-burst | mix-shift | journey-rupture
+    # channel | segment | touchpoint (nps-drop), queue (wait-spike), category (complaint-burst), channel
+    # (mix-shift), step (journey-rupture, value '<journey>/<step>')
     dimension: str
     value: str
     magnitude: float  # NPS points (nps-drop) or a factor (the others)
@@ -70,10 +89,16 @@ class Scenario:
             return f"mix-shift: survey answers of channels other than {self.value} x1/{self.magnitude:g} {when}"
         if self.kind == "wait-spike":
             return f"wait-spike: waits on queue {self.value} x{self.magnitude:g} {when}"
+        if self.kind == "journey-rupture":
+            journey, _, step = self.value.partition("/")
+            return f"journey-rupture: risk of step {step} of journey {journey} x{self.magnitude:g} {when}"
         return f"complaint-burst: {self.value} complaints x{self.magnitude:g} {when}"
 
     def __str__(self) -> str:
         key = _SCENARIO_MAGNITUDE[self.kind][0]
+        if self.kind == "journey-rupture":
+            journey, _, step = self.value.partition("/")
+            return f"{self.kind}:journey={journey}:step={step}:from={self.since}:{key}={self.magnitude:g}"
         ramp = f":ramp={self.ramp}" if self.ramp else ""
         return f"{self.kind}:{self.dimension}={self.value}:from={self.since}:{key}={self.magnitude:g}{ramp}"
 
@@ -93,6 +118,8 @@ def parse_scenario(text: str) -> Scenario:
     (`nps-drop:channel=chat:from=-21d:points=15:ramp=21d`: a decline over the last 3 weeks).
     `mix-shift:channel=chat:factor=3`: from `from` on, the other channels get 3 times fewer survey
     answers, so the answers move toward the chat while no channel's scores change.
+    journey-rupture (journey and step, from, factor: the probability that the step goes wrong is
+    multiplied by factor, at most 0.95; steps in RUPTURE_STEPS; factor default 4).
     Raises ValueError naming the bad part and what is allowed.
     """
     parts = text.strip().split(":")
@@ -119,7 +146,12 @@ def parse_scenario(text: str) -> Scenario:
             raise ValueError(f"scenario {text!r}: key {key!r} given twice")
         found[key] = value
     given_scopes = [k for k in scopes if k in found]
-    if len(given_scopes) != 1:
+    if kind == "journey-rupture":
+        if given_scopes != ["journey", "step"]:
+            raise ValueError(f"scenario {text!r}: {kind} needs both journey and step")
+        given_scopes = ["step"]
+        found["step"] = f"{found['journey']}/{found['step']}"
+    elif len(given_scopes) != 1:
         raise ValueError(f"scenario {text!r}: {kind} needs exactly one of {_allowed(scopes)}")
     dimension = given_scopes[0]
     value = found[dimension]

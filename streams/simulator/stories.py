@@ -371,6 +371,20 @@ class _Stories:
         self._case(t, slot, reason, journey, channel, touchpoint, category, severity)
 
     # -- journeys ------------------------------------------------------------------------------------------
+    def _risk(self, t: int, journey: str, step: str, p: float) -> float:
+        """The probability that a step goes wrong at instant t: p, times the factor of a journey-rupture
+        scenario on that step once it has started (at most 0.95). Exactly p without one, and no draw: runs
+        without the scenario are unchanged."""
+        for since, factor in self._ruptures.get(f"{journey}/{step}", ()):
+            if t >= since:
+                p = min(0.95, p * factor)
+        return p
+
+    def _carry_on(self, t: int, journey: str, step: str, p: float) -> float:
+        """The probability that a step goes right: p, or 1 - the raised risk under a journey-rupture."""
+        risk = self._risk(t, journey, step, 1 - p)
+        return p if risk == 1 - p else 1 - risk
+
     def _purchase(self, t: int, slot: int) -> None:
         rng = self.rng
         if rng.random() < 0.12:
@@ -378,7 +392,7 @@ class _Stories:
             return
         channel = "app" if self.app[slot] and rng.random() < 0.7 else "web"
         for step, carry_on, median in (("product_page", 0.72, 60), ("cart", 0.80, 40), ("checkout", 0.93, 90)):
-            if rng.random() > carry_on:
+            if rng.random() > self._carry_on(t, "purchase", step, carry_on):
                 self._step(t, slot, channel, step, "purchase", "abandoned", median * rng.lognormvariate(0, 0.6))
                 if rng.random() < 0.04:
                     self._need(t + rng.randrange(60, 1800), slot, "purchase", chat=rng.random() < 0.7)
@@ -386,7 +400,7 @@ class _Stories:
             duration = median * rng.lognormvariate(0, 0.6)
             self._step(t, slot, channel, step, "purchase", "ok", duration)
             t += int(duration) + rng.randrange(10, 240)
-        if rng.random() < 0.035:
+        if rng.random() < self._risk(t, "purchase", "payment", 0.035):
             self._step(t, slot, channel, "payment", "purchase", "failed", 30 * rng.lognormvariate(0, 0.4))
             if rng.random() < 0.45:
                 self._need(t + rng.randrange(120, 1800), slot, "purchase", chat=rng.random() < 0.7)
@@ -416,7 +430,7 @@ class _Stories:
             self._need(t + 4 * DAY + rng.randrange(DAY // 2), slot, "delivery")
         arrival = self._when_open(t + transit, "office")
         pickup = rng.random() < 0.25
-        missed = not pickup and rng.random() < 0.05
+        missed = not pickup and rng.random() < self._risk(arrival, "delivery", "home_delivery", 0.05)
         if pickup:
             self._step(arrival, slot, "store", "store_pickup", "delivery", "ok", rng.lognormvariate(5.5, 0.5))
         else:
@@ -455,7 +469,7 @@ class _Stories:
         rng = self.rng
         channel = "app" if self.app[slot] and rng.random() < 0.75 else "web"
         touchpoint, journey, _ = SELFCARE[_weighted(rng, [w for _, _, w in SELFCARE])]
-        if rng.random() < 0.03:
+        if rng.random() < self._risk(t, journey, "login", 0.03):
             self._step(t, slot, channel, "login", journey, "failed", rng.lognormvariate(3.0, 0.5))
             t += rng.randrange(60, 600)
             if rng.random() < 0.2:
@@ -478,7 +492,7 @@ class _Stories:
         channel = "app" if self.app[slot] and rng.random() < 0.8 else "web"
         self._step(t, slot, channel, "diagnostic", "support", "ok", rng.lognormvariate(4.5, 0.5))
         t += rng.randrange(120, 900)
-        fixed = rng.random() < 0.62
+        fixed = rng.random() < self._carry_on(t, "support", "self_repair", 0.62)
         self._step(
             t, slot, channel, "self_repair", "support", "ok" if fixed else "failed", rng.lognormvariate(5.5, 0.5)
         )
@@ -497,14 +511,14 @@ class _Stories:
         self._step(t, slot, channel, signup, "onboarding", "ok", rng.lognormvariate(5.7, 0.5))
         t += rng.randrange(60, 600)
         if channel != "store":
-            if rng.random() < 0.06:
+            if rng.random() < self._risk(t, "onboarding", "identity_check", 0.06):
                 self._step(t, slot, channel, "identity_check", "onboarding", "failed", rng.lognormvariate(4.5, 0.5))
                 t += rng.randrange(HOUR, 6 * HOUR)
             self._step(t, slot, channel, "identity_check", "onboarding", "ok", rng.lognormvariate(4.5, 0.5))
             t += rng.randrange(60, 600)
         self._step(t, slot, channel, "contract_signature", "onboarding", "ok", rng.lognormvariate(4.0, 0.5))
         t = self._when_open(t + int(rng.lognormvariate(math.log(20 * HOUR), 0.5)), "office")
-        failed = rng.random() < 0.07
+        failed = rng.random() < self._risk(t, "onboarding", "activation", 0.07)
         self._step(t, slot, "web", "activation", "onboarding", "failed" if failed else "ok", 0)
         if failed:
             self._need(t + rng.randrange(HOUR, 4 * HOUR), slot, "activation")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import statistics
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -422,3 +423,32 @@ def test_the_kpis_look_like_a_contact_centre(stable: duckdb.DuckDBPyConnection) 
         "select sum(reopened), median(complaint_first_reply_p50_h) from marts.kpi_cases_daily"
     )
     assert reopened > 0 and 6 < first_reply_p50 < 72
+
+
+def test_journey_rupture_scenario_raises_the_risk_of_its_step_from_its_onset_only() -> None:
+    rupture = parse_scenario("journey-rupture:journey=purchase:step=payment:from=-7d:factor=8")
+    assert rupture == Scenario("journey-rupture", "step", "purchase/payment", 8.0, "-7d")
+    assert parse_scenario(str(rupture)) == rupture
+    described = "journey-rupture: risk of step payment of journey purchase x8 from 2026-11-19 14:37 UTC"
+    assert rupture.describe(END) == described
+    with pytest.raises(ValueError, match="needs both journey and step"):
+        parse_scenario("journey-rupture:journey=purchase")
+    with pytest.raises(ValueError, match="purchase/checkout"):
+        parse_scenario("journey-rupture:journey=purchase:step=teleport")
+
+    def payments(scenarios: tuple[Scenario, ...]) -> dict[bool, list[str]]:
+        options = SimulationOptions(days=14, customers=4000, seed=5, end=END, scenarios=scenarios)
+        messages, _ = run(options)
+        onset = END - timedelta(days=7)
+        out: dict[bool, list[str]] = {False: [], True: []}
+        for kind, value, _ in messages:
+            doc = json.loads(value)
+            if kind == "touchpoints" and doc.get("touchpoint") == "payment":
+                out[datetime.fromisoformat(doc["occurred_at"]) >= onset].append(doc["step_status"])
+        return out
+
+    plain, ruptured = payments(()), payments((rupture,))
+    assert plain[False] == ruptured[False]  # before the onset: the same draws, the same payments
+    failed = {k: v.count("failed") / len(v) for k, v in ruptured.items()}
+    # 3.5 % of payments fail normally, 8 x 3.5 = 28 % after the onset (a payment fails at most once)
+    assert failed[False] < 0.07 and 0.18 < failed[True] < 0.38, failed
