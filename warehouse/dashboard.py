@@ -26,6 +26,7 @@ from streams import formatting
 from streams.landing import write_atomically
 from warehouse.dashboard_dimensions import collect_dimensions
 from warehouse.dashboard_incidents import annotate as annotate_incidents
+from warehouse.dashboard_journeys import collect_journeys
 from warehouse.dashboard_levers import collect_levers
 from warehouse.db import table_exists
 
@@ -177,6 +178,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
     data.update(collect_dimensions(con, data["latest_day"]))
     annotate_incidents(con, data)  # who acknowledged or snoozed, French scopes, severities and dates
     data["levers"] = collect_levers(con)
+    data["journey_view"] = collect_journeys(con)
     return data
 
 

@@ -1,4 +1,4 @@
-"""`cxpulse alerts`, `incidents`, `drivers`, `dashboard`: read the published marts."""
+"""`cxpulse alerts`, `incidents`, `drivers`, `journeys`, `dashboard`: read the published marts."""
 
 from __future__ import annotations
 
@@ -40,6 +40,30 @@ def alerts(
     finally:
         con.close()
     console.print(table or "no alerts")
+
+
+def journeys(
+    scope: str = typer.Option("all", "--scope", help="one journey (e.g. purchase), or all"),
+    period: str = typer.Option("month", "--period", help="week or month (the last complete one)"),
+    french: bool = typer.Option(False, "--fr", help="labels in French"),
+) -> None:
+    """Print each journey's funnel: entered, how each step ended, drop-off, answers, moments of truth, ruptures.
+
+    Example: `cxpulse journeys --scope purchase --fr`
+    """
+    import duckdb
+
+    from warehouse.dashboard_journeys import collect_journeys, funnel_text
+
+    if period not in ("week", "month"):
+        err.print(f"[red]--period:[/red] {period!r} is not one of week, month")
+        raise typer.Exit(2)
+    con = duckdb.connect(str(marts_path()), read_only=True)
+    try:
+        data = collect_journeys(con, period, scope)
+    finally:
+        con.close()
+    console.print(funnel_text(data, french), markup=False, highlight=False)
 
 
 def incidents(

@@ -95,6 +95,16 @@ def test_dashboard_in_headless_chromium(tmp_path: Path, land) -> None:
     dimensions = dict(con.execute(radar, [before]).fetchall()) or dict(
         con.execute(radar, [latest.replace(day=1)]).fetchall()
     )
+    journeys = {
+        r[0]
+        for r in con.execute(
+            # the journey view shows the last complete month (ended by today), else the month to date
+            "select distinct journey from marts.journey_steps where period_type = 'month' and period_start = "
+            "coalesce((select max(period_start) from marts.journey_steps where period_type = 'month' "
+            "and period_start + interval 1 month <= current_date), "
+            "(select max(period_start) from marts.journey_steps where period_type = 'month'))"
+        ).fetchall()
+    }
     con.close()
     assert set(dimensions) == {"relational", "service", "experiential", "emotional"}
 
@@ -131,6 +141,13 @@ def test_dashboard_in_headless_chromium(tmp_path: Path, land) -> None:
         for dimension, n in dimensions.items():
             assert labels[dimension].endswith(f"n = {n}"), labels[dimension]
         assert labels["service"].startswith("Service\n")
+        # the journey view: one funnel per journey of the latest month, with its axes, units and n
+        section = driver.find_element(By.ID, "journeys")
+        shown = {h.get_attribute("data-journey") for h in section.find_elements(By.TAG_NAME, "h3")}
+        assert journeys and shown == journeys
+        charts = section.find_elements(By.CSS_SELECTOR, "svg.journey")
+        assert len(charts) == len(journeys) and all(c.size["height"] > 100 for c in charts)
+        assert "journeys entered (n)" in charts[0].text and "drop-off" in charts[0].text
         label = driver.find_element(By.CSS_SELECTOR, '[data-kpi="answer_rate"] .label')
         assert label.text == "Answer rate"
         driver.find_element(By.ID, "lang").click()

@@ -70,6 +70,7 @@ def rows(con: duckdb.DuckDBPyConnection, period_type: str, start: str) -> dict[s
 
 def test_funnel_answers_moment_of_truth_and_switches_counted_by_hand(settings: Settings, small_floors) -> None:
     con = connect(settings.warehouse_path)
+    con.begin()  # one commit for all the rows
     # Week of Monday 2026-03-02, UTC, all on the web unless said.
     # A: the whole funnel ok; answers about payment: NPS 10, CSAT 5, joy.
     for i, name in enumerate(("product_page", "cart", "checkout", "payment")):
@@ -110,6 +111,7 @@ def test_funnel_answers_moment_of_truth_and_switches_counted_by_hand(settings: S
     for i, name in enumerate(("product_page", "cart", "checkout", "payment")):
         step(con, f"2026-03-04T10:0{i}:00Z", "G", name, "ok")
     answer(con, "2026-03-04T12:00:00Z", "G", "payment", 8, 4, "surprise")
+    con.commit()
     build(con, settings)
 
     week = rows(con, "week", "2026-03-02")
@@ -172,6 +174,7 @@ def test_funnel_answers_moment_of_truth_and_switches_counted_by_hand(settings: S
 def _weeks(con, start: date, weeks: int, per_week: int, checkout_fail: list[float], seed: str) -> None:
     """per_week purchase journeys a week (product page -> cart -> checkout -> payment), the given share of
     checkouts failing per week (the journey stops there), and as many stable delivery journeys."""
+    con.begin()  # one commit for all the rows
     for w in range(weeks):
         failing = round(per_week * checkout_fail[w])
         for i in range(per_week):
@@ -185,6 +188,7 @@ def _weeks(con, start: date, weeks: int, per_week: int, checkout_fail: list[floa
             # delivery: one home delivery in 20 fails, every week
             status = "failed" if i % 20 == 0 else "ok"
             step(con, (at + timedelta(days=1)).isoformat() + "Z", customer, "home_delivery", status, "mail", "delivery")
+    con.commit()
 
 
 def test_planted_rupture_is_found_and_stable_steps_are_not_flagged(settings: Settings) -> None:

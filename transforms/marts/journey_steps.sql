@@ -51,21 +51,27 @@ events as (
         and journey is not null
 ),
 
--- each event's step in the journey map: the step of the same name, else the first pattern it matches;
--- a touchpoint the map does not list stays a step of its own, without order
-matched as (
-    select
-        e.event_id,
-        m.step,
-        m.step_order,
-        m.final,
-        row_number() over (partition by e.event_id order by m.step = e.touchpoint desc, m.step_order, m.step) as pick
-    from events as e
-    inner join journey_map as m on m.journey = e.journey and (m.step = e.touchpoint or e.touchpoint like m.match)
+-- each touchpoint's step in the journey map: the step of the same name, else the first pattern it matches;
+-- a touchpoint the map does not list stays a step of its own, without order (mapped once per distinct
+-- journey and touchpoint, of events and answers)
+touchpoints as (
+    select distinct journey, touchpoint from events
+    union
+    select distinct journey, touchpoint
+    from staging.stg_survey_responses
+    where occurred_at >= (select read_from from bounds)
+        and occurred_at < (select read_to from bounds)
+        and journey is not null
 ),
 
-gaps as (
-    select journey, max(max_gap_h) as max_gap_h from journey_map group by journey
+step_of as (
+    select
+        t.journey,
+        t.touchpoint,
+        arg_min(m.step, (m.step <> t.touchpoint, m.step_order, m.step)) as step
+    from touchpoints as t
+    inner join journey_map as m on m.journey = t.journey and (m.step = t.touchpoint or t.touchpoint like m.match)
+    group by t.journey, t.touchpoint
 ),
 
 mapped as (
@@ -76,13 +82,15 @@ mapped as (
         e.channel,
         e.journey,
         e.step_status,
-        coalesce(m.step, e.touchpoint) as step,
+        coalesce(s.step, e.touchpoint) as step,
         m.step_order,
         coalesce(m.final, false) as final,
         coalesce(g.max_gap_h, (select max(max_gap_h) from journey_map)) as max_gap_h
     from events as e
-    left join matched as m on m.event_id = e.event_id and m.pick = 1
-    left join gaps as g on g.journey = e.journey
+    left join step_of as s on s.journey = e.journey and s.touchpoint = e.touchpoint
+    left join journey_map as m on m.journey = e.journey and m.step = s.step
+    left join (select journey, max(max_gap_h) as max_gap_h from journey_map group by journey) as g
+        on g.journey = e.journey
 ),
 
 -- One customer's journey: a new one starts at the first step, after a gap longer than max_gap_h, or when
@@ -95,7 +103,8 @@ ordered as (
         lag(step_order) over w as prev_order,
         lag(step_status) over w as prev_status
     from mapped
-    window w as (partition by customer_id, journey order by occurred_at, event_id)
+    -- ties in time broken by the event id's hash: deterministic, and cheaper to sort than the text
+    window w as (partition by customer_id, journey order by occurred_at, hash(event_id))
 ),
 
 flagged as (
@@ -107,23 +116,32 @@ flagged as (
     from ordered
 ),
 
--- an event belongs to the latest journey start within max_span_h before it (itself when there is none)
-instanced as (
+-- an event belongs to the latest journey start before it when that is at most max_span_h before it, else it
+-- starts one itself (so what a step's row depends on is bounded in time, and an incremental build reads it)
+latest_start as (
     select
         *,
-        coalesce(
-            max(case when is_start then occurred_at end) over (
-                partition by customer_id, journey order by occurred_at
-                range between (select to_hours(cast(max_span_h as bigint)) from settings) preceding and current row
-            ),
-            occurred_at
-        ) as journey_start
+        max(case when is_start then occurred_at end) over (
+            partition by customer_id, journey order by occurred_at, hash(event_id) rows unbounded preceding
+        ) as latest_start_at
     from flagged
+),
+
+instanced as (
+    select
+        * exclude (latest_start_at),
+        case
+            when occurred_at - latest_start_at <= (select to_hours(cast(max_span_h as bigint)) from settings)
+                then latest_start_at
+            else occurred_at
+        end as journey_start
+    from latest_start
 ),
 
 -- one row per journey and step: its attempts (a failed step may be retried), how the last one ended
 visits as (
     select
+        hash(customer_id, journey, journey_start, step) as visit_id,
         customer_id,
         journey,
         journey_start,
@@ -140,8 +158,8 @@ visits as (
 ),
 
 journey_spans as (
-    select customer_id, journey, journey_start, max(occurred_at) as journey_end
-    from instanced
+    select customer_id, journey, journey_start, max(last_at) as journey_end, max(first_at) as last_step_at
+    from visits
     group by customer_id, journey, journey_start
 ),
 
@@ -151,8 +169,7 @@ visits_continued as (
         v.*,
         j.journey_end,
         staging.local_day(v.first_at) as day,
-        coalesce(max(v.first_at) over (partition by v.customer_id, v.journey, v.journey_start) > v.first_at, false)
-        or (v.final and v.status = 'ok') as continued
+        j.last_step_at > v.first_at or (v.final and v.status = 'ok') as continued
     from visits as v
     inner join journey_spans as j using (customer_id, journey, journey_start)
 ),
@@ -172,10 +189,7 @@ journey_answers as (
 
 later_nps as (
     select
-        v.customer_id,
-        v.journey,
-        v.journey_start,
-        v.step,
+        v.visit_id,
         arg_min(
             case when a.is_promoter then 100 when a.is_detractor then -100 else 0 end, (a.occurred_at, a.response_id)
         ) as nps_points
@@ -205,7 +219,7 @@ other_events as (
 ),
 
 switches as (
-    select distinct v.customer_id, v.journey, v.journey_start, v.step
+    select distinct v.visit_id
     from visits_continued as v
     inner join other_events as o
         on o.customer_id = v.customer_id
@@ -225,11 +239,11 @@ step_periods as (
         cast(date_trunc(p.period_type, v.day) as date) as period_start,
         v.*,
         n.nps_points,
-        s.customer_id is not null as switched
+        s.visit_id is not null as switched
     from visits_continued as v
+    left join later_nps as n using (visit_id)
+    left join switches as s using (visit_id)
     cross join periods as p
-    left join later_nps as n using (customer_id, journey, journey_start, step)
-    left join switches as s using (customer_id, journey, journey_start, step)
     where (p.period_type, cast(date_trunc(p.period_type, v.day) as date))
         in (select (period_type, period_start) from needed_periods)
 ),
@@ -267,15 +281,6 @@ responses as (
         and journey is not null
 ),
 
-response_steps as (
-    select
-        r.response_id,
-        m.step,
-        row_number() over (partition by r.response_id order by m.step = r.touchpoint desc, m.step_order, m.step) as pick
-    from responses as r
-    inner join journey_map as m on m.journey = r.journey and (m.step = r.touchpoint or r.touchpoint like m.match)
-),
-
 step_answers as (
     select
         p.period_type,
@@ -297,7 +302,7 @@ step_answers as (
         count(*) filter (where r.emotion = 'disgust') as disgust
     from responses as r
     cross join periods as p
-    left join response_steps as m on m.response_id = r.response_id and m.pick = 1
+    left join step_of as m on m.journey = r.journey and m.touchpoint = r.touchpoint
     where (p.period_type, cast(date_trunc(p.period_type, r.day) as date))
         in (select (period_type, period_start) from needed_periods)
     group by all
@@ -428,12 +433,16 @@ final as (
         1 - b.baseline_continued / b.baseline_entered as baseline_drop_off_rate,
         b.baseline_failed / b.baseline_entered as baseline_failure_rate,
         v.rupture_q,
-        v.rupture_measures
+        v.rupture_measures,
+        coalesce(j.journey_label_en, f.journey) as journey_label_en,
+        coalesce(j.journey_label_fr, f.journey) as journey_label_fr
     from funnel as f
     inner join with_baseline as b using (period_type, period_start, journey, step)
     left join step_answers as a using (period_type, period_start, journey, step)
     left join verdicts as v using (period_type, period_start, journey, step)
     left join journey_map as m on m.journey = f.journey and m.step = f.step
+    left join (select distinct journey, journey_label_en, journey_label_fr from journey_map) as j
+        on j.journey = f.journey
     where (f.period_type, f.period_start) in (select (period_type, period_start) from rebuild_journey_periods)
 )
 
