@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from transforms import journeys
 from transforms.catalogue import load_catalogue
 from transforms.dimensions import load_components
 from transforms.drivers import load_drivers
@@ -198,7 +199,7 @@ def render_warehouse_doc() -> str:
             f"{kpi.tolerance} | {kpi.min_n} | {kpi.noise_band} | {kpi.min_effect} | {_cell(kpi.grain)} | "
             f"`marts.{kpi.source}` |"
         )
-    lines += ["", *_dimension_lines(), *_drivers_section(), PARAMETERS, EXAMPLES]
+    lines += ["", *_dimension_lines(), *_drivers_section(), PARAMETERS, journeys.doc_section(), EXAMPLES]
     return "\n".join(lines)
 
 

@@ -190,3 +190,81 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         null_handling="special",
         side_effects=False,
     )
+
+
+_DOC = """## Journeys (`marts.journey_steps`)
+
+Sources: the journey map and its moments of truth (the CX toolbox's tools 25-26, "cartographie du
+parcours" and "moments de vérité"; J. Carlzon, *Moments of Truth*, 1987), the six basic emotions along
+the journey (tool 14; P. Ekman, "An argument for basic emotions", 1992), the ruptures *between* steps
+(seed 001, "interstices"), and the drop-off / continuation of a journey canvas (as Adobe Customer Journey
+Analytics draws it). The map, windows and thresholds live in `transforms/journeys.yaml` (below); edit it,
+then rebuild in full (`cxpulse transform --full`).
+
+- **Journey.** One customer's `journey_step` events of one `journey`, in time order. A new journey starts
+  at the customer's first step, after a gap longer than the journey's `max_gap_h`, or when the customer
+  goes back to an earlier (or the same) step of the map, except to retry a step whose last attempt
+  failed. An event belongs to the latest start at most `max_span_h` ({max_span_h} h) before it (else it
+  starts one), which bounds what a step depends on, so an incremental build rebuilds the weeks and months
+  within {reach} days of a changed day and the baseline periods after them.
+- **Step.** The event's `touchpoint`, mapped to a step of the map by name or by a `match` pattern (every
+  `store_%` touchpoint of a purchase is the step `store_visit`). A step the map does not list is kept,
+  with `step_order` NULL and its touchpoint as label. A journey's attempts at one step are one row of the
+  funnel, counted in the period of the first attempt; `ok` / `failed` / `abandoned` is how the last attempt
+  ended (they sum to `entered`); `recovered` counts a failure retried successfully.
+- **Continued, drop-off.** A journey went on after a step when another of its steps began later, or when
+  the step is `final` and ended ok (the journey completed); `drop_off_rate` = 1 - continued / entered.
+- **Answers about the step** (`nps`, `csat`, `negative_emotion_rate`, `emotion_mix`: the emotional curve):
+  survey responses of the journey whose touchpoint maps to the step, in the period of the answer. The
+  emotion is the survey's `emotion` field (`joy`, `surprise`, `sadness`, `fear`, `anger`, `disgust`);
+  `emotion_mix` holds the share of each among the answers with one.
+- **Moment of truth.** The journey's later NPS is the first answer with an NPS (post-journey or
+  post-contact survey of the same customer about the same journey) after the step's first attempt and at
+  most `survey_window_h` ({survey_window_h} h) after the journey's last step. `moment_of_truth` = NPS of
+  the journeys whose step had a failed attempt - NPS of those whose every attempt was ok, in points, with
+  both n (`mot_n_failed`, `mot_n_ok`); NULL unless each side has `moment_min_n` ({moment_min_n}) answers.
+  The dashboard highlights a step at -20 points or worse.
+- **Channel switch** (a rupture between steps): a journey that stopped at the step (did not continue)
+  whose customer has another event (a contact, a case opened, a step of any journey) on another channel
+  within `switch_window_h` ({switch_window_h} h) after the step's last attempt.
+- **Rupture.** Per week and month, each step's drop-off and failure rates against the
+  `baseline_weeks` ({baseline_weeks}) weeks or `baseline_months` ({baseline_months}) months before, with
+  the discipline of the drift alerts: both sides at least `rupture_min_n` ({rupture_min_n}) entries; a
+  pooled two-proportion z-test; Benjamini-Hochberg across every step and measure tested in the period
+  (q <= `rupture_alpha`, {rupture_alpha}); and a rise of at least `rupture_min_effect`
+  ({rupture_min_effect}). Journeys are counted as independent (no design effect: one customer rarely
+  runs the same journey twice a week). A rupture in the latest week is a finding: an alert of rule
+  `journey_rupture` on scope `touchpoint:<step>` (kpi `failure_rate` when failures rose, else
+  `drop_off_rate`), one incident per journey (quality/journeys.py).
+- **Simulator.** `cxpulse simulate --scenario journey-rupture:journey=purchase:step=payment:from=-7d:factor=4`
+  multiplies the risk of that step from the onset.
+
+| journey | step | order | final | English | français |
+|---|---|---|---|---|---|
+"""
+
+
+def doc_section() -> str:
+    """The Journeys section of docs/warehouse.md (transforms.docs): definitions and the journey map."""
+    jmap = load_map()
+    s = jmap.settings
+    reach = (
+        -(
+            -(
+                s["max_span_h"]
+                + max(max(j.max_gap_h for j in jmap.journeys.values()), s["survey_window_h"], s["switch_window_h"])
+            )
+            // 24
+        )
+        + 1
+    )
+    text = _DOC.format(reach=reach, **s)
+    rows = []
+    for j in jmap.journeys.values():
+        for st in j.steps:
+            step = f"`{st.step}`" + (f" (`{st.match}`)" if st.match else "")
+            rows.append(
+                f"| `{j.id}` ({j.label_en} / {j.label_fr}, gap {j.max_gap_h} h) | {step} | {st.order} | "
+                f"{'yes' if st.final else ''} | {st.label_en} | {st.label_fr} |"
+            )
+    return text + "\n".join(rows) + "\n"
