@@ -152,7 +152,8 @@ visits as (
         max(occurred_at) as last_at,
         arg_max(step_status, (occurred_at, event_id)) as status,
         bool_or(step_status = 'failed') as had_failure,
-        arg_max(channel, (occurred_at, event_id)) as channel
+        arg_max(channel, (occurred_at, event_id)) as channel,
+        any_value(max_gap_h) as max_gap_h
     from instanced
     group by customer_id, journey, journey_start, step
 ),
@@ -163,8 +164,13 @@ journey_spans as (
     group by customer_id, journey, journey_start
 ),
 
+-- the latest step event read: a journey that stopped less than max_gap_h before it may still go on
+data_end as (
+    select max(occurred_at) as data_end_at from events
+),
+
 -- went on: another step of the journey began after this one, or this final step ended ok (completed)
-visits_continued as (
+visits_went_on as (
     select
         v.*,
         j.journey_end,
@@ -172,6 +178,14 @@ visits_continued as (
         j.last_step_at > v.first_at or (v.final and v.status = 'ok') as continued
     from visits as v
     inner join journey_spans as j using (customer_id, journey, journey_start)
+),
+
+-- pending: did not go on, but its next step may still come (the data end less than max_gap_h after it)
+visits_continued as (
+    select
+        *,
+        not continued and last_at + to_hours(cast(max_gap_h as bigint)) > (select data_end_at from data_end) as pending
+    from visits_went_on
 ),
 
 -- the journey's later NPS: the first answer with an NPS (post-journey or post-contact survey of the same
@@ -226,7 +240,7 @@ switches as (
         and o.channel <> v.channel
         and o.occurred_at > v.last_at
         and o.occurred_at <= v.last_at + to_hours(cast((select switch_window_h from settings) as bigint))
-    where not v.continued
+    where not v.continued and not v.pending
 ),
 
 periods as (
@@ -261,6 +275,7 @@ funnel as (
         count(*) filter (where status = 'failed') as failed,
         count(*) filter (where status = 'abandoned') as abandoned,
         count(*) filter (where continued) as continued,
+        count(*) filter (where pending) as pending,
         count(*) filter (where status = 'ok' and had_failure) as recovered,
         count(*) filter (where switched) as channel_switches,
         count(nps_points) filter (where had_failure) as mot_n_failed,
@@ -314,6 +329,7 @@ with_baseline as (
         f.*,
         cast(sum(b.entered) as bigint) as baseline_entered,
         cast(sum(b.continued) as bigint) as baseline_continued,
+        cast(sum(b.pending) as bigint) as baseline_pending,
         cast(sum(b.failed) as bigint) as baseline_failed
     from funnel as f
     cross join settings
@@ -336,10 +352,16 @@ tests as (
         journey,
         step,
         'drop_off' as measure,
-        (entered - continued) / entered - (baseline_entered - baseline_continued) / baseline_entered as delta,
-        journey_rupture_p(entered - continued, entered, baseline_entered - baseline_continued, baseline_entered) as p
+        (entered - continued - pending) / (entered - pending)
+        - (baseline_entered - baseline_continued - baseline_pending) / (baseline_entered - baseline_pending) as delta,
+        journey_rupture_p(
+            entered - continued - pending,
+            entered - pending,
+            baseline_entered - baseline_continued - baseline_pending,
+            baseline_entered - baseline_pending
+        ) as p
     from with_baseline, settings
-    where entered >= rupture_min_n and baseline_entered >= rupture_min_n
+    where entered - pending >= rupture_min_n and baseline_entered - baseline_pending >= rupture_min_n
     union all
     select
         period_type,
@@ -399,7 +421,7 @@ final as (
         f.failed,
         f.abandoned,
         f.continued,
-        1 - f.continued / f.entered as drop_off_rate,
+        (f.entered - f.continued - f.pending) / nullif(f.entered - f.pending, 0) as drop_off_rate,
         a.nps,
         a.csat,
         a.negative_emotion_rate,
@@ -419,8 +441,9 @@ final as (
         coalesce(m.label_fr, f.step) as label_fr,
         f.final_step,
         f.recovered,
+        f.pending,
         f.channel_switches,
-        f.channel_switches / nullif(f.entered - f.continued, 0) as channel_switch_rate,
+        f.channel_switches / nullif(f.entered - f.continued - f.pending, 0) as channel_switch_rate,
         f.failed / f.entered as failure_rate,
         coalesce(a.nps_n, 0) as nps_n,
         coalesce(a.csat_n, 0) as csat_n,
@@ -430,7 +453,8 @@ final as (
         f.mot_n_ok,
         f.mot_nps_ok,
         coalesce(b.baseline_entered, 0) as baseline_entered,
-        1 - b.baseline_continued / b.baseline_entered as baseline_drop_off_rate,
+        (b.baseline_entered - b.baseline_continued - b.baseline_pending)
+        / nullif(b.baseline_entered - b.baseline_pending, 0) as baseline_drop_off_rate,
         b.baseline_failed / b.baseline_entered as baseline_failure_rate,
         v.rupture_q,
         v.rupture_measures,
