@@ -3,8 +3,8 @@
 -- answers given about the step, the step's effect on the journey's later NPS (moment of truth), channel
 -- switches after leaving, and whether drop-off or failure rose significantly (rupture).
 -- The journey map, windows and thresholds: temp tables journey_map and journey_settings
--- (transforms/journeys.yaml, loaded by transforms/journeys.py); journey_rupture_p(): the two-proportion
--- z-test p-value (statsmodels). Only the periods in temp table rebuild_journey_periods are written; the
+-- (transforms/journeys.yaml, loaded by transforms/journeys.py); journey_rupture_p(): the p-value of the
+-- pooled two-proportion z-test (statsmodels' proportions_ztest in closed form, in Python). Only the periods in temp table rebuild_journey_periods are written; the
 -- baseline periods before them are computed too, for the rupture test.
 with settings as (
     select * from journey_settings
@@ -164,9 +164,12 @@ journey_spans as (
     group by customer_id, journey, journey_start
 ),
 
--- the latest step event read: a journey that stopped less than max_gap_h before it may still go on
+-- the latest journey step in the data (read from the start of the range on, so that a build of old periods
+-- sees the same end as a full one): a journey that stopped less than max_gap_h before it may still go on
 data_end as (
-    select max(occurred_at) as data_end_at from events
+    select max(occurred_at) as data_end_at
+    from staging.stg_journey_steps
+    where occurred_at >= (select read_from from bounds)
 ),
 
 -- went on: another step of the journey began after this one, or this final step ended ok (completed)
