@@ -21,9 +21,9 @@ from transforms.journeys import load_map
 from warehouse.db import table_exists
 
 RULE = "journey_rupture"
-_MEASURES = {
-    "failure_rate": ("failures", "les échecs"),
-    "drop_off_rate": ("drop-off", "l'abandon"),
+_MEASURES = {  # English, French (subject and verb agree)
+    "failure_rate": ("failures", "le taux d'échec"),
+    "drop_off_rate": ("drop-off", "le taux d'abandon"),
 }
 
 

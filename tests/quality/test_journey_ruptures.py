@@ -33,7 +33,7 @@ def test_planted_rupture_becomes_one_alert_and_one_incident_then_resolves(settin
         f"journeys in the week starting 2026-03-30, against 480 in the 4 weeks before (q = {q})."
     )
     assert c.message_fr == (
-        "Rupture de parcours : les échecs à l'étape Validation de commande du parcours Achat passe de 4,2 % à "
+        "Rupture de parcours : le taux d'échec à l'étape Validation de commande du parcours Achat passe de 4,2 % à "
         f"30,0 % sur 120 parcours la semaine du 30/03/2026, contre 480 sur les 4 semaines précédentes (q = {q})."
     )
     windows = Windows.ending(as_of, 7, 28)
