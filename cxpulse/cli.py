@@ -53,6 +53,7 @@ app.command("load")(pipeline.load)
 app.command("transform")(pipeline.transform)
 app.command("check")(pipeline.check)
 app.command("alerts")(reports.alerts)
+app.command("journeys")(reports.journeys)
 incidents_app = typer.Typer(
     help="Incidents (what people are notified of): list them, acknowledge one, snooze one until a date.",
     invoke_without_command=True,
