@@ -300,7 +300,27 @@ def _group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return _has_running_member(pgid)
+
+
+def _has_running_member(pgid: int) -> bool:
+    """A group whose members have all exited but are not reaped yet (zombies: their parent, often the
+    process that ran `start`, has not waited for them) still answers killpg(0); it is stopped all the
+    same. Without /proc (not Linux) the signal's answer is all there is."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited meanwhile
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state not in ("Z", "X"):
+            return True
+    return False
 
 
 def status(settings: Settings) -> dict[str, Any]:
