@@ -54,6 +54,7 @@ from transforms import calendar, catalogue, dimensions, drivers, journeys
 from transforms.dag import build_order, references
 from transforms.schema import SchemaTestError, load_schema, run_schema_tests
 from transforms.sql import bound, identifier, model_names, model_sql, run_file, statements
+from transforms.verbatims import store as verbatims
 from warehouse.db import transaction
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def create_views(con: duckdb.DuckDBPyConnection, zone: str = "UTC") -> None:
     view here; the next build creates the table (a full build).
     """
     calendar.create_macros(con, zone)
+    verbatims.create_table(con)  # read by staging.stg_verbatim_topics
     for model in staging_views():
         con.execute(f"create or replace view staging.{identifier(model)} as {model_sql('staging', model)}")
     for model in STAGING_TABLES:
@@ -245,6 +247,8 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
     full = reason is not None
     parameters = _parameters(settings)
     with transaction(con):
+        # per-answer verbatim analysis first: the days of the answers it analyses become dirty days
+        verbatims.analyse_new(con)
         run_file(con, "rebuild", "changed_days_full" if full else "changed_days", parameters)
         _build_stg_cases(con, full)
         run_file(con, "rebuild", "mart_scopes", parameters)

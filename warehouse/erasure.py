@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from cxpulse.config import Settings, require_erasure_salt
 from streams.landing import batch_files, write_durably
-from warehouse.db import transaction
+from warehouse.db import table_exists, transaction
 from warehouse.loader import load
 
 # A JSON string literal after a "customer_id" key, for dead letters that are not valid JSON (truncated,
@@ -143,6 +143,13 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str)
         """,
             {"c": customer_id},
         )
+        # the analysis of the customer's verbatims (transforms/verbatims/store.py), before their answers go
+        if table_exists(con, "staging", "verbatim_analysis"):
+            con.execute(
+                "delete from staging.verbatim_analysis where response_id in "
+                "(select response_id from raw.surveys where customer_id = ?)",
+                [customer_id],
+            )
         for table in ("raw.touchpoints", "raw.surveys"):
             counts = con.execute(
                 f"select kafka_topic, kafka_partition, count(*) from {table} where customer_id = ? group by all",  # noqa: S608

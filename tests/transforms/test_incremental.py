@@ -38,6 +38,17 @@ TP_COLUMNS = (
 SV_COLUMNS = (
     "response_id occurred_at customer_id channel touchpoint survey nps csat ces expected emotion journey segment"
 ).split()
+# verbatims for staging.verbatim_analysis and marts.verbatim_topics_daily (a language left out is detected)
+SV_COLUMNS += ["verbatim", "language"]
+VERBATIMS = (
+    (None, None),
+    ("Vingt minutes d'attente et toujours pas de solution", "fr"),
+    ("Facture en double, remboursement promis jamais reçu", None),
+    ("The agent was rude and the app keeps crashing", "en"),
+    ("Conseillère très aimable, problème réglé", "fr"),
+    ("Parcel late again, no tracking info", None),
+    ("ok", "fr"),
+)
 
 
 def as_text(value: Any) -> Any:
@@ -177,8 +188,10 @@ def random_events(seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
     for i, row in enumerate(touchpoints):
         row["event_id"] = f"e{seed}-{i}"
+    texts = random.Random(seed + 1000)  # its own stream: the other draws stay as they were
     for i, row in enumerate(surveys):
         row["response_id"] = f"r{seed}-{i}"
+        row["verbatim"], row["language"] = texts.choice(VERBATIMS)
     return touchpoints, surveys
 
 
@@ -232,7 +245,7 @@ def write(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: 
 
 
 # The marts, and the staging table kept incrementally by case (its rows must equal a full rebuild too).
-MODELS = (*(f"marts.{model}" for model in MARTS), "staging.stg_cases")
+MODELS = (*(f"marts.{model}" for model in MARTS), "staging.stg_cases", "staging.verbatim_analysis")
 
 
 def differences(con: duckdb.DuckDBPyConnection, model: str) -> tuple[int, int, int]:
@@ -268,6 +281,7 @@ def assert_equals_full_rebuild(settings: Settings, tmp_path: Path) -> None:
     copy.warehouse_path.parent.mkdir(parents=True)
     shutil.copy(settings.warehouse_path, copy.warehouse_path)
     full_con = connect(copy.warehouse_path)
+    full_con.execute("drop table staging.verbatim_analysis")  # the full build analyses every verbatim again
     assert build(full_con, copy, full=True).full
     full_con.close()
 
@@ -304,7 +318,15 @@ def test_incremental_after_an_erasure_equals_full_rebuild(tmp_path: Path, seed: 
         "group by customer_id order by count(*) desc, customer_id limit 1"
     ).fetchall()[0]
     assert len(cases) > 1
+    answers = con.execute(
+        "select list(response_id) from staging.verbatim_analysis join raw.surveys using (response_id) "
+        "where customer_id = ?",
+        [customer],
+    ).fetchall()[0][0]
+    assert answers  # the customer's analysed verbatims (personal data) ...
     forget(con, settings, customer)
+    left = "select count(*) from staging.verbatim_analysis where list_contains(?, response_id)"
+    assert con.execute(left, [answers]).fetchall() == [(0,)]  # ... go with the erasure itself
     assert not build(con, settings).full
     stored = con.execute("select count(*) from staging.stg_cases where list_contains(?, case_id)", [cases]).fetchall()
     assert stored == [(0,)]
