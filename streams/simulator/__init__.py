@@ -35,7 +35,7 @@ The model
 - **Surveys.** Post-contact (linked by `contact_id` or `case_id`), post-journey and relationship
   surveys. One latent satisfaction per answer (segment, loyalty, wait beyond the segment's
   tolerance, resolution, repeat contacts, failures, compensation) gives NPS, CSAT and the expectation
-  gap; a latent effort gives CES; emotions and French (or English) verbatims are picked from the
+  gap; a latent effort gives CES; emotions and French (or English) verbatims are composed from the
   score and what happened. Service KPIs and experience scores therefore move together. How much each
   service lever (wait, unresolved need, repeat contacts, abandonment, complaint, failed step) lowers
   that satisfaction is `SimulationOptions.effects` (`LeverEffects`, documented there): the known truth

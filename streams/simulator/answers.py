@@ -3,9 +3,12 @@ verbatim, with the NPS drops of the scenarios applied."""
 
 from __future__ import annotations
 
+import random
+
 from streams.contracts import (
     SurveyResponse,
 )
+from streams.simulator.verbatims import compose
 from streams.simulator.world import (
     _NEGATIVE_EMOTIONS,
     _QUESTIONS,
@@ -106,6 +109,10 @@ class _Answers:
             # mostly about what happened, sometimes a general remark
             themed = texts.get(topic) or texts.get(topic.partition("-")[0])
             verbatim = rng.choice(themed if themed and rng.random() < 0.8 else texts["any"])
+            # reworded, extended and mistyped from fragments (streams/simulator/verbatims.py) with a stream of
+            # its own, seeded by what this run drew: the same seed gives the same verbatims, and the draws of
+            # the simulation are those they were before verbatims varied
+            verbatim = compose(random.Random(f"{verbatim}|{t}|{slot}"), language, band, topic, verbatim)
         self._emit(
             t,
             slot,
