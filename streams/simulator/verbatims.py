@@ -18,7 +18,7 @@ _FRAGMENTS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                 "service client au top",
                 "réponse rapide et claire",
                 "très satisfait, rien à redire",
-                "je recommande",
+                "je conseille cette enseigne à mes amis",
             ),
             "agent": (
                 "conseiller très aimable et efficace",
@@ -26,7 +26,7 @@ _FRAGMENTS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
                 "la personne au téléphone était adorable et patiente",
                 "interlocuteur compétent et souriant",
             ),
-            "wait": ("décroché en moins d'une minute", "pas d'attente, on m'a répondu tout de suite"),
+            "wait": ("quelqu'un a répondu presque aussitôt", "pas d'attente, on m'a répondu tout de suite"),
             "billing": (
                 "facture enfin claire",
                 "remboursement reçu en deux jours",
@@ -40,10 +40,10 @@ _FRAGMENTS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
             "delivery": ("livraison en avance", "colis en parfait état", "livreur ponctuel et sympa"),
             "store": ("accueil chaleureux en boutique", "vendeur de bon conseil au magasin"),
             "complaint": ("ma réclamation a été prise au sérieux", "le geste commercial est apprécié"),
-            "unresolved": ("problème réglé du premier coup", "tout est rentré dans l'ordre"),
-            "repeat": ("problème réglé du premier coup",),
+            "unresolved": ("souci résolu dès le premier contact", "mon dossier est enfin réglé"),
+            "repeat": ("souci résolu dès le premier contact",),
             "onboarding": ("inscription rapide", "ligne activée dès le lendemain"),
-            "relationship": ("client depuis des années et toujours content", "bon rapport qualité prix"),
+            "relationship": ("client depuis des années et toujours content", "les tarifs restent raisonnables"),
         },
         "mid": {
             "any": ("dans l'ensemble ça va", "correct, sans plus", "rien d'exceptionnel", "bof, ça dépend des fois"),
