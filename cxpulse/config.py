@@ -76,6 +76,9 @@ class Settings:
     # Who may read the files that hold only aggregates (exports/, reports/): owner (0600), group
     # (0640) or all (0644). Landing, quarantine, warehouse and snapshot files are always owner-only.
     aggregates_readable_by: str = "owner"
+    # Example verbatims (what customers wrote: personal data) beside the verbatim topics: none (default),
+    # on the dashboard, in the emerging-topic alerts (marts.alerts, cx.alerts, the webhook), or both (all).
+    verbatim_examples: str = "none"
     log_level: str = "INFO"
     # Secrets: environment only.
     alert_webhook: str | None = field(default=None, repr=False)
@@ -123,6 +126,7 @@ SECRET_KEYS = frozenset({"alert_webhook", "kafka_sasl_username", "kafka_sasl_pas
 # Storage versions DuckDB 2.0 can write, one per release line (a newer DuckDB adds lines here).
 PUBLISH_STORAGE_VERSIONS = ("v1.0.0", "v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0", "v1.5.0", "v2.0.0")
 READABLE_BY = ("owner", "group", "all")
+VERBATIM_EXAMPLES = ("none", "dashboard", "alerts", "all")
 ERASURE_SALT_MIN_LENGTH = 16
 _ALLOWED_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _ALLOWED_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -201,6 +205,7 @@ def _validate(s: Settings) -> None:
         ("kafka_sasl_mechanism", _ALLOWED_SASL_MECHANISMS),
         ("publish_storage_version", PUBLISH_STORAGE_VERSIONS),
         ("aggregates_readable_by", READABLE_BY),
+        ("verbatim_examples", VERBATIM_EXAMPLES),
     ):
         if getattr(s, key) not in allowed:
             raise ConfigError(f"config key '{key}' must be one of {', '.join(allowed)}, got {getattr(s, key)!r}")

@@ -18,14 +18,14 @@ import duckdb
 import msgspec
 
 from cxpulse.config import Settings
-from quality import alerts, hot_alerts, incidents, journeys, lifecycle, notifications, wording
+from quality import alerts, emerging, hot_alerts, incidents, journeys, lifecycle, notifications, wording
 from quality.drift import ALPHA, RULES, Finding, Windows, detect
 from quality.sinks import deliver_pending
 
 log = logging.getLogger(__name__)
 
 SCORE_COLUMNS = {"nps": "nps", "csat": "csat", "ces_easy_rate": "ces"}
-MANAGED_RULES = {*RULES.values(), "distribution_drift", "target_breach", "data_quality", journeys.RULE}
+MANAGED_RULES = {*RULES.values(), "distribution_drift", "target_breach", "data_quality", journeys.RULE, emerging.RULE}
 
 
 @dataclass
@@ -210,6 +210,7 @@ def run_checks(
         candidates = [
             c if c.evidence else msgspec.structs.replace(c, evidence=str(result.evidence)) for c in candidates
         ]
+    candidates += emerging.candidates(con, settings, windows, emerging.detect(con, windows))
     candidates += _target_breaches(con, as_of, settings.reporting_timezone)
     candidates += journeys.rupture_candidates(con, as_of, settings.reporting_timezone)
     candidates += _quality_candidate(result.quality_failures, as_of, gates.report_path)

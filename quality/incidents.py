@@ -47,7 +47,7 @@ DRIFT_RULES = frozenset({*RULES.values(), "distribution_drift"})
 # Findings that people are told about through incidents; target breaches go to the digest instead, and a
 # failed data-quality check is an incident of its own (the snapshot was not published).
 # A journey rupture (quality.journeys) is an incident of its journey: its ruptured steps together.
-GROUPED_RULES = DRIFT_RULES | {"data_quality", "journey_rupture"}
+GROUPED_RULES = DRIFT_RULES | {"data_quality", "journey_rupture", "emerging_topic"}
 
 DDL = f"""
 create table if not exists marts.incidents (
@@ -321,6 +321,23 @@ def group(
                 groups.append(Group(Root(alert.scope, None, None, None, None), "journey_rupture", [alert]))
             else:
                 home.members.append(alert)
+    # an emerging verbatim topic joins the incident whose root holds its scope (what customers write about
+    # the chat beside the chat's NPS drop), else it is an incident of its own
+    for alert in open_alerts:
+        if alert.rule == "emerging_topic":
+            home = next(
+                (
+                    g
+                    for g in groups
+                    if g.kpi not in ("data_quality", "journey_rupture")
+                    and inside(alert.scope, g.root.scope, channel_of)
+                ),
+                None,
+            )
+            if home is None:
+                home = Group(Root(alert.scope, None, None, None, None), "emerging_topic")
+                groups.append(home)
+            home.members.append(alert)
     return groups
 
 

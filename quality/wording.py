@@ -13,6 +13,7 @@ from quality.drift import SURVEY_KPIS
 from streams import formatting
 from streams.alert_contract import Alert, DigestItem, Incident
 from transforms.catalogue import load_catalogue, scope_names
+from transforms.verbatims.analyse import analyser
 
 if TYPE_CHECKING:
     from quality.incidents import Group
@@ -65,7 +66,7 @@ def share(v: float | None, french: bool = False) -> str:
 def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple[str, str]:
     """What moved, where, by how much, on how many answers against how many, what explains it, and the
     service levers (`levers`: their KPI ids) that moved with it (EN, FR)."""
-    if group.kpi == "data_quality":
+    if group.kpi in ("data_quality", "emerging_topic"):
         return shifts[0].message, shifts[0].message_fr
     if group.kpi == "journey_rupture":  # each finding is a sentence about one step of the journey
         return " ".join(a.message for a in shifts), " ".join(a.message_fr for a in shifts)
@@ -102,7 +103,7 @@ def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple
                 )
             else:
                 text += f" (scores: {share(root.rate_share, False)}, mix of {noun}: {share(root.mix_share, False)})"
-        others = [a for a in shifts if a.kpi != main.kpi]
+        others = [a for a in shifts if a.kpi != main.kpi and a.rule != "emerging_topic"]
         related = sorted({_label(a.kpi, french) for a in others if a.kpi not in levers})
         # one figure per lever: the root's own scope when that lever moved there
         by_lever: dict[str, Alert] = {}
@@ -120,8 +121,22 @@ def headline(group: Group, shifts: list[Alert], levers: frozenset[str]) -> tuple
             text += (
                 ". Leviers de service qui ont bougé : " if french else ". Service levers that moved: "
             ) + ", ".join(sorted(lever_moves))
+        topics = sorted({_topic_label(a.kpi, french) for a in shifts if a.rule == "emerging_topic"})
+        if topics:
+            text += (
+                ". Sujets émergents des verbatims : " if french else ". Emerging topics in verbatims: "
+            ) + ", ".join(topics)
         out.append(text + ".")
     return out[0], out[1]
+
+
+def _topic_label(kpi: str | None, french: bool) -> str:
+    """The taxonomy label of an emerging_topic finding's kpi (`<measure>:<topic>`)."""
+    topic = (kpi or "").rpartition(":")[2]
+    known = analyser().topics.get(topic)
+    if known is None:
+        return topic
+    return known.label_fr if french else known.label_en
 
 
 def incident_message(event: str, incident: Incident, findings: list[Alert]) -> tuple[str, str]:

@@ -26,6 +26,7 @@ Rule = Literal[
     "detractor_complaint",
     "data_quality",
     "journey_rupture",
+    "emerging_topic",
 ]
 Severity = Literal["info", "warning", "critical"]
 Status = Literal["open", "resolved"]

@@ -28,6 +28,7 @@ from warehouse.dashboard_dimensions import collect_dimensions
 from warehouse.dashboard_incidents import annotate as annotate_incidents
 from warehouse.dashboard_journeys import collect_journeys
 from warehouse.dashboard_levers import collect_levers
+from warehouse.dashboard_verbatims import collect_verbatims, irritants_svg
 from warehouse.db import table_exists
 
 # the daily marts whose latest day is the "as of" of the dashboard (the last day with data)
@@ -179,6 +180,7 @@ def collect(con: duckdb.DuckDBPyConnection) -> dict:
     annotate_incidents(con, data)  # who acknowledged or snoozed, French scopes, severities and dates
     data["levers"] = collect_levers(con)
     data["journey_view"] = collect_journeys(con)
+    data.update(collect_verbatims(con))
     return data
 
 
@@ -354,7 +356,10 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
         incident["links"] = [u for u in (link(e) for e in incident["evidence"] or []) if u]
     chart = Markup(_nps_svg(data["nps_weeks"]))  # built from numbers only: nothing to escape
     return env.from_string(template_text).render(
-        **data, nps_svg=chart, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        **data,
+        nps_svg=chart,
+        irritants_svg=Markup(irritants_svg(data["irritants"].get("all", []))),  # numbers only
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
 

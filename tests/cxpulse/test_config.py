@@ -43,6 +43,7 @@ def test_file_then_environment_precedence(tmp_path: Path) -> None:
             "'publish_storage_version' must be one of v1.0.0, v1.1.0, v1.2.0, v1.3.0, v1.4.0, v1.5.0, v2.0.0",
         ),
         ({"CXPULSE_AGGREGATES_READABLE_BY": "world"}, "'aggregates_readable_by' must be one of owner, group, all"),
+        ({"CXPULSE_VERBATIM_EXAMPLES": "yes"}, "'verbatim_examples' must be one of none, dashboard, alerts, all"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(env: dict, message: str) -> None:
