@@ -43,6 +43,7 @@ def test_the_dashboard_is_built_after_the_daily_marts_it_reads() -> None:
         "experience_economics",
         "drivers",
         "journey_steps",
+        "verbatim_topics_daily",
     }
 
 
