@@ -1,19 +1,22 @@
 """What a verbatim says, locally: its language, its sentiment and the irritant topics it mentions.
 
-A lexicon analyser, chosen over the packaged models on the evaluation set (BENCHMARKS.md, "Verbatims"):
-pure Python, no model file, no network, thousands of answers per second on one core, and every decision
-traceable to a line of taxonomy.yaml or sentiment.yaml.
+A lexicon analyser: pure Python, no model file, no network, thousands of answers per second on one core,
+and every decision traceable to a line of taxonomy.yaml or sentiment.yaml. Measured against a keyword
+baseline and vaderSentiment-fr on the evaluation set (BENCHMARKS.md, "Verbatims", with what it misses).
 
 - Text is lower-cased and stripped of accents, then split into words ("l'appli" -> "l", "appli").
 - Cues (taxonomy.yaml, sentiment.yaml): whole words, stems (`rembours*`) and runs of words; words of 6
   letters or more also match with one typo (customers type on phones), found through the
   symmetric-delete index of the cue words, memoised per word.
-- Topics: every topic with a cue in the text.
+- Topics: every topic with a cue in the text; a `weak_cues` cue ("le conseiller") counts only when the
+  text also holds a sentiment cue of valence JUDGEMENT or more (either way).
 - Sentiment: the sum of the valences of the cues (the longest cue wins where cues overlap), a cue
   preceded by a negator within 3 words flipped and damped (x -0.6), scaled by an intensifier just
   before it ("très", "really"), the part after a contrast word ("mais", "but") weighing 1.5 and the
-  part before 0.5, then squashed to a score in [-1, 1] as VADER does (s / sqrt(s^2 + 15)). The class:
-  negative below -NEUTRAL_BAND, positive above +NEUTRAL_BAND, neutral between.
+  part before 0.5; praise words of the `ironic` list count negative in an answer whose other cues add
+  up to -IRONY_NEGATIVE or less ("45 min d'attente. Génial."), "??" adds QUESTIONS; then the sum is
+  squashed to a score in [-1, 1] as VADER does (s / sqrt(s^2 + 15)). The class: negative below
+  -NEGATIVE_BELOW, positive above POSITIVE_ABOVE, neutral between.
 - Language: `fr` or `en` from function words and accents, when the answer does not carry it.
 """
 
