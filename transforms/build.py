@@ -6,6 +6,8 @@ from them what each model must rebuild, deletes those slices and inserts them ag
 `ops.dirty_days`, all in one transaction (a failed build leaves the models and the dirty days as they
 were, so the next run redoes the work). The SQL of each step is a file of transforms/rebuild/:
 
+- The verbatim analysis (transforms/verbatims/store.py), first: the answers not yet analysed by the
+  current analyser go into `staging.verbatim_analysis`, and their UTC days into ops.dirty_days.
 - `changed_days`: the local days to rebuild (every day with an event when full).
 - `staging.stg_cases` (a table, one row per case with its lifecycle and the span of its events):
   `case_scope` picks the cases with an event on a changed day, and the stored cases whose span covers
