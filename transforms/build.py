@@ -250,7 +250,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
     parameters = _parameters(settings)
     with transaction(con):
         # per-answer verbatim analysis first: the days of the answers it analyses become dirty days
-        verbatims.analyse_new(con)
+        verbatims.analyse_new(con, full=full)
         run_file(con, "rebuild", "changed_days_full" if full else "changed_days", parameters)
         _build_stg_cases(con, full)
         run_file(con, "rebuild", "mart_scopes", parameters)

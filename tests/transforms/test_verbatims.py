@@ -56,3 +56,39 @@ def test_accuracy_floor_on_the_held_out_set() -> None:
     assert result["macro_f1"] >= 0.60
     assert result["sentiment_accuracy"] >= 0.55
     assert result["language_accuracy"] >= 0.95
+
+
+def test_the_step_analyses_new_answers_of_dirty_days_and_everything_after_a_lexicon_change(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from transforms.verbatims.store import analyse_new
+    from warehouse.db import connect
+
+    con = connect(tmp_path / "cx.duckdb")
+
+    def answer(response_id: str, day: int, text: str | None, dirty: bool = True) -> None:
+        at = datetime(2026, 3, day, 12, tzinfo=UTC)
+        con.execute(
+            "insert into raw.surveys (response_id, occurred_at, customer_id, channel, touchpoint, survey, nps, "
+            "verbatim, payload, kafka_topic, kafka_partition, kafka_offset, loaded_at) "
+            "values (?, ?, 'c', 'phone', 'q', 'post_contact', 3, ?, '{}', 't', 0, 0, now())",
+            [response_id, at, text],
+        )
+        if dirty:
+            con.execute("insert or ignore into ops.dirty_days values (?)", [at.date()])
+
+    answer("a", 1, "Facture fausse")
+    answer("b", 1, None)  # no verbatim: no row
+    assert analyse_new(con) == 1
+    con.execute("delete from ops.dirty_days")  # as the build does after the marts
+    answer("c", 2, "Colis en retard", dirty=False)  # a row the loader did not mark: not looked for
+    assert analyse_new(con) == 0
+    answer("d", 3, "Appli qui plante")
+    assert analyse_new(con) == 1  # only d's day is read
+    assert analyse_new(con, full=True) == 1  # a full build finds c too
+    con.execute("update staging.verbatim_analysis set model_version = 'lexicon-0+old'")
+    con.execute("delete from ops.dirty_days")
+    assert analyse_new(con) == 3  # another analyser: everything again, and its days marked dirty
+    assert con.execute("select count(*) from ops.dirty_days").fetchall() == [(3,)]
+    topics = dict(con.execute("select response_id, topics from staging.verbatim_analysis").fetchall())
+    assert topics == {"a": ["billing"], "c": ["delivery"], "d": ["digital"]}

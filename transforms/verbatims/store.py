@@ -6,10 +6,11 @@ lexicon files). It is personal data derived from the answer: it stays in `stagin
 and `cxpulse forget` deletes it with the answer (warehouse/erasure.py); a build also drops the rows
 whose answer is gone.
 
-Incremental: a build analyses the answers that have no row of the current version, in the same
-transaction as the marts. Answers analysed by another version are analysed again; the UTC days of every
-answer analysed go into ops.dirty_days so the marts of those days are rebuilt with the new rows. An
-analysis depends on the text only, so a full build gives the very same rows.
+Incremental: a build analyses the answers that have no row of the current version (looked for on the
+days the loader marked dirty), in the same transaction as the marts. Answers analysed by another version
+are analysed again; the UTC days of every answer analysed go into ops.dirty_days so the marts of those
+days are rebuilt with the new rows. An analysis depends on the text only, so a full build gives the
+very same rows.
 """
 
 from __future__ import annotations
@@ -47,10 +48,13 @@ def create_table(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def analyse_new(con: duckdb.DuckDBPyConnection) -> int:
+def analyse_new(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> int:
     """Analyse the answers with a verbatim not analysed by the current version; returns how many.
 
-    Runs inside the caller's transaction (the build's)."""
+    Runs inside the caller's transaction (the build's), before ops.dirty_days is read. New answers are
+    looked for on the UTC days of ops.dirty_days only (the loader marks the days of every row it adds),
+    so an incremental build does not read every stored verbatim; all answers are looked at when `full`,
+    when the table is empty, or when rows of another analyser version were dropped."""
     create_table(con)
     model = analyser()
     version = {"version": model.version}
@@ -59,13 +63,25 @@ def analyse_new(con: duckdb.DuckDBPyConnection) -> int:
         "delete from staging.verbatim_analysis as a where not exists "
         "(select 1 from raw.surveys as s where s.response_id = a.response_id and s.verbatim is not null)"
     )
+    outdated = con.execute(
+        "select count(*) from staging.verbatim_analysis where model_version <> $version", version
+    ).fetchall()[0][0]
     con.execute("delete from staging.verbatim_analysis where model_version <> $version", version)
+    empty = con.execute("select count(*) = 0 from staging.verbatim_analysis").fetchall()[0][0]
+    everything = full or empty or outdated > 0
     pending = """
         select s.response_id, s.verbatim, s.language, cast(s.occurred_at as date) as utc_day
         from raw.surveys as s
         where s.verbatim is not null and trim(s.verbatim) <> ''
             and not exists (select 1 from staging.verbatim_analysis as a where a.response_id = s.response_id)
     """
+    if not everything:
+        # a sargable range first (row-group filter), then the exact days
+        pending += """
+            and s.occurred_at >= cast((select min(day) from ops.dirty_days) as timestamptz) - interval 1 day
+            and s.occurred_at < cast((select max(day) from ops.dirty_days) as timestamptz) + interval 2 day
+            and cast(s.occurred_at as date) in (select day from ops.dirty_days)
+        """
     cursor = con.execute(pending)
     batches, days = [], set()
     while rows := cursor.fetchmany(BATCH):
