@@ -218,9 +218,7 @@ class History:
         shutil.rmtree(self.settings.home)
 
 
-def measure(
-    sizes: list[int], repeats: int, root: Path, *, shuffled: bool = False, zone: str = "UTC"
-) -> list[History]:
+def measure(sizes: list[int], repeats: int, root: Path, *, shuffled: bool = False, zone: str = "UTC") -> list[History]:
     """Full builds, then incremental days, of histories of the given sizes, taking turns: each repeat
     measures every size in a row, so that a change in the machine's load weighs on all sizes alike and
     their ratio compares like with like."""

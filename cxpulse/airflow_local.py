@@ -43,9 +43,7 @@ def prepare_metadata_db() -> None:
     from airflow.utils import db
 
     db.initdb()
-    Pool.create_or_update_pool(
-        WAREHOUSE_POOL, slots=1, description=WAREHOUSE_POOL_DESCRIPTION, include_deferred=False
-    )
+    Pool.create_or_update_pool(WAREHOUSE_POOL, slots=1, description=WAREHOUSE_POOL_DESCRIPTION, include_deferred=False)
 
 
 def load_dags() -> dict:

@@ -153,7 +153,9 @@ def secured_properties(
 ) -> dict[str, str]:
     """The listener and security lines of server.properties for the SASL_SSL client listener."""
     mechanism = settings.kafka_sasl_mechanism
-    listeners = f"SASL_SSL://{host}:{port},INTERNAL://{INTERNAL_HOST}:{internal_port},CONTROLLER://{host}:{controller_port}"
+    listeners = (
+        f"SASL_SSL://{host}:{port},INTERNAL://{INTERNAL_HOST}:{internal_port},CONTROLLER://{host}:{controller_port}"
+    )
     return {
         "listeners": listeners,
         "advertised.listeners": listeners,

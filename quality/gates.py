@@ -44,6 +44,7 @@ OUTCOMES = ("answered", "abandoned")
 TOUCHPOINT_AMOUNTS = ("wait_s", "talk_s", "hold_s", "acw_s", "handle_s", "duration_s", "compensation_eur")
 SURVEY_SCORES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7), "expected": (1, 5)}
 
+
 @dataclass
 class GateResult:
     passed: bool

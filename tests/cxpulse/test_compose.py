@@ -74,4 +74,3 @@ def test_airflow_runs_the_commands_and_settings_of_cxpulse_airflow_start() -> No
     init = " ".join(services["airflow-init"]["command"])
     assert "airflow db migrate" in init and "cxpulse airflow install" in init
     assert "pools set" not in init
-

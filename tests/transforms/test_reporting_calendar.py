@@ -91,9 +91,7 @@ def settings_in(home: Path, zone: str) -> Settings:
 
 
 def offered_by_day(con) -> dict[date, int]:
-    rows = con.execute(
-        "select day, offered from marts.kpi_service_daily where channel = 'all' order by day"
-    ).fetchall()
+    rows = con.execute("select day, offered from marts.kpi_service_daily where channel = 'all' order by day").fetchall()
     return dict(rows)
 
 
@@ -254,9 +252,7 @@ def test_changing_the_zone_rebuilds_the_marts(tmp_path: Path) -> None:
     result = build(con, settings_in(tmp_path, PARIS))
     assert result.full  # nothing new was loaded, but the days are other days now
     assert offered_by_day(con)[date(2026, 3, 9)] == 1
-    assert con.execute("select value from ops.mart_settings where name = 'reporting_timezone'").fetchall() == [
-        (PARIS,)
-    ]
+    assert con.execute("select value from ops.mart_settings where name = 'reporting_timezone'").fetchall() == [(PARIS,)]
     assert not build(con, settings_in(tmp_path, PARIS)).full
     assert build(con, settings_in(tmp_path, "UTC")).full
     assert date(2026, 3, 9) not in offered_by_day(con)
