@@ -331,6 +331,13 @@ def _nps_svg(weeks: list[dict], width: int = 720, height: int = 280) -> str:
     return "".join(parts)
 
 
+def _both_languages(english: str, french: str) -> Markup:
+    """A number in table cells: shown in the page's language like every label ("2,328" / "2 328")."""
+    if english == french:
+        return Markup.escape(english)
+    return Markup('<span class="en">{}</span><span class="fr">{}</span>').format(english, french)
+
+
 def render(con: duckdb.DuckDBPyConnection) -> str:
     template_text = resources.files("warehouse").joinpath("dashboard.html.j2").read_text()
     env = jinja2.Environment(
@@ -339,8 +346,12 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
         # sections of other modules are template files of this package, included by name
         loader=jinja2.FunctionLoader(lambda name: resources.files("warehouse").joinpath(name).read_text()),
     )
-    env.filters["pct"] = lambda v: format_value(v, "ratio")
-    env.filters["secs"] = lambda v: format_value(v, "seconds")
+    env.filters["pct"] = lambda v: _both_languages(format_value(v, "ratio"), format_value(v, "ratio", french=True))
+    env.filters["secs"] = lambda v: _both_languages(format_value(v, "seconds"), format_value(v, "seconds", french=True))
+    env.filters["num"] = lambda v, decimals=1: _both_languages(
+        formatting.number(v, decimals), formatting.number(v, decimals, french=True)
+    )
+    env.filters["count"] = lambda v: _both_languages(formatting.count(v), formatting.count(v, french=True))
     env.filters["kpi"] = format_value
     env.filters["kpi_fr"] = lambda v, unit: format_value(v, unit, french=True)
     env.filters["spark"] = lambda values: Markup(_spark_svg(tuple(values)))  # numbers only

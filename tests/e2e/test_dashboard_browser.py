@@ -6,6 +6,7 @@ escapes text from events. A screenshot is kept in test-artifacts/."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -150,8 +151,13 @@ def test_dashboard_in_headless_chromium(tmp_path: Path, land) -> None:
         assert "journeys entered (n)" in charts[0].text and "drop-off" in charts[0].text
         label = driver.find_element(By.CSS_SELECTOR, '[data-kpi="answer_rate"] .label')
         assert label.text == "Answer rate"
+        first_channel = driver.find_elements(By.CSS_SELECTOR, "#channels tr")[1].find_elements(By.TAG_NAME, "td")
+        answer_rate_en = first_channel[2].text  # e.g. "87.4 %"
+        assert re.fullmatch(r"\d+\.\d %", answer_rate_en), answer_rate_en
         driver.find_element(By.ID, "lang").click()
         assert label.text == "Taux de décroché"
+        # numbers of the tables in French too: decimal comma, the same value
+        assert first_channel[2].text == answer_rate_en.replace(".", ","), first_channel[2].text
         assert driver.find_element(By.TAG_NAME, "h1").text == "Tableau de bord du progrès continu"
         assert "Relationnelle" in radar.text and "SEMAINE EN COURS" in tiles["nps"].text
         assert driver.title != "pwned"
