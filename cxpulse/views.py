@@ -135,29 +135,42 @@ def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:
 
     data = collect(con)
     if not data["week"]:
-        title = "KPIs: no data yet"
+        title = "KPI : pas encore de données" if french else "KPIs: no data yet"
     elif data["week_partial"]:
-        title = f"KPIs, week to date from {data['week']} (partial)"
+        title = (
+            f"KPI, semaine en cours depuis le {data['week']} (partielle)"
+            if french
+            else f"KPIs, week to date from {data['week']} (partial)"
+        )
     else:
-        title = f"KPIs, week of {data['week']} (last complete week)"
+        title = (
+            f"KPI, semaine du {data['week']} (dernière semaine complète)"
+            if french
+            else f"KPIs, week of {data['week']} (last complete week)"
+        )
     table = Table(title=title)
     for key in ("kpi", "value", "target", "status", "trend"):
         table.add_column(formatting.header(key, french), justify="left" if key == "kpi" else "right")
     table.add_column("n", justify="right")
     if data["week_to_date"]:
-        table.add_column(f"week to date from {data['week_to_date']} (partial)", justify="right")
+        to_date = data["week_to_date"]
+        header = (
+            f"semaine en cours depuis le {to_date} (partielle)" if french else f"week to date from {to_date} (partial)"
+        )
+        table.add_column(header, justify="right")
     for tile in data["tiles"]:
         colour = _STATUS_COLOURS.get(tile.status, "white")
         row = [
             escape(tile.label_fr if french else tile.label_en),
             tile.value_fr if french else tile.value,
             tile.target_fr if french else tile.target,
-            f"[{colour}]{tile.status}[/]",
+            f"[{colour}]{formatting.TARGET_STATUS_FR.get(tile.status, tile.status) if french else tile.status}[/]",
             tile.trend or "",
             formatting.count(tile.n, french),
         ]
         if data["week_to_date"]:
-            to_date = f"{tile.to_date_value} (n = {formatting.count(tile.to_date_n, french)})"
+            value = tile.to_date_value_fr if french else tile.to_date_value
+            to_date = f"{value} (n = {formatting.count(tile.to_date_n, french)})"
             row.append("" if tile.to_date_value is None else to_date)
         table.add_row(*row)
     return table

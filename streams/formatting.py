@@ -35,6 +35,8 @@ ALL_LABEL = ("all", "ensemble")
 
 SEVERITY_FR = {"info": "info", "warning": "avertissement", "critical": "critique"}
 STATUS_FR = {"open": "ouvert", "resolved": "résolu"}
+# a KPI against its target (marts.progress_dashboard.status)
+TARGET_STATUS_FR = {"green": "vert", "amber": "orange", "red": "rouge", "no_data": "pas de données"}
 
 # Table headers of the command line and the dashboard: key -> (English, French).
 HEADERS = {

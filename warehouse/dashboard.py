@@ -52,6 +52,7 @@ class Tile:
     # the week to date beside the complete week (None when the tile itself is the week to date)
     to_date_value: str | None = None
     to_date_n: int | None = None
+    to_date_value_fr: str | None = None
     # the KPI's values over the complete weeks up to the tile's week, oldest first (its trend line)
     spark: tuple[float, ...] = ()
 
@@ -239,6 +240,9 @@ def _tiles(con: duckdb.DuckDBPyConnection) -> dict:
                 format_value(r["target"], r["unit"], french=True),
                 to_date_value=None if partial is None else format_value(partial["value"], partial["unit"]),
                 to_date_n=None if partial is None else partial["n"],
+                to_date_value_fr=None
+                if partial is None
+                else format_value(partial["value"], partial["unit"], french=True),
                 spark=spark,
             )
         )
@@ -355,6 +359,7 @@ def render(con: duckdb.DuckDBPyConnection) -> str:
     env.filters["kpi"] = format_value
     env.filters["kpi_fr"] = lambda v, unit: format_value(v, unit, french=True)
     env.filters["spark"] = lambda values: Markup(_spark_svg(tuple(values)))  # numbers only
+    env.globals["target_status_fr"] = formatting.TARGET_STATUS_FR
     env.filters["eur"] = lambda v: "–" if v is None else f"{v:,.0f} €".replace(",", "\u202f")
     data = collect(con)
 

@@ -3,15 +3,20 @@ interpreted (a closing tag "[/]" with nothing open used to crash `cxpulse alerts
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 
-from cxpulse.views import alerts_table, incidents_table
+from cxpulse.config import Settings
+from cxpulse.pipeline import load_step, transform_step
+from cxpulse.views import alerts_table, incidents_table, kpi_table
 from quality import alerts, incidents
 from streams.alert_contract import Incident
+from tests.sample import generate
 from warehouse.db import connect
 
 T0 = datetime(2026, 3, 16, 6, tzinfo=UTC)
@@ -79,3 +84,22 @@ def test_french_alerts_table_has_french_headers_scopes_and_puts_drift_before_hot
     assert "avertissement" in drift and "ensemble" in drift
     assert "critique" in hot and "point de contact chat du site web" in hot
     con.close()
+
+
+def test_french_kpi_table_has_french_headers_numbers_and_statuses(tmp_path: Path, land) -> None:
+    settings = dataclasses.replace(Settings(), home=tmp_path)
+    sample = generate(customers=400, seed=5, with_malformed=False)
+    land(settings, "touchpoints", sample.touchpoints)
+    land(settings, "surveys", sample.surveys)
+    load_step(settings)
+    transform_step(settings)
+    con = connect(settings.warehouse_path)
+    english, french = render(kpi_table(con, french=False)), render(kpi_table(con, french=True))
+    statuses = {r[0] for r in con.execute("select distinct status from marts.progress_dashboard").fetchall()}
+    assert "Answer rate" in english and "Taux de décroché" in french
+    assert any(s in english for s in statuses)
+    # every status word of the French table is French: vert / orange / rouge / pas de données
+    french_words = {"green": "vert", "amber": "orange", "red": "rouge", "no_data": "pas de données"}
+    assert any(french_words[s] in french for s in statuses)
+    assert not any(f" {s} " in french for s in statuses - {"no_data"})
+    assert re.search(r"\d,\d %", french) and not re.search(r"\d\.\d %", french)  # 87,4 % in French
