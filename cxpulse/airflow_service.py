@@ -279,16 +279,20 @@ def stop(settings: Settings, timeout_s: float = 60) -> list[str]:
         # our process, or its group outliving it; never a pid that another process reuses
         if _started_at(entry["pid"]) in (entry["started"], None) and _group_alive(entry["pid"])
     }
-    for pgid in groups.values():
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    for pgid in groups.values():
-        while _group_alive(pgid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _group_alive(pgid):
+    # The api-server last: a task still running under the scheduler reports its end through the API
+    # (stopped first, the task's supervisor retried it for ~40 s before the scheduler could exit).
+    for last in (False, True):
+        batch = [pgid for component, pgid in groups.items() if (component == "api-server") == last]
+        for pgid in batch:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGTERM)
+        for pgid in batch:
+            while _group_alive(pgid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if _group_alive(pgid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
     _state_path(home).unlink(missing_ok=True)
     return sorted(groups)
 
