@@ -260,11 +260,11 @@ def start_broker(settings: Settings, timeout_s: float = 90) -> BrokerInfo:
             )
         for folder in (paths.root, paths.data, paths.logs):
             folder.mkdir(parents=True, exist_ok=True)
-        controller_port = _controller_port(paths, host)
+        controller_port = _controller_port(paths, host, avoid=frozenset({port}))  # the client port
         props = _server_properties(settings, paths, controller_port)
         if secured:
             tls = _tls(paths, host)
-            internal_port = free_port(broker_security.INTERNAL_HOST)
+            internal_port = free_port(broker_security.INTERNAL_HOST, avoid=frozenset({port, controller_port}))
             props.update(broker_security.secured_properties(settings, tls, host, port, internal_port, controller_port))
         _write_properties(paths, props)
         _format_storage(paths)

@@ -122,11 +122,15 @@ def _split_host_port(bootstrap: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def free_port(host: str = "localhost") -> int:
-    """A TCP port that is free right now on host (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def free_port(host: str = "localhost", avoid: frozenset[int] = frozenset()) -> int:
+    """A TCP port that is free right now on host (the OS picks it), other than the ports in `avoid`:
+    those of the broker's other listeners, free too while it is stopped, which the OS may hand out."""
+    while True:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in avoid:
+            return port
 
 
 def _port_open(host: str, port: int, timeout_s: float = 0.5) -> bool:
@@ -166,7 +170,7 @@ def _recorded_listener(paths: _Paths) -> tuple[str, str] | None:
     return None
 
 
-def _controller_port(paths: _Paths, host: str) -> int:
+def _controller_port(paths: _Paths, host: str, avoid: frozenset[int] = frozenset()) -> int:
     """The CONTROLLER port: the one saved at an earlier start when it is free, else a new free one.
 
     `--standalone` records the controller endpoint as the only voter in the store, so the saved port is
@@ -174,10 +178,10 @@ def _controller_port(paths: _Paths, host: str) -> int:
     store is at kraft.version 1 (dynamic quorum), and the lone voter rewrites its own endpoint on start.
     """
     saved = _saved_controller_port(paths)
-    if saved is not None and not _port_open(host, saved):
+    if saved is not None and saved not in avoid and not _port_open(host, saved):
         port = saved
     else:
-        port = free_port(host)
+        port = free_port(host, avoid)
         if saved is not None and (paths.data / "meta.properties").exists():
             log.warning(
                 "controller port %d of %s is taken by another program; using %d instead",

@@ -126,3 +126,30 @@ def test_missing_jars_say_to_run_make_setup(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("CXPULSE_KAFKA_LIBS", str(tmp_path))
     with pytest.raises(BrokerError, match="make setup"):
         kafka_classpath()
+
+
+def test_free_port_never_returns_a_port_of_the_brokers_other_listeners(monkeypatch) -> None:
+    """A stopped broker's controller port is free, so the OS may hand it out again for the internal
+    listener of a secured restart; Kafka then refuses two listeners on one port (seen in CI)."""
+    import cxpulse.broker_setup as setup
+
+    handed_out = iter([40061, 40061, 40062])
+
+    class FakeSocket:
+        def __init__(self) -> None:
+            self.port = next(handed_out)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            return None
+
+        def bind(self, address) -> None:
+            return None
+
+        def getsockname(self):
+            return ("127.0.0.1", self.port)
+
+    monkeypatch.setattr(setup.socket, "socket", FakeSocket)
+    assert setup.free_port("127.0.0.1", avoid=frozenset({40061, 50909})) == 40062
