@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -195,12 +196,18 @@ class History:
         generate(self.con, touchpoints, "base", START, DAYS, shuffled=shuffled)
         self.con.execute("checkpoint")
         self.full_build_s: list[float] = []
+        self.full_build_cpu_s: list[float] = []
         self.incremental_day_s: list[float] = []
+        # per step of the build (each mart, its Python step, the shared steps): wall and CPU seconds per repeat
+        self.full_steps: list[tuple[dict[str, float], dict[str, float]]] = []
+        self.incremental_steps: list[tuple[dict[str, float], dict[str, float]]] = []
 
     def full_build(self) -> None:
-        started = time.perf_counter()
-        build(self.con, self.settings, full=True)
+        started, cpu = time.perf_counter(), time.process_time()
+        result = build(self.con, self.settings, full=True)
         self.full_build_s.append(time.perf_counter() - started)
+        self.full_build_cpu_s.append(time.process_time() - cpu)
+        self.full_steps.append((result.step_seconds, result.step_cpu_seconds))
 
     def incremental_day(self, repeat: int) -> None:
         new_day = START + timedelta(days=DAYS + repeat)
@@ -210,8 +217,9 @@ class History:
         # the load step closes its connection, which checkpoints: the build does not pay for the load
         self.con.execute("checkpoint")
         started = time.perf_counter()
-        build(self.con, self.settings)
+        result = build(self.con, self.settings)
         self.incremental_day_s.append(time.perf_counter() - started)
+        self.incremental_steps.append((result.step_seconds, result.step_cpu_seconds))
 
     def close(self) -> None:
         self.con.close()
@@ -240,6 +248,19 @@ def summary(values: list[float]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
+def steps(repeats: list[tuple[dict[str, float], dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Per build step, the median wall and CPU seconds over the repeats, slowest first."""
+    names = sorted({name for wall, _ in repeats for name in wall})
+    out = {
+        name: {
+            "wall_s": round(statistics.median(wall.get(name, 0.0) for wall, _ in repeats), 3),
+            "cpu_s": round(statistics.median(cpu.get(name, 0.0) for _, cpu in repeats), 3),
+        }
+        for name in names
+    }
+    return dict(sorted(out.items(), key=lambda item: -item[1]["wall_s"]))
+
+
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--touchpoints", type=int, default=10_000_000)
@@ -249,6 +270,7 @@ def main() -> dict:
     parser.add_argument("--reporting-timezone", default="UTC", help="the marts' reporting time zone")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="cxpulse-bench-marts-"))
+    load_before = os.getloadavg()[0]
     try:
         small, large = measure(
             [args.small, args.touchpoints], args.repeats, root, shuffled=args.shuffled, zone=args.reporting_timezone
@@ -262,11 +284,16 @@ def main() -> dict:
         "reporting_timezone": args.reporting_timezone,
         "surveys": args.touchpoints // 10,
         f"full_build_{big}m_s": summary(large.full_build_s),
+        f"full_build_{big}m_cpu_s": summary(large.full_build_cpu_s),
+        f"full_build_{big}m_steps": steps(large.full_steps),
         f"incremental_day_{big}m_s": summary(large.incremental_day_s),
         f"incremental_day_{args.small // 1_000_000 or 1}m_s": summary(small.incremental_day_s),
+        f"incremental_day_{big}m_steps": steps(large.incremental_steps),
         "incremental_large_vs_small": statistics.median(large.incremental_day_s)
         / statistics.median(small.incremental_day_s),
         "peak_rss_mb": {"marts": peak_rss_mb()},
+        # other work on the machine slows the wall times; the CPU times above are less sensitive to it
+        "load_average_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
     }
     print(json.dumps(result, indent=2))
     return result

@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -122,6 +123,10 @@ class BuildResult:
     scope: dict[str, list[Any]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # per step (the build's steps, each mart, `<mart>.python` for its Python step, `schema_tests`):
+    # wall seconds and process CPU seconds (all threads), for the benchmark and the logs
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    step_cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _parameters(settings: Settings) -> dict[str, Any]:
@@ -248,29 +253,46 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
     reason = "requested" if full else _needs_full(con, zone)
     full = reason is not None
     parameters = _parameters(settings)
+    clock = _StepClock()
     with transaction(con):
         # per-answer verbatim analysis first: the days of the answers it analyses become dirty days
-        verbatims.analyse_new(con, full=full)
-        run_file(con, "rebuild", "changed_days_full" if full else "changed_days", parameters)
-        _build_stg_cases(con, full)
-        run_file(con, "rebuild", "mart_scopes", parameters)
-        run_file(con, "rebuild", "mart_state_full" if full else "mart_state", parameters)
-        scope = {spec.name: _scope_values(con, spec) for spec in MART_SPECS}
+        with clock("verbatims"):
+            verbatims.analyse_new(con, full=full)
+        with clock("scopes"):
+            run_file(con, "rebuild", "changed_days_full" if full else "changed_days", parameters)
+        with clock("stg_cases"):
+            _build_stg_cases(con, full)
+        with clock("scopes"):
+            run_file(con, "rebuild", "mart_scopes", parameters)
+            run_file(con, "rebuild", "mart_state_full" if full else "mart_state", parameters)
+            scope = {spec.name: _scope_values(con, spec) for spec in MART_SPECS}
         rows = {}
         for spec in MART_SPECS:
             if full or scope[spec.name]:
                 if spec.name in PYTHON_STEPS:
-                    PYTHON_STEPS[spec.name](con, parameters)
-                _build_mart(con, spec, parameters, full)
+                    with clock(f"{spec.name}.python"):
+                        PYTHON_STEPS[spec.name](con, parameters)
+                with clock(spec.name):
+                    _build_mart(con, spec, parameters, full)
             rows[spec.name] = _count(con, spec.name)
-        _refresh_fcr_final(con, parameters)
-        calendar.record_zone(con, zone)
-        con.execute("delete from ops.dirty_days")
-        failures = run_schema_tests(con)
+        with clock("fcr_final"):
+            _refresh_fcr_final(con, parameters)
+            calendar.record_zone(con, zone)
+            con.execute("delete from ops.dirty_days")
+        with clock("schema_tests"):
+            failures = run_schema_tests(con)
         if failures:
             raise SchemaTestError(failures)
     days = sorted(set().union(*(scope[s.name] for s in MART_SPECS if s.key == ("day",))))
-    result = BuildResult(full=full, days=days, scope=scope, rows=rows, seconds=time.perf_counter() - started)
+    result = BuildResult(
+        full=full,
+        days=days,
+        scope=scope,
+        rows=rows,
+        seconds=time.perf_counter() - started,
+        step_seconds=clock.wall,
+        step_cpu_seconds=clock.cpu,
+    )
     log.info(
         "built marts (%s%s) in %.2f s; slices rebuilt: %s",
         "full" if full else "incremental",
@@ -279,6 +301,23 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
         ", ".join(f"{name} {len(keys)}" for name, keys in scope.items()),
     )
     return result
+
+
+class _StepClock:
+    """Wall and CPU seconds per named step of a build (a name used twice adds up)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - wall
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
 
 
 def _count(con: duckdb.DuckDBPyConnection, model: str) -> int:

@@ -299,28 +299,42 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
         "week": days - ((days.astype("int64") - 4) % 7),  # ISO weeks start on Monday (1970-01-05 was one)
         "month": days.astype("datetime64[M]").astype("datetime64[D]"),
     }
+    # The answers of each period as one block of row numbers, in response_id order (a stable sort):
+    # each period then reads its own rows only, not a mask over all the answers of the build.
+    blocks = {}
+    for period_type, period_starts in starts.items():
+        order = np.argsort(period_starts, kind="stable")
+        values, first = np.unique(period_starts[order], return_index=True)
+        bounds = [*first[1:], len(order)]
+        blocks[period_type] = {v: order[a:b] for v, a, b in zip(values.tolist(), first.tolist(), bounds, strict=True)}
     channel_names, channels = np.unique(np.asarray(data["channel"], dtype=object), return_inverse=True)
     segment_names, segments = np.unique(np.asarray(data["segment"], dtype=object), return_inverse=True)
     table = np.column_stack([_floats(data[lever]) for lever in lever_ids])
-    outcomes = {o: _floats(data[o]) for o in OUTCOMES}
+    outcomes = np.column_stack([_floats(data[o]) for o in OUTCOMES])
+    lever_columns = {
+        outcome: [i for i, lever in enumerate(lever_ids) if outcome in settings.levers[lever].outcomes]
+        for outcome in OUTCOMES
+    }
     rows: list[tuple[Any, ...]] = []
     for period_type, period_start in periods:
-        in_period = starts[period_type] == np.datetime64(period_start, "D")
-        if not in_period.any():
+        block = blocks[period_type].get(np.datetime64(period_start, "D").astype(object))
+        if block is None:
             continue
-        scopes = [("all", in_period)]
+        block_table, block_outcomes = table[block], outcomes[block]
+        scopes = [("all", np.ones(len(block), dtype=bool))]
         for prefix, labels, codes in (("channel", channel_names, channels), ("segment", segment_names, segments)):
-            for code in np.unique(codes[in_period]):
+            block_codes = codes[block]
+            for code in np.unique(block_codes):
                 if labels[code]:  # no segment: in no segment scope
-                    scopes.append((f"{prefix}:{labels[code]}", in_period & (codes == code)))
+                    scopes.append((f"{prefix}:{labels[code]}", block_codes == code))
         for scope, selected in scopes:
-            for outcome in OUTCOMES:
-                chosen = selected & ~np.isnan(outcomes[outcome])
-                if chosen.sum() < settings.min_n:
+            for k, outcome in enumerate(OUTCOMES):
+                chosen = selected & ~np.isnan(block_outcomes[:, k])
+                if np.count_nonzero(chosen) < settings.min_n:
                     continue
-                names = [lever for lever in lever_ids if outcome in settings.levers[lever].outcomes]
-                columns = [lever_ids.index(name) for name in names]
-                values = np.column_stack([table[chosen][:, columns], outcomes[outcome][chosen]])
+                columns = lever_columns[outcome]
+                values = np.column_stack([block_table[chosen][:, columns], block_outcomes[chosen, k]])
+                names = [lever_ids[i] for i in columns]
                 seed = model_seed(settings.bootstrap_seed, period_type, period_start, scope, outcome)
                 result = estimate_model(values, names, settings, np.random.default_rng(seed))
                 if result is None:

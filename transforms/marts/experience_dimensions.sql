@@ -15,21 +15,13 @@ needed_range as (
     from rebuild_periods
 ),
 
+-- service level and FCR per period and scope: the catalogue KPIs as marts.progress_dashboard rolls them
+-- up from kpi_service_daily (built before this mart, for the same periods): one roll-up of both
 service as (
-    select
-        periods.period_type,
-        cast(date_trunc(periods.period_type, s.day) as date) as period_start,
-        case when s.channel = 'all' then 'all' else 'channel:' || s.channel end as scope,
-        sum(s.offered) as offered,
-        sum(s.answered) as answered,
-        sum(s.answered_in_target) as answered_in_target,
-        sum(s.repeated) as repeated
-    from marts.kpi_service_daily as s
-    cross join periods
-    where s.queue = 'all'
-        and s.day >= (select first_day from needed_range)
-        and s.day < (select end_day from needed_range)
-    group by all
+    select period_type, period_start, scope, kpi, value, n
+    from marts.progress_dashboard
+    where kpi in ('service_level', 'fcr_rate')
+        and (period_type, period_start) in (select (period_type, period_start) from rebuild_periods)
 ),
 
 cases as (
@@ -44,48 +36,6 @@ cases as (
     where c.day >= (select first_day from needed_range)
         and c.day < (select end_day from needed_range)
     group by all
-),
-
-responses as (
-    select
-        periods.period_type,
-        cast(date_trunc(periods.period_type, r.day) as date) as period_start,
-        r.channel,
-        r.segment,
-        r.survey,
-        r.nps,
-        r.csat,
-        r.expected,
-        r.emotion,
-        r.is_promoter,
-        r.is_detractor,
-        r.is_negative_emotion
-    from staging.stg_survey_responses as r
-    cross join periods
-    where r.occurred_at >= staging.day_start((select first_day from needed_range))
-        and r.occurred_at < staging.day_start((select end_day from needed_range))
-),
-
-answers as (
-    select
-        period_type,
-        period_start,
-        case
-            when grouping(channel) = 0 then 'channel:' || channel
-            when grouping(segment) = 0 then 'segment:' || segment
-            else 'all'
-        end as scope,
-        count(nps) filter (where survey = 'relationship') as relationship_nps_n,
-        count(*) filter (where survey = 'relationship' and is_promoter) as relationship_promoters,
-        count(*) filter (where survey = 'relationship' and is_detractor) as relationship_detractors,
-        count(csat - expected) as expectation_n,
-        sum(csat - expected) as expectation_gap_sum,
-        count(emotion) as emotion_n,
-        count(*) filter (where is_negative_emotion) as negative_emotions,
-        count(*) filter (where emotion = 'joy') as joys
-    from responses
-    group by grouping sets ((period_type, period_start), (period_type, period_start, channel),
-        (period_type, period_start, segment))
 ),
 
 -- journey steps are not in staging yet: read from raw.touchpoints with the sargable range first
@@ -105,7 +55,33 @@ steps as (
         and t.event_type = 'journey_step'
 ),
 
-journeys as (
+-- the survey answers and the journey steps of each period (is_step), to count per scope in one pass
+observations as (
+    select
+        periods.period_type,
+        cast(date_trunc(periods.period_type, r.day) as date) as period_start,
+        r.channel,
+        r.segment,
+        false as is_step,
+        r.survey,
+        r.nps,
+        r.csat,
+        r.expected,
+        r.emotion,
+        r.is_promoter,
+        r.is_detractor,
+        r.is_negative_emotion,
+        null as went_well
+    from staging.stg_survey_responses as r
+    cross join periods
+    where r.occurred_at >= staging.day_start((select first_day from needed_range))
+        and r.occurred_at < staging.day_start((select end_day from needed_range))
+    union all
+    select period_type, period_start, channel, segment, true, null, null, null, null, null, null, null, null, went_well
+    from steps
+),
+
+measures as (
     select
         period_type,
         period_start,
@@ -114,9 +90,17 @@ journeys as (
             when grouping(segment) = 0 then 'segment:' || segment
             else 'all'
         end as scope,
-        count(*) as steps,
+        count(nps) filter (where survey = 'relationship') as relationship_nps_n,
+        count(*) filter (where survey = 'relationship' and is_promoter) as relationship_promoters,
+        count(*) filter (where survey = 'relationship' and is_detractor) as relationship_detractors,
+        count(csat - expected) as expectation_n,
+        sum(csat - expected) as expectation_gap_sum,
+        count(emotion) as emotion_n,
+        count(*) filter (where is_negative_emotion) as negative_emotions,
+        count(*) filter (where emotion = 'joy') as joys,
+        count(*) filter (where is_step) as steps,
         count(*) filter (where went_well) as steps_ok
-    from steps
+    from observations
     group by grouping sets ((period_type, period_start), (period_type, period_start, channel),
         (period_type, period_start, segment))
 ),
@@ -192,11 +176,10 @@ consistency as (
 
 -- every component: its value and the observations behind it (n); a value with n = 0 is NULL
 components_long as (
-    select period_type, period_start, scope, 'service_level' as component,
-        answered_in_target / nullif(offered, 0) as value, offered as n
-    from service
+    select period_type, period_start, scope, 'service_level' as component, value, n
+    from service where kpi = 'service_level'
     union all
-    select period_type, period_start, scope, 'fcr_rate', 1 - repeated / nullif(answered, 0), answered from service
+    select period_type, period_start, scope, 'fcr_rate', value, n from service where kpi = 'fcr_rate'
     union all
     select period_type, period_start, scope, 'complaint_rate', complaints / nullif(active_customer_days, 0),
         active_customer_days
@@ -205,22 +188,23 @@ components_long as (
     select period_type, period_start, scope, 'relationship_nps',
         100.0 * (relationship_promoters - relationship_detractors) / nullif(relationship_nps_n, 0),
         relationship_nps_n
-    from answers
+    from measures
     union all
     select period_type, period_start, scope, 'expectation_gap', expectation_gap_sum / nullif(expectation_n, 0),
         expectation_n
-    from answers
+    from measures
     union all
     select period_type, period_start, scope, 'negative_emotion_rate', negative_emotions / nullif(emotion_n, 0),
         emotion_n
-    from answers
+    from measures
     union all
-    select period_type, period_start, scope, 'joy_rate', joys / nullif(emotion_n, 0), emotion_n from answers
+    select period_type, period_start, scope, 'joy_rate', joys / nullif(emotion_n, 0), emotion_n from measures
     union all
     select period_type, period_start, scope, 'consistency_rate', consistent / customers, customers
     from consistency
     union all
-    select period_type, period_start, scope, 'journey_success_rate', steps_ok / steps, steps from journeys
+    select period_type, period_start, scope, 'journey_success_rate', steps_ok / nullif(steps, 0), steps
+    from measures
 ),
 
 -- the periods to build and their scopes: every scope with a measured component

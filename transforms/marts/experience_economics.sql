@@ -9,15 +9,35 @@ with bounds as (
     from rebuild_economics_months
 ),
 
-contacts as (
+-- the customers' touches of the months: live contacts (with their handling time), case openings and journey
+-- steps (not in staging yet: read from raw.touchpoints with the sargable range first)
+events as (
+    select 'contact' as kind, day, journey, customer_id, handle_s
+    from staging.stg_contacts
+    where occurred_at >= staging.day_start((select first_day from bounds))
+        and occurred_at < staging.day_start((select end_day from bounds))
+    union all
+    select 'case_opened', day, journey, customer_id, null
+    from staging.stg_case_events
+    where occurred_at >= staging.day_start((select first_day from bounds))
+        and occurred_at < staging.day_start((select end_day from bounds))
+        and event_type = 'case_opened'
+    union all
+    select 'journey_step', staging.local_day(occurred_at), journey, customer_id, null
+    from raw.touchpoints
+    where occurred_at >= staging.day_start((select first_day from bounds))
+        and occurred_at < staging.day_start((select end_day from bounds))
+        and event_type = 'journey_step'
+),
+
+customer_touches as (
     select
+        kind,
         cast(date_trunc('month', day) as date) as month,
         coalesce(journey, 'unassigned') as journey,
         customer_id,
         handle_s
-    from staging.stg_contacts
-    where occurred_at >= staging.day_start((select first_day from bounds))
-        and occurred_at < staging.day_start((select end_day from bounds))
+    from events
 ),
 
 cases as (
@@ -32,40 +52,9 @@ cases as (
         and opened_at < staging.day_start((select end_day from bounds))
 ),
 
-case_customers as (
-    select
-        cast(date_trunc('month', day) as date) as month,
-        coalesce(journey, 'unassigned') as journey,
-        customer_id
-    from staging.stg_case_events
-    where occurred_at >= staging.day_start((select first_day from bounds))
-        and occurred_at < staging.day_start((select end_day from bounds))
-        and event_type = 'case_opened'
-),
-
--- journey steps are not in staging yet: read from raw.touchpoints with the sargable range first
-steps as (
-    select
-        cast(date_trunc('month', staging.local_day(occurred_at)) as date) as month,
-        coalesce(journey, 'unassigned') as journey,
-        customer_id
-    from raw.touchpoints
-    where occurred_at >= staging.day_start((select first_day from bounds))
-        and occurred_at < staging.day_start((select end_day from bounds))
-        and event_type = 'journey_step'
-),
-
 -- the customers of each month who entered the termination journey (a step of journey 'termination')
 terminating as (
-    select distinct month, customer_id from steps where journey = 'termination'
-),
-
-customer_touches as (
-    select month, journey, customer_id from contacts
-    union all
-    select month, journey, customer_id from case_customers
-    union all
-    select month, journey, customer_id from steps
+    select distinct month, customer_id from customer_touches where kind = 'journey_step' and journey = 'termination'
 ),
 
 customers as (
@@ -85,7 +74,8 @@ contact_costs as (
         case when grouping(journey) = 1 then 'all' else journey end as journey,
         count(*) as live_contacts,
         coalesce(sum(handle_s), 0) as handle_s
-    from contacts
+    from customer_touches
+    where kind = 'contact'
     group by grouping sets ((month, journey), (month))
 ),
 

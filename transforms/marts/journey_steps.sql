@@ -5,26 +5,15 @@
 -- The journey map, windows and thresholds: temp tables journey_map and journey_settings
 -- (transforms/journeys.yaml, loaded by transforms/journeys.py); journey_rupture_p(): the p-value of the
 -- pooled two-proportion z-test (statsmodels' proportions_ztest in closed form, in Python). Only the periods in temp table rebuild_journey_periods are written; the
--- baseline periods before them are computed too, for the rupture test.
+-- rupture test reads the baseline periods before them that are not rebuilt from their stored rows.
 with settings as (
     select * from journey_settings
 ),
 
--- the periods to write and, for the rupture, the baseline periods before each
+-- the periods to write (the baseline periods before them that are not rebuilt are read from their stored
+-- rows: temp table kept_journey_baselines, transforms/rebuild/mart_state.sql)
 needed_periods as (
     select period_type, period_start from rebuild_journey_periods
-    union
-    select
-        r.period_type,
-        cast(case r.period_type
-            when 'week' then r.period_start - to_days(7 * b.k)
-            else r.period_start - to_months(b.k)
-        end as date)
-    from rebuild_journey_periods as r
-    cross join settings
-    cross join lateral (
-        select unnest(range(1, case r.period_type when 'week' then baseline_weeks else baseline_months end + 1)) as k
-    ) as b
 ),
 
 -- Events are read `span` around the needed days: a journey lasts at most max_span_h, its steps are at
@@ -326,6 +315,14 @@ step_answers as (
     group by all
 ),
 
+-- the step counts of every period a rupture test may compare with: those rebuilt here, and the stored
+-- rows of the others (none in a full build)
+baseline_funnel as (
+    select period_type, period_start, journey, step, entered, continued, pending, failed from funnel
+    union all
+    select period_type, period_start, journey, step, entered, continued, pending, failed from kept_journey_baselines
+),
+
 -- the rupture test: this period against the baseline periods before it, per step
 with_baseline as (
     select
@@ -336,7 +333,7 @@ with_baseline as (
         cast(sum(b.failed) as bigint) as baseline_failed
     from funnel as f
     cross join settings
-    left join funnel as b
+    left join baseline_funnel as b
         on b.period_type = f.period_type
         and b.journey = f.journey
         and b.step = f.step
