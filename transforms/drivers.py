@@ -307,8 +307,9 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
         values, first = np.unique(period_starts[order], return_index=True)
         bounds = [*first[1:], len(order)]
         blocks[period_type] = {v: order[a:b] for v, a, b in zip(values.tolist(), first.tolist(), bounds, strict=True)}
-    channel_names, channels = np.unique(np.asarray(data["channel"], dtype=object), return_inverse=True)
-    segment_names, segments = np.unique(np.asarray(data["segment"], dtype=object), return_inverse=True)
+    # codes of the sorted labels, as np.unique(return_inverse=True) gives, by hashing (sorting 1M strings is slow)
+    channels, channel_names = pd.factorize(np.asarray(data["channel"], dtype=object), sort=True)
+    segments, segment_names = pd.factorize(np.asarray(data["segment"], dtype=object), sort=True)
     table = np.column_stack([_floats(data[lever]) for lever in lever_ids])
     outcomes = np.column_stack([_floats(data[o]) for o in OUTCOMES])
     lever_columns = {

@@ -206,7 +206,9 @@ then rebuild in full (`cxpulse transform --full`).
   goes back to an earlier (or the same) step of the map, except to retry a step whose last attempt
   failed. An event belongs to the latest start at most `max_span_h` ({max_span_h} h) before it (else it
   starts one), which bounds what a step depends on, so an incremental build rebuilds the weeks and months
-  within {reach} days of a changed day and the baseline periods after them.
+  within {reach} days of a changed day and the baseline periods after them. The rupture test of a rebuilt
+  period reads the counts of its baseline periods that are not rebuilt from their stored rows (no change
+  reaches them), so an incremental build reads the events of the periods it writes only.
 - **Step.** The event's `touchpoint`, mapped to a step of the map by name or by a `match` pattern (every
   `store_%` touchpoint of a purchase is the step `store_visit`). A step the map does not list is kept,
   with `step_order` NULL and its touchpoint as label. A journey's attempts at one step are one row of the

@@ -21,8 +21,10 @@ with answers as (
         and occurred_at < staging.day_start((select max(period_start) from rebuild_driver_periods) + 31)
         and (nps is not null or csat is not null)
         and (
-            ('week', cast(date_trunc('week', day) as date)) in (select (period_type, period_start) from rebuild_driver_periods)
-            or ('month', cast(date_trunc('month', day) as date)) in (select (period_type, period_start) from rebuild_driver_periods)
+            cast(date_trunc('week', day) as date) in (select period_start from rebuild_driver_periods where period_type = 'week')
+            or cast(date_trunc('month', day) as date) in (
+                select period_start from rebuild_driver_periods where period_type = 'month'
+            )
         )
 ),
 

@@ -57,15 +57,27 @@ terminating as (
     select distinct month, customer_id from customer_touches where kind = 'journey_step' and journey = 'termination'
 ),
 
+-- distinct customers per month and journey, and per month over every journey ('all'): each customer of a
+-- month counted once from its distinct (month, journey, customer) rows, with no count(distinct) per
+-- grouping set (which hashed the ~10M touches four times)
+customer_journeys as (
+    select month, journey, customer_id from customer_touches group by month, journey, customer_id
+),
+
+customer_months as (
+    select month, customer_id from customer_journeys group by month, customer_id
+),
+
 customers as (
-    select
-        t.month,
-        case when grouping(t.journey) = 1 then 'all' else t.journey end as journey,
-        count(distinct t.customer_id) as customers,
-        count(distinct t.customer_id) filter (where x.customer_id is not null) as termination_customers
-    from customer_touches as t
-    left join terminating as x on x.month = t.month and x.customer_id = t.customer_id
-    group by grouping sets ((t.month, t.journey), (t.month))
+    select c.month, c.journey, count(*) as customers, count(x.customer_id) as termination_customers
+    from customer_journeys as c
+    left join terminating as x on x.month = c.month and x.customer_id = c.customer_id
+    group by c.month, c.journey
+    union all
+    select c.month, 'all', count(*), count(x.customer_id)
+    from customer_months as c
+    left join terminating as x on x.month = c.month and x.customer_id = c.customer_id
+    group by c.month
 ),
 
 contact_costs as (

@@ -172,11 +172,15 @@ visits_went_on as (
     inner join journey_spans as j using (customer_id, journey, journey_start)
 ),
 
--- pending: did not go on, but its next step may still come (the data end less than max_gap_h after it)
+-- pending: did not go on, but its next step may still come (the data end less than max_gap_h after it);
+-- the ends of its answer and switch windows as columns, so that the joins below use them as join
+-- conditions (an expression with a subquery there made them nested-loop filters)
 visits_continued as (
     select
         *,
-        not continued and last_at + to_hours(cast(max_gap_h as bigint)) > (select data_end_at from data_end) as pending
+        not continued and last_at + to_hours(cast(max_gap_h as bigint)) > (select data_end_at from data_end) as pending,
+        journey_end + to_hours(cast((select survey_window_h from settings) as bigint)) as answers_until,
+        last_at + to_hours(cast((select switch_window_h from settings) as bigint)) as switch_until
     from visits_went_on
 ),
 
@@ -204,7 +208,7 @@ later_nps as (
         on a.customer_id = v.customer_id
         and a.journey = v.journey
         and a.occurred_at > v.first_at
-        and a.occurred_at <= v.journey_end + to_hours(cast((select survey_window_h from settings) as bigint))
+        and a.occurred_at <= v.answers_until
     group by all
 ),
 
@@ -231,7 +235,7 @@ switches as (
         on o.customer_id = v.customer_id
         and o.channel <> v.channel
         and o.occurred_at > v.last_at
-        and o.occurred_at <= v.last_at + to_hours(cast((select switch_window_h from settings) as bigint))
+        and o.occurred_at <= v.switch_until
     where not v.continued and not v.pending
 ),
 
@@ -250,8 +254,9 @@ step_periods as (
     left join later_nps as n using (visit_id)
     left join switches as s using (visit_id)
     cross join periods as p
-    where (p.period_type, cast(date_trunc(p.period_type, v.day) as date))
-        in (select (period_type, period_start) from needed_periods)
+    -- (a join on both columns: a semi join on a row value was slower)
+    inner join needed_periods as np
+        on np.period_type = p.period_type and np.period_start = cast(date_trunc(p.period_type, v.day) as date)
 ),
 
 funnel as (
