@@ -105,55 +105,72 @@ measures as (
         (period_type, period_start, segment))
 ),
 
--- every touchpoint a customer went through (live contacts and journey steps) and whether it went well:
--- a contact answered, a step ended ok
+-- every touchpoint a customer went through (live contacts and journey steps), once, with its ISO week and
+-- month, and whether it went well: a contact answered, a step ended ok
 touches as (
-    select period_type, period_start, customer_id, channel, segment, touchpoint, went_well from steps
-    union all
     select
-        periods.period_type,
-        cast(date_trunc(periods.period_type, c.day) as date),
-        c.customer_id,
-        c.channel,
-        c.segment,
-        c.queue,
-        c.outcome = 'answered'
-    from staging.stg_contacts as c
-    cross join periods
-    where c.occurred_at >= staging.day_start((select first_day from needed_range))
-        and c.occurred_at < staging.day_start((select end_day from needed_range))
+        cast(date_trunc('week', day) as date) as week_start,
+        cast(date_trunc('month', day) as date) as month_start,
+        customer_id,
+        channel,
+        segment,
+        touchpoint,
+        went_well
+    from (
+        select staging.local_day(occurred_at) as day, customer_id, channel, segment, touchpoint,
+            step_status = 'ok' as went_well
+        from raw.touchpoints
+        where occurred_at >= staging.day_start((select first_day from needed_range))
+            and occurred_at < staging.day_start((select end_day from needed_range))
+            and event_type = 'journey_step'
+        union all
+        select day, customer_id, channel, segment, queue, outcome = 'answered'
+        from staging.stg_contacts
+        where occurred_at >= staging.day_start((select first_day from needed_range))
+            and occurred_at < staging.day_start((select end_day from needed_range))
+    )
 ),
 
 -- one row per customer of the period: did every touchpoint go well, and were there two distinct
--- ones at least (min < max: the same as count(distinct touchpoint) >= 2, for less work)
+-- ones at least (min < max: the same as count(distinct touchpoint) >= 2, for less work); weeks and
+-- months in one pass over the touches
 customer_periods as (
     select
-        period_type,
-        period_start,
+        case when grouping(week_start) = 0 then 'week' else 'month' end as period_type,
+        coalesce(week_start, month_start) as period_start,
         customer_id,
         bool_and(went_well) as all_went_well,
         min(touchpoint) < max(touchpoint) as several
     from touches
-    group by period_type, period_start, customer_id
+    group by grouping sets ((week_start, customer_id), (month_start, customer_id))
 ),
 
--- the same per channel and per segment, for the customers with several touchpoints in the period
--- only (no other can have several in one channel or segment): most customers are left out here
-customer_scopes as (
-    select
-        t.period_type,
-        t.period_start,
-        case when grouping(t.channel) = 0 then 'channel:' || t.channel else 'segment:' || t.segment end as scope,
-        bool_and(t.went_well) as all_went_well
+-- the touches of the customers with several touchpoints in the week or month (no other can have several
+-- in one channel or segment): most customers are left out here
+several_touches as (
+    select 'week' as period_type, t.week_start as period_start, t.customer_id, t.channel, t.segment,
+        t.touchpoint, t.went_well
     from touches as t
     semi join customer_periods as c
-        on c.period_type = t.period_type
-        and c.period_start = t.period_start
-        and c.customer_id = t.customer_id
-        and c.several
-    group by grouping sets ((t.period_type, t.period_start, t.channel, t.customer_id),
-        (t.period_type, t.period_start, t.segment, t.customer_id))
-    having min(t.touchpoint) < max(t.touchpoint)
+        on c.period_type = 'week' and c.period_start = t.week_start and c.customer_id = t.customer_id and c.several
+    union all
+    select 'month', t.month_start, t.customer_id, t.channel, t.segment, t.touchpoint, t.went_well
+    from touches as t
+    semi join customer_periods as c
+        on c.period_type = 'month' and c.period_start = t.month_start and c.customer_id = t.customer_id and c.several
+),
+
+-- the same per channel and per segment
+customer_scopes as (
+    select
+        period_type,
+        period_start,
+        case when grouping(channel) = 0 then 'channel:' || channel else 'segment:' || segment end as scope,
+        bool_and(went_well) as all_went_well
+    from several_touches
+    group by grouping sets ((period_type, period_start, channel, customer_id),
+        (period_type, period_start, segment, customer_id))
+    having min(touchpoint) < max(touchpoint)
 ),
 
 -- one row per customer and scope with at least two distinct touchpoints in the period
