@@ -52,6 +52,9 @@ class Settings:
     service_level_target_s: int = 20
     fcr_window_h: int = 168
     hourly_cost_eur: float = 40.0
+    # DuckDB's memory limit while the marts are built, in MB: beyond it DuckDB spills its aggregates
+    # and sorts to disk, so a build over 10M events stays within 4 GiB of process memory (bench.marts).
+    build_memory_mb: int = 2560
     # The zone whose calendar days, ISO weeks and months the marts report (an IANA name); instants
     # stay stored in UTC. Changing it rebuilds the marts.
     reporting_timezone: str = "UTC"
@@ -192,6 +195,7 @@ def _validate(s: Settings) -> None:
         "alert_baseline_days",
         "freshness_max_age_h",
         "alert_delivery_budget_s",
+        "build_memory_mb",
     )
     for key in positives:
         if getattr(s, key) <= 0:

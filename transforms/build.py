@@ -254,7 +254,7 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
     full = reason is not None
     parameters = _parameters(settings)
     clock = _StepClock()
-    with transaction(con):
+    with _memory_limit(con, settings.build_memory_mb), transaction(con):
         # per-answer verbatim analysis first: the days of the answers it analyses become dirty days
         with clock("verbatims"):
             verbatims.analyse_new(con, full=full)
@@ -301,6 +301,17 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
         ", ".join(f"{name} {len(keys)}" for name, keys in scope.items()),
     )
     return result
+
+
+@contextmanager
+def _memory_limit(con: duckdb.DuckDBPyConnection, megabytes: int) -> Iterator[None]:
+    """DuckDB's memory limit set to `megabytes` for the block (DuckDB spills beyond it), then back to
+    DuckDB's default (cxpulse sets it nowhere else): other work on the connection is not bounded."""
+    con.execute(f"set memory_limit = '{int(megabytes)}MB'")  # an int from the validated config
+    try:
+        yield
+    finally:
+        con.execute("reset memory_limit")
 
 
 class _StepClock:
