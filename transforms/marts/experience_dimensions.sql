@@ -3,8 +3,8 @@
 -- the marts or staging views that define it, then normalised and averaged with the scales, targets and
 -- min_n of temp table dimension_components (the `dimensions:` block of transforms/kpis.yaml, loaded
 -- by the runner). Only the periods of temp table rebuild_periods are built.
--- Service components come from kpi_service_daily and kpi_cases_daily, which are kept per channel and
--- not per segment: a segment's service dimension has no measured component (score NULL, no_data),
+-- Service components come from kpi_service_daily (as progress_dashboard rolls it up) and kpi_cases_daily,
+-- which are kept per channel and not per segment: a segment's service dimension has no measured component (score NULL, no_data),
 -- rather than a second definition of service level, FCR and complaint rate.
 with periods as (
     select 'week' as period_type union all select 'month'
@@ -43,10 +43,8 @@ steps as (
     select
         periods.period_type,
         cast(date_trunc(periods.period_type, staging.local_day(t.occurred_at)) as date) as period_start,
-        t.customer_id,
         t.channel,
         t.segment,
-        t.touchpoint,
         t.step_status = 'ok' as went_well
     from raw.touchpoints as t
     cross join periods
