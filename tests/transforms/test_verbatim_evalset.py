@@ -86,6 +86,7 @@ def test_no_text_appears_twice_within_or_across_the_files(files: dict[str, list[
 
 
 def test_the_sizes_and_the_share_of_french(files: dict[str, list[dict]]) -> None:
+    assert len(files["train.jsonl"]) >= 600
     assert len(files["dev.jsonl"]) == 150
     assert len(files["test.jsonl"]) >= 450
     for rows in files.values():

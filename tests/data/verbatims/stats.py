@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FILES = ("dev.jsonl", "test.jsonl")
+FILES = ("train.jsonl", "dev.jsonl", "test.jsonl")
 TOPICS = (
     "waiting",
     "billing",
@@ -35,7 +35,7 @@ BEGIN, END = "<!-- counts:begin -->", "<!-- counts:end -->"
 
 
 def load(name: str) -> list[dict]:
-    """The rows of one file of the set (`dev.jsonl` or `test.jsonl`), in file order."""
+    """The rows of one file of the set (`train.jsonl`, `dev.jsonl` or `test.jsonl`), in file order."""
     with (HERE / name).open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
