@@ -2,11 +2,13 @@
 
 Usage: python -m bench.verbatims [--answers 50000] [--repeats 3]
 
-The process is pinned to one CPU. Two figures: the analyser alone (transforms/verbatims/analyse.py, one
-call per answer), and the build's analysis step end to end (transforms/verbatims/store.analyse_new:
-read the unanalysed answers of raw.surveys, analyse, write staging.verbatim_analysis, mark the days
-dirty) on a fresh warehouse. The texts are the simulator's (streams/simulator/verbatims.py: fragments
-with variants and typos), so the per-word memo of the analyser sees a realistic vocabulary.
+The process is pinned to one CPU. Two figures: the build's analyser alone (`default_analyser()`: the
+learned model of transforms/verbatims/learned.py, which runs the lexicon analyser too; one call per
+answer; the lexicon analyser alone beside it), and the build's analysis step end to end
+(transforms/verbatims/store.analyse_new: read the unanalysed answers of raw.surveys, analyse, write
+staging.verbatim_analysis, mark the days dirty) on a fresh warehouse. The texts are the simulator's
+(streams/simulator/verbatims.py: fragments with variants and typos), so the per-word memo of the
+analyser sees a realistic vocabulary.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from transforms.verbatims.analyse import analyser
+from transforms.verbatims.learned import default_analyser, learned_analyser
 from transforms.verbatims.store import analyse_new
 from warehouse.db import connect, transaction
 
@@ -41,10 +44,9 @@ def texts(answers: int, seed: int = 1) -> list[tuple[str, str | None]]:
     return out
 
 
-def analyser_rate(sample: list[tuple[str, str | None]]) -> tuple[float, float]:
+def analyser_rate(sample: list[tuple[str, str | None]], model: object) -> tuple[float, float]:
     """Answers per second of wall clock and per second of CPU (the latter does not depend on other processes
     sharing the core)."""
-    model = analyser()
     wall, cpu = time.perf_counter(), time.process_time()
     for text, language in sample:
         model.analyse(text, language)
@@ -83,11 +85,14 @@ def main() -> None:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     os.environ["OMP_NUM_THREADS"] = "1"
     sample = texts(args.answers)
-    analyser()  # loading the lexicon is not part of the rate
-    alone = [analyser_rate(sample) for _ in range(args.repeats)]
+    default_analyser()  # loading the model and the lexicon is not part of the rate
+    alone = [analyser_rate(sample, default_analyser()) for _ in range(args.repeats)]
+    lexicon = [analyser_rate(sample, analyser()) for _ in range(args.repeats)]
     steps = []
     for _ in range(args.repeats):
-        analyser.cache_clear()  # each run starts with an empty per-word memo, as a new build process does
+        # each run starts with an empty per-word memo, as a new build process does
+        analyser.cache_clear()
+        learned_analyser.cache_clear()
         with tempfile.TemporaryDirectory() as tmp:
             steps.append(step_rate(sample, Path(tmp)))
 
@@ -96,11 +101,13 @@ def main() -> None:
 
     summary = {
         "verbatim_answers": args.answers,
-        "model_version": analyser().version,
+        "model_version": default_analyser().version,
         "analyser_answers_per_s": spread([wall for wall, _ in alone]),
+        "lexicon_analyser_answers_per_s": spread([wall for wall, _ in lexicon]),
         "analysis_step_answers_per_s": spread([wall for wall, _ in steps]),
         # per second of CPU time: what one core does when the machine is shared
         "analyser_answers_per_cpu_s": spread([cpu for _, cpu in alone]),
+        "lexicon_analyser_answers_per_cpu_s": spread([cpu for _, cpu in lexicon]),
         "analysis_step_answers_per_cpu_s": spread([cpu for _, cpu in steps]),
         "cores_used": 1,
         "peak_rss_mb": {"verbatims": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024},

@@ -1,11 +1,13 @@
-"""Accuracy of the verbatim analyser on a labelled set, beside a keyword baseline.
+"""Accuracy of the verbatim analysers on a labelled set, beside a keyword baseline.
 
 Usage: python -m bench.verbatims_eval [--set tests/data/verbatims/test.jsonl] [--json]
 
 Prints precision, recall and F1 per topic, the macro-F1 over the topics and the sentiment accuracy
-(3 classes) of the chosen model (transforms/verbatims/analyse.py) and of the baseline: the same
-taxonomy cues matched as plain keywords and stems (no typo tolerance), sentiment = sign of (positive
-cues - negative cues), no negation, intensifier or contrast.
+(3 classes) of three models side by side: the learned model (transforms/verbatims/learned.py, trained on
+train.jsonl + dev.jsonl), the lexicon analyser (transforms/verbatims/analyse.py, tuned on dev.jsonl)
+and the baseline: the same taxonomy cues matched as plain keywords and stems (no typo tolerance),
+sentiment = sign of (positive cues - negative cues), no negation, intensifier or contrast. `chosen` is
+the one the build uses (transforms.verbatims.learned.default_analyser).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 from pathlib import Path
 
 from transforms.verbatims.analyse import Analyser, CueIndex, analyser, words
+from transforms.verbatims.learned import default_analyser, learned_analyser
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SET = ROOT / "tests" / "data" / "verbatims" / "test.jsonl"
@@ -73,36 +76,51 @@ def score(rows: list[dict], predictions: list[tuple[tuple[str, ...], str]], topi
 
 
 def evaluate(path: Path) -> dict:
+    """Scores of the learned model, the lexicon analyser and the keyword baseline; `chosen` is the build's."""
     rows = load(path)
-    model = analyser()
-    topics = list(model.topics)
-    chosen = [model.analyse(r["text"], None) for r in rows]
-    language_accuracy = sum(a.language == r["language"] for r, a in zip(rows, chosen, strict=True)) / len(rows)
-    baseline = KeywordBaseline(model)
+    lexicon = analyser()
+    topics = list(lexicon.topics)
+    models = {}
+    for name, model in (("learned", learned_analyser()), ("lexicon", lexicon)):
+        found = [model.analyse(r["text"], None) for r in rows]  # the language is withheld
+        language = sum(a.language == r["language"] for r, a in zip(rows, found, strict=True)) / len(rows)
+        models[name] = score(rows, [(a.topics, a.sentiment) for a in found], topics) | {
+            "version": model.version,
+            "language_accuracy": language,
+        }
+    baseline = KeywordBaseline(lexicon)
+    models["baseline"] = score(rows, [baseline.analyse(r["text"]) for r in rows], topics)
+    chosen = next(name for name in ("learned", "lexicon") if models[name]["version"] == default_analyser().version)
     return {
         "set": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
-        "model": model.version,
-        "chosen": score(rows, [(a.topics, a.sentiment) for a in chosen], topics)
-        | {"language_accuracy": language_accuracy},
-        "baseline": score(rows, [baseline.analyse(r["text"]) for r in rows], topics),
+        "model": models[chosen]["version"],
+        "chosen_name": chosen,
+        "chosen": models[chosen],
+        **models,
     }
 
 
 def report(result: dict) -> str:
-    lines = [f"{result['set']}: {result['chosen']['n']} verbatims, model {result['model']}", ""]
-    lines.append(f"{'topic':<16}{'support':>8}  {'model P / R / F1':>20}  {'baseline P / R / F1':>22}")
-    for topic, m in result["chosen"]["topics"].items():
-        b = result["baseline"]["topics"][topic]
+    names = ("learned", "lexicon", "baseline")
+    lines = [
+        f"{result['set']}: {result['chosen']['n']} verbatims; learned {result['learned']['version']}, "
+        f"lexicon {result['lexicon']['version']}; the build uses: {result['chosen_name']}",
+        "",
+        f"{'topic':<16}{'support':>8}" + "".join(f"  {name + ' P / R / F1':>22}" for name in names),
+    ]
+    for topic, m in result["learned"]["topics"].items():
+        cells = [result[name]["topics"][topic] for name in names]
         lines.append(
-            f"{topic:<16}{m['support']:>8}  {m['precision']:.2f} / {m['recall']:.2f} / {m['f1']:.2f}"
-            f"      {b['precision']:.2f} / {b['recall']:.2f} / {b['f1']:.2f}"
+            f"{topic:<16}{m['support']:>8}"
+            + "".join(f"  {c['precision']:>10.2f} / {c['recall']:.2f} / {c['f1']:.2f}" for c in cells)
         )
-    c, b = result["chosen"], result["baseline"]
     lines += [
         "",
-        f"macro-F1 topics      model {c['macro_f1']:.3f}   baseline {b['macro_f1']:.3f}",
-        f"sentiment accuracy   model {c['sentiment_accuracy']:.3f}   baseline {b['sentiment_accuracy']:.3f}",
-        f"language accuracy    model {c['language_accuracy']:.3f} (language withheld from the model)",
+        "macro-F1 topics     " + "   ".join(f"{name} {result[name]['macro_f1']:.3f}" for name in names),
+        "sentiment accuracy  " + "   ".join(f"{name} {result[name]['sentiment_accuracy']:.3f}" for name in names),
+        "language accuracy   "
+        + "   ".join(f"{name} {result[name]['language_accuracy']:.3f}" for name in names[:2])
+        + " (language withheld from the models)",
     ]
     return "\n".join(lines)
 

@@ -2,7 +2,9 @@
 
 One row per survey answer with a verbatim: language (as sent, or detected), sentiment score in [-1, 1]
 and class, topics, and the analyser version (`model_version`: the code version and a hash of the
-lexicon files). It is personal data derived from the answer: it stays in `staging` (never published),
+model and lexicon files). The analyser is `learned.default_analyser()` (the learned model, which reads
+the lexicon analyser's findings too; chosen on accuracy and speed, BENCHMARKS.md "Verbatims").
+It is personal data derived from the answer: it stays in `staging` (never published),
 and `cxpulse forget` deletes it with the answer (warehouse/erasure.py); a build also drops the rows
 whose answer is gone.
 
@@ -19,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from transforms.verbatims.analyse import analyser
+from transforms.verbatims.learned import default_analyser
 
 TABLE = "staging.verbatim_analysis"
 DDL = """
@@ -56,7 +59,7 @@ def analyse_new(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> int:
     so an incremental build does not read every stored verbatim; all answers are looked at when `full`,
     when the table is empty, or when rows of another analyser version were dropped."""
     create_table(con)
-    model = analyser()
+    model = default_analyser()
     version = {"version": model.version}
     # rows of answers erased or reloaded since, and rows of an older analyser
     con.execute(

@@ -1,0 +1,87 @@
+"""The learned verbatim model: its features and scores are scikit-learn's, its file holds no pickle and is
+what the training rebuilds, and it keeps the analysis contract (language, sentiment scale, topics, version)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+from threadpoolctl import threadpool_limits
+
+from transforms.verbatims import learned, train
+from transforms.verbatims.analyse import analyser, normalise
+
+
+def test_the_character_n_grams_are_scikit_learn_s_char_wb() -> None:
+    char_wb = TfidfVectorizer(analyzer="char_wb", ngram_range=learned.CHAR_NGRAMS).build_analyzer()
+    for text in ("Appli qui plante 3x/jour !!", "l'attente… 45 min", "ok", "👍 top", "re-re-rappel"):
+        ours = [f[2:] for f in learned.text_features(text) if f.startswith("c:")]
+        assert ours == char_wb(normalise(text)), text
+    words = [f for f in learned.text_features("pas de réseau") if not f.startswith("c:")]
+    assert words == ["w:pas", "w:de", "w:reseau", "b:pas de", "b:de reseau"]
+
+
+@pytest.fixture(scope="module")
+def small_fit() -> tuple[train.Fitted, train.Encoded, learned.LearnedAnalyser, list[dict]]:
+    """A model fitted on 300 training answers, written as a model file and read back by learned.py."""
+    topics = list(analyser().topics)
+    rows = train.load("train.jsonl")[:300]
+    dev_rows = train.load("dev.jsonl")[:60]
+    with threadpool_limits(1):
+        fitted = train.fit(train.Encoded(rows, topics), train.CHOSEN)
+    thresholds = np.full(len(topics), 0.5)
+    data = train.serialise(train.to_arrays(fitted, thresholds, topics, len(rows)))
+    return fitted, train.Encoded(dev_rows, topics), learned.load(data, analyser()), dev_rows
+
+
+def test_the_numpy_scores_are_scikit_learn_s_probabilities(small_fit) -> None:
+    fitted, dev, model, dev_rows = small_fit
+    expected_topics = fitted.topic_probabilities(dev)
+    x = fitted.design(dev, fitted.settings.sentiment_lexicon)
+    expected_sentiment = fitted.sentiment_model.predict_proba(x)
+    for i, row in enumerate(dev_rows):
+        raw = model.scores(row["text"], analyser().analyse(row["text"], None))
+        topics = 1 / (1 + np.exp(-raw[: model.n_topics]))
+        odds = np.exp(raw[model.n_topics :] - raw[model.n_topics :].max())
+        np.testing.assert_allclose(topics, expected_topics[i], atol=1e-4)
+        np.testing.assert_allclose(odds / odds.sum(), expected_sentiment[i], atol=1e-4)
+        a = model.analyse(row["text"])
+        assert set(a.topics) == {t for t, p in zip(model.topic_keys, expected_topics[i], strict=True) if p >= 0.5}
+        assert a.sentiment == train.SENTIMENTS[int(np.argmax(expected_sentiment[i]))]
+
+
+def test_the_version_follows_the_model_file(small_fit) -> None:
+    fitted, _, model, _ = small_fit
+    topics = list(analyser().topics)
+    other = train.serialise(train.to_arrays(fitted, np.full(len(topics), 0.6), topics, 300))
+    assert learned.load(other, analyser()).version != model.version
+    assert model.version.startswith(learned.CODE + "+")
+
+
+def test_the_shipped_model_file_holds_numbers_and_text_only() -> None:
+    path = train.OUTPUT
+    with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as npz:
+        kinds = {name: npz[name].dtype.kind for name in npz.files}
+    assert set(kinds.values()) <= {"f", "U"}, kinds  # floats and unicode strings: nothing to unpickle
+    assert path.stat().st_size < 5_000_000
+
+
+def test_the_shipped_model_file_is_what_the_training_rebuilds() -> None:
+    """python -m transforms.verbatims.train --check: same data and code, same bytes."""
+    assert train.main(["--check"]) == 0
+
+
+def test_the_build_s_analyser_keeps_the_contract() -> None:
+    model = learned.default_analyser()
+    assert model.version.startswith(learned.CODE + "+")
+    assert list(model.topics) == list(analyser().topics)
+    a = model.analyse("Vingt minutes d'attente et la facture est fausse, c'est inadmissible !")
+    assert a.language == "fr" and a.language_detected
+    assert {"waiting", "billing"} <= set(a.topics)
+    assert a.sentiment == "negative" and -1 <= a.sentiment_score < 0
+    b = model.analyse("The agent was really kind and helpful, thanks", "en")
+    assert b.language == "en" and not b.language_detected
+    assert "staff_attitude" in b.topics and b.sentiment == "positive" and 0 < b.sentiment_score <= 1
+    assert model.analyse("ok").sentiment == "neutral"
