@@ -39,8 +39,7 @@ def small_fit() -> tuple[train.Fitted, train.Encoded, learned.LearnedAnalyser, l
 def test_the_numpy_scores_are_scikit_learn_s_probabilities(small_fit) -> None:
     fitted, dev, model, dev_rows = small_fit
     expected_topics = fitted.topic_probabilities(dev)
-    x = fitted.design(dev, fitted.settings.sentiment_lexicon)
-    expected_sentiment = fitted.sentiment_model.predict_proba(x)
+    expected_sentiment = fitted.sentiment_probabilities(dev)
     for i, row in enumerate(dev_rows):
         raw = model.scores(row["text"], analyser().analyse(row["text"], None))
         topics = 1 / (1 + np.exp(-raw[: model.n_topics]))
