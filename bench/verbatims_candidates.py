@@ -677,7 +677,38 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_one(key: str, train: list[dict], dev: list[dict], test: list[dict] | None, min_seconds: float) -> dict:
+def cross_validate(candidate: Candidate, chosen: dict, rows: list[dict], folds: int = 5) -> dict:
+    """k-fold CV of the chosen settings on the labelled answers outside test: a second look at the
+    differences between candidates that does not spend the test set."""
+    np, _ = _sklearn()
+    topics = topic_keys()
+    idx = np.random.default_rng(16).permutation(len(rows))
+    f1s, accuracies = [], []
+    for k in range(folds):
+        held = set(idx[k::folds].tolist())
+        fit_rows = [r for i, r in enumerate(rows) if i not in held]
+        eval_rows = [r for i, r in enumerate(rows) if i in held]
+        x_fit, x_eval = candidate.featurise(fit_rows, eval_rows)
+        topic_heads = LinearHeads(chosen["c_topics"], chosen["threshold"]).fit(x_fit, fit_rows, topics)
+        sentiment_heads = LinearHeads(chosen["c_sentiment"], 0.5).fit(x_fit, fit_rows, topics)
+        predictions = [
+            (t, s) for (t, _), (_, s) in zip(topic_heads.predict(x_eval), sentiment_heads.predict(x_eval), strict=True)
+        ]
+        result = score(eval_rows, predictions, topics)
+        f1s.append(result["macro_f1"])
+        accuracies.append(result["sentiment_accuracy"])
+    return {
+        "folds": folds,
+        "macro_f1": [round(f, 3) for f in f1s],
+        "sentiment_accuracy": [round(a, 3) for a in accuracies],
+        "mean_macro_f1": float(np.mean(f1s)),
+        "mean_sentiment_accuracy": float(np.mean(accuracies)),
+    }
+
+
+def run_one(
+    key: str, train: list[dict], dev: list[dict], test: list[dict] | None, min_seconds: float, cv: bool = False
+) -> dict:
     candidate = CANDIDATES[key]()
     topics = topic_keys()
     started = time.perf_counter()
@@ -710,6 +741,8 @@ def run_one(key: str, train: list[dict], dev: list[dict], test: list[dict] | Non
     result["answers_per_s"] = round(done / wall, 1)
     result["answers_per_cpu_s"] = round(done / cpu, 1)
     result["peak_rss_mb"] = round(peak_rss_mb(), 0)
+    if cv and "selection_macro_f1" in chosen:
+        result["cv_train_dev"] = cross_validate(candidate, chosen, train + dev)
     return result
 
 
@@ -785,6 +818,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", action="append", choices=sorted(CANDIDATES), help="run these candidates only")
     parser.add_argument("--min-seconds", type=float, default=3.0, help="time each candidate at least this long")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--cv", action="store_true", help="also 5-fold CV of the chosen settings on train + dev")
     parser.add_argument("--check-encoder", action="store_true", help="numpy/onnx MiniLM vs sentence-transformers")
     parser.add_argument("--export-onnx", type=Path, help="export MiniLM to this ONNX file (needs torch)")
     parser.add_argument("--quantize", nargs=2, type=Path, metavar=("ONNX", "INT8"), help="dynamic int8 quantisation")
@@ -811,7 +845,7 @@ def main(argv: list[str] | None = None) -> None:
     test = load(DATA / "test.jsonl") if args.test else None
     keys = args.only or list(CANDIDATES)
     if args.child:
-        print(json.dumps(run_one(keys[0], train, dev, test, args.min_seconds)))
+        print(json.dumps(run_one(keys[0], train, dev, test, args.min_seconds, args.cv)))
         return
     results = []
     for key in keys:
@@ -820,6 +854,7 @@ def main(argv: list[str] | None = None) -> None:
         command += ["--min-seconds", str(args.min_seconds)]
         command += ["--train", str(args.train)] if args.train else []
         command += ["--test"] if args.test else []
+        command += ["--cv"] if args.cv else []
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
         try:
             result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -842,8 +877,10 @@ def summary(r: dict) -> str:
         acc = f"{s['sentiment_accuracy']:.3f}" if "sentiment_accuracy" in s else "  -  "
         return f"F1 {f1} sent {acc}"
 
+    cv = r.get("cv_train_dev")
+    cv_text = f" | CV F1 {cv['mean_macro_f1']:.3f} sent {cv['mean_sentiment_accuracy']:.3f}" if cv else ""
     return (
-        f"{r['candidate']:<26} dev {fmt(r.get('dev'))} | test {fmt(r.get('test'))} | "
+        f"{r['candidate']:<26} dev {fmt(r.get('dev'))} | test {fmt(r.get('test'))}{cv_text} | "
         f"{r['answers_per_s']:>8} ans/s ({r['answers_per_cpu_s']} /cpu-s) | {r['peak_rss_mb']:.0f} MB | {r['chosen']}"
     )
 
