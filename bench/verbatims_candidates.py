@@ -647,6 +647,43 @@ class TfidfMiniLMLinear(TfidfLinear, MiniLMBase):
         return hstack([super().transform(texts), csr_matrix(self.enc.encode(texts))]).tocsr()
 
 
+class TfidfLexiconMiniLMLinear(TfidfMiniLMLinear):
+    """The product's learned model's idea (the lexicon's findings as features beside TF-IDF) plus the
+    embeddings: 11 topic flags, the sentiment score and the 3 sentiment classes of analyse.py."""
+
+    name, what = (
+        "tfidf+lexicon+minilm-lr",
+        "TF-IDF, the lexicon's findings (15 features) and MiniLM, logistic regression",
+    )
+
+    def lexicon_features(self, texts: list[str]):
+        import numpy as np
+        from scipy.sparse import csr_matrix
+
+        from transforms.verbatims.analyse import analyser
+
+        a, topics = analyser(), topic_keys()
+        rows = []
+        for text in texts:
+            x = a.analyse(text, None)
+            rows.append([t in x.topics for t in topics] + [x.sentiment_score] + [x.sentiment == s for s in SENTIMENTS])
+        return csr_matrix(np.array(rows, dtype=np.float64))
+
+    def featurise(self, fit_rows, rows):
+        from scipy.sparse import hstack
+
+        x_fit, x = super().featurise(fit_rows, rows)
+        return (
+            hstack([x_fit, self.lexicon_features([r["text"] for r in fit_rows])]).tocsr(),
+            hstack([x, self.lexicon_features([r["text"] for r in rows])]).tocsr(),
+        )
+
+    def transform(self, texts):
+        from scipy.sparse import hstack
+
+        return hstack([super().transform(texts), self.lexicon_features(texts)]).tocsr()
+
+
 def _variant(base: type, kind: str) -> type:
     return type(base.__name__ + kind, (base,), {"encoder_kind": kind, "name": f"{base.name} ({kind})"})
 
@@ -669,6 +706,7 @@ CANDIDATES: dict[str, Callable[[], Candidate]] = {
         (TfidfMiniLMLinear,),
         {"encoder_kind": "onnxruntime-int8", "name": "tfidf+minilm-lr (int8)"},
     ),
+    "tfidf+lexicon+minilm-onnx-lr": TfidfLexiconMiniLMLinear,
     "minilm-torch-lr": _variant(MiniLMLinear, "sentence-transformers"),
 }
 
