@@ -78,18 +78,28 @@ class DriverSettings:
 
 def topic_levers(block: Any, topics: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
     """The verbatim levers of `topic_levers:`, one per topic of the taxonomy (`topics`: key -> (label_en,
-    label_fr); default transforms/verbatims/taxonomy.yaml), as entries of `levers:`: id topic_<key>, the
-    labels of the template with {topic} replaced by the topic's label (the taxonomy stays the one
-    definition of the topic labels)."""
+    label_fr); default transforms/verbatims/taxonomy.yaml) or of its `topics:` list, as entries of `levers:`:
+    id topic_<key>, the labels of the template with {topic} replaced by the topic's label (the taxonomy
+    stays the one definition of the topic labels)."""
     if not block:
         return {}
-    if not isinstance(block, dict) or sorted(block) != sorted(_LEVER_KEYS):
-        raise DriverCatalogueError(f"drivers, key 'topic_levers': expected exactly the keys {', '.join(_LEVER_KEYS)}")
+    if not isinstance(block, dict) or sorted(set(block) - {"topics"}) != sorted(_LEVER_KEYS):
+        raise DriverCatalogueError(
+            f"drivers, key 'topic_levers': expected the keys {', '.join(_LEVER_KEYS)} (and optionally topics)"
+        )
     if topics is None:
         topics = {t.key: (t.label_en, t.label_fr) for t in analyser().topics.values()}
+    chosen = block.get("topics", "all")
+    if chosen != "all":
+        if not isinstance(chosen, list) or not chosen or set(chosen) - set(topics):
+            raise DriverCatalogueError(
+                f"drivers, key 'topic_levers.topics': 'all' or a list of topics of {', '.join(topics)}, got {chosen!r}"
+            )
+        topics = {key: labels for key, labels in topics.items() if key in chosen}
+    template = {key: value for key, value in block.items() if key != "topics"}
     return {
         f"{TOPIC_PREFIX}{key}": {
-            **block,
+            **template,
             "label_en": str(block["label_en"]).format(topic=label_en),
             "label_fr": str(block["label_fr"]).format(topic=label_fr),
         }

@@ -93,6 +93,10 @@ def test_one_lever_per_topic_of_the_taxonomy_with_its_labels() -> None:
         drivers.parse({**_block(), "topic_levers": {"label_en": "x"}})
     parsed = drivers.parse(_block(), topics={"queue": ("Queue", "File")})
     assert parsed.levers["topic_queue"].label_fr == "Verbatim négatif : File"
+    few = drivers.parse({**_block(), "topic_levers": {**_block()["topic_levers"], "topics": ["waiting", "billing"]}})
+    assert sorted(k for k in few.levers if k.startswith("topic_")) == ["topic_billing", "topic_waiting"]
+    with pytest.raises(drivers.DriverCatalogueError, match="topic_levers.topics.*'queue'"):
+        drivers.parse({**_block(), "topic_levers": {**_block()["topic_levers"], "topics": ["queue"]}})
 
 
 def _block() -> dict:
