@@ -297,7 +297,7 @@ def _delivered_copies(
         ).fetchall()[0][0]
         if hot:
             out.append(
-                f"{hot} hot alert(s) on cx.alerts carried the customer's verbatim (config "
+                f"up to {hot} hot alert(s) the consumer sent on cx.alerts carried the customer's verbatim (config "
                 "alert_include_verbatim): they cannot be recalled (cx.alerts keeps them until its retention ends)"
             )
     return out

@@ -16,9 +16,10 @@ import pytest
 
 from cxpulse.config import Settings, to_env
 from cxpulse.pipeline import check_step, publish_step, transform_step
+from quality.alerts import ensure_table
 from tests.quality.test_emerging import AS_OF, write_answers
 from warehouse.db import connect
-from warehouse.erasure import redact_verbatim_copies, verbatim_copies_left
+from warehouse.erasure import forget, redact_verbatim_copies, verbatim_copies_left
 from warehouse.verbatim_examples import EXAMPLE_CHARS, quote
 
 SALT = "a-test-salt-0123456789"
@@ -61,6 +62,32 @@ def test_quotes_in_every_text_column_are_replaced_and_found(tmp_path: Path) -> N
         ("nul, « autre »", "{}"),
     ]
     assert verbatim_copies_left(con, [long, 'say "hi"']) == []
+
+
+@pytest.mark.parametrize("include_verbatim", [False, True])
+def test_hot_alerts_that_carried_the_verbatim_are_named_as_unreachable(tmp_path: Path, include_verbatim: bool) -> None:
+    con = connect(tmp_path / "w.duckdb")
+    ensure_table(con)
+    con.execute(
+        "insert into raw.surveys (response_id, occurred_at, customer_id, channel, touchpoint, survey, nps, verbatim, "
+        "payload, kafka_topic, kafka_partition, kafka_offset, loaded_at) "
+        "values ('r1', now(), ?, 'phone', 'q', 'post_contact', 0, ?, '{}', 't', 0, 0, now())",
+        [TARGET, VERBATIM],
+    )
+    con.execute(
+        "insert into marts.alerts (alert_id, rule, severity, kpi, scope, message, message_fr, status, first_fired_at, "
+        "last_seen_at, dedupe_key, response_id) values ('a1', 'detractor_complaint', 'warning', 'nps', 'all', 'm', "
+        "'m', 'open', now(), now(), 'k', 'r1')"
+    )
+    settings = dataclasses.replace(
+        Settings(), home=tmp_path, erasure_salt=SALT, alert_include_verbatim=include_verbatim
+    )
+    unreachable = forget(con, settings, TARGET).unreachable
+    con.close()
+    if include_verbatim:  # the consumer put the verbatim in the hot alert it sent on cx.alerts
+        assert len(unreachable) == 1 and unreachable[0].startswith("up to 1 hot alert(s) the consumer sent")
+    else:
+        assert unreachable == []
 
 
 @pytest.mark.slow
