@@ -130,3 +130,20 @@ def test_a_planted_effect_of_waiting_puts_the_waiting_topic_first(tmp_path: Path
     planted, none = _verbatim_levers(tmp_path, 6.0), _verbatim_levers(tmp_path, 0.0)
     assert max(planted, key=planted.get) == "topic_waiting", planted
     assert planted["topic_waiting"] >= 3 * none["topic_waiting"], (planted, none)
+
+
+def test_the_quadrant_chart_stays_readable_with_the_verbatim_levers() -> None:
+    from warehouse.dashboard_levers import quadrant_svg
+
+    def row(driver: str, importance: float, performance: float, quadrant: str) -> dict:
+        return {"driver": driver, "label_en": f"Label {driver}", "importance": importance, "importance_low": 0.0,
+                "importance_high": importance * 1.5, "performance": performance, "n": 500, "r2": 0.4,
+                "quadrant": quadrant}  # fmt: skip
+
+    rows = [row("wait", 0.2, 0.6, "focus"), row("effort", 0.1, 0.9, "maintain")]
+    rows += [row(f"topic_{i}", 0.005, 0.95 + i / 1000, "secondary") for i in range(12)]
+    svg = str(quadrant_svg(rows, "nps"))
+    # every lever is a point; the 12 secondary ones bunched in a corner have a hover title, no label
+    assert svg.count('<g class="lever"') == 14 and svg.count("<circle") == 14
+    assert svg.count("<title>Label topic_") == 12 and ">Label topic_0</text>" not in svg
+    assert ">Label wait</text>" in svg and ">Label effort</text>" in svg and "see the table" in svg
