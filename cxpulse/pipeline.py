@@ -117,7 +117,7 @@ def forget_step(settings: Settings, customer_id: str) -> ErasureResult:
     """
     from quality.check import QualityGateError
     from transforms.runner import SchemaTestError
-    from warehouse.erasure import forget, leftovers, redact_reports
+    from warehouse.erasure import forget, leftovers, redact_reports, verbatim_copies_left
 
     require_erasure_salt(settings)  # before touching anything
     with warehouse(settings) as con:
@@ -145,6 +145,13 @@ def forget_step(settings: Settings, customer_id: str) -> ErasureResult:
     except Exception as exc:
         log.exception("republishing after the erasure failed")
         result.left.append(f"the published surfaces were not rewritten ({type(exc).__name__}: {exc})")
-    result.reports_redacted = redact_reports(settings, customer_id)
-    result.left += [f"{path} still holds the id" for path in leftovers(settings, customer_id)]
+    result.reports_redacted = redact_reports(settings, customer_id, result.verbatims)
+    result.left += [f"{path} still holds the id" for path in leftovers(settings, customer_id, result.verbatims)]
+    if result.verbatims:  # quotes of the customer's verbatims: in the warehouse, then in the published snapshot
+        with warehouse(settings) as con:
+            left = verbatim_copies_left(con, result.verbatims)
+        if settings.published_path.exists():
+            with duckdb.connect(str(settings.published_path), read_only=True) as snapshot:
+                left += [f"{settings.published_path}: {c}" for c in verbatim_copies_left(snapshot, result.verbatims)]
+        result.left += [f"{where} still quotes the customer's verbatim" for where in left]
     return result

@@ -28,6 +28,7 @@ from quality.alerts import Candidate, format_value
 from quality.drift import ALPHA, Side, Windows, benjamini_hochberg, proportion_test
 from transforms.verbatims.analyse import analyser
 from warehouse.db import table_exists
+from warehouse.verbatim_examples import cut, quote
 
 RULE = "emerging_topic"
 MEASURES = ("topic_mentions", "topic_negative_share")
@@ -37,7 +38,6 @@ MIN_N = {"topic_mentions": 200, "topic_negative_share": 30}
 MIN_EFFECT = {"topic_mentions": 0.03, "topic_negative_share": 0.10}
 MIN_RATIO = 1.5
 EXAMPLES = 3
-EXAMPLE_CHARS = 160
 
 _SIDES = """
 with answers as (
@@ -148,7 +148,7 @@ def examples(con: duckdb.DuckDBPyConnection, t: TopicTest, windows: Windows, lim
             "limit": limit,
         },
     ).fetchall()
-    return [v if len(v) <= EXAMPLE_CHARS else v[: EXAMPLE_CHARS - 1] + "…" for (v,) in rows]
+    return [cut(v) for (v,) in rows]
 
 
 def candidates(
@@ -188,7 +188,8 @@ def candidates(
         en += f" (p = {t.p_value:.2g})."
         fr += f" (p = {t.p_value:.2g})."
         if with_examples:
-            quoted = " / ".join(f"« {v} »" for v in examples(con, t, windows))
+            # quoted as warehouse.verbatim_examples says: `cxpulse forget` finds the copies by that form
+            quoted = " / ".join(quote(v) for v in examples(con, t, windows))
             if quoted:
                 en += f" Examples: {quoted}"
                 fr += f" Exemples : {quoted}"

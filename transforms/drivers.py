@@ -40,12 +40,14 @@ from threadpoolctl import threadpool_limits
 
 from transforms.catalogue import load_catalogue
 from transforms.sql import bound, identifier, model_sql
+from transforms.verbatims.analyse import analyser
 
 OUTCOMES: tuple[str, ...] = ("nps", "csat")
 EIGEN_FLOOR = 1e-6
 MAX_WINDOW_H = 168  # the rebuild scope reaches one period after a change: see kpis.yaml
 _LEVER_KEYS = ("label_en", "label_fr", "unit", "higher_is_better", "applies_to", "performance", "outcomes")
 _SETTINGS = ("answer_window_h", "min_n", "bootstrap_samples", "bootstrap_groups", "bootstrap_seed")
+TOPIC_PREFIX = "topic_"  # verbatim levers: topic_<topic of transforms/verbatims/taxonomy.yaml>
 
 
 class DriverCatalogueError(ValueError):
@@ -74,8 +76,42 @@ class DriverSettings:
     levers: dict[str, Lever]
 
 
-def parse(block: Any, columns: list[str] | None = None) -> DriverSettings:
-    """Validate the `drivers:` block; `columns` (of answer_levers.sql) checks each lever has its columns."""
+def topic_levers(block: Any, topics: dict[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The verbatim levers of `topic_levers:`, one per topic of the taxonomy (`topics`: key -> (label_en,
+    label_fr); default transforms/verbatims/taxonomy.yaml) or of its `topics:` list, as entries of `levers:`:
+    id topic_<key>, the labels of the template with {topic} replaced by the topic's label (the taxonomy
+    stays the one definition of the topic labels)."""
+    if not block:
+        return {}
+    if not isinstance(block, dict) or sorted(set(block) - {"topics"}) != sorted(_LEVER_KEYS):
+        raise DriverCatalogueError(
+            f"drivers, key 'topic_levers': expected the keys {', '.join(_LEVER_KEYS)} (and optionally topics)"
+        )
+    if topics is None:
+        topics = {t.key: (t.label_en, t.label_fr) for t in analyser().topics.values()}
+    chosen = block.get("topics", "all")
+    if chosen != "all":
+        if not isinstance(chosen, list) or not chosen or set(chosen) - set(topics):
+            raise DriverCatalogueError(
+                f"drivers, key 'topic_levers.topics': 'all' or a list of topics of {', '.join(topics)}, got {chosen!r}"
+            )
+        topics = {key: labels for key, labels in topics.items() if key in chosen}
+    template = {key: value for key, value in block.items() if key != "topics"}
+    return {
+        f"{TOPIC_PREFIX}{key}": {
+            **template,
+            "label_en": str(block["label_en"]).format(topic=label_en),
+            "label_fr": str(block["label_fr"]).format(topic=label_fr),
+        }
+        for key, (label_en, label_fr) in topics.items()
+    }
+
+
+def parse(
+    block: Any, columns: list[str] | None = None, topics: dict[str, tuple[str, str]] | None = None
+) -> DriverSettings:
+    """Validate the `drivers:` block; `columns` (of answer_levers.sql) checks each lever has its columns.
+    `topics` (key -> (label_en, label_fr)): the taxonomy the `topic_levers:` template is expanded with."""
     if not isinstance(block, dict):
         raise DriverCatalogueError("kpis.yaml has no `drivers:` mapping")
     for key in _SETTINGS:
@@ -90,7 +126,8 @@ def parse(block: Any, columns: list[str] | None = None) -> DriverSettings:
         if block[key] < 20:
             raise DriverCatalogueError(f"drivers, key '{key}': must be >= 20, got {block[key]}")
     levers = {}
-    for lever_id, entry in (block.get("levers") or {}).items():
+    entries = {**(block.get("levers") or {}), **topic_levers(block.get("topic_levers"), topics)}
+    for lever_id, entry in entries.items():
         if not isinstance(entry, dict) or sorted(entry) != sorted(_LEVER_KEYS):
             raise DriverCatalogueError(f"lever '{lever_id}': expected exactly the keys {', '.join(_LEVER_KEYS)}")
         if not isinstance(entry["higher_is_better"], bool):

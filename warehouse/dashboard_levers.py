@@ -118,6 +118,15 @@ def quadrant_svg(rows: list[dict[str, Any]], outcome: str, width: int = 720, hei
     for r in sorted(rows, key=lambda r: r["performance"]):
         colour = QUADRANT_COLOURS[r["quadrant"]]
         cx, cy = x(r["performance"]), y(r["importance"])
+        # With the verbatim levers a model has up to 20, most of them `secondary` (less important, performing)
+        # and bunched in the lower right corner: those keep their point, a hover title and their table row.
+        label = escape(r["label_en"])
+        if r["quadrant"] == "secondary" and len(rows) > 10:
+            parts.append(
+                f'<g class="lever" data-driver="{escape(r["driver"])}"><circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" '
+                f'fill="{colour}"><title>{label}</title></circle></g>'
+            )
+            continue
         label_y = cy - 6
         if r["importance"] < 0.08 * y_max:  # one row of its own above the axis, 5 rows in turn
             label_y = top + plot_h - 8 - 14 * (crowded % 5)
@@ -129,13 +138,19 @@ def quadrant_svg(rows: list[dict[str, Any]], outcome: str, width: int = 720, hei
             f'<line x1="{cx - 4:.1f}" y1="{low:.1f}" x2="{cx + 4:.1f}" y2="{low:.1f}" stroke="{colour}"/>'
             f'<line x1="{cx - 4:.1f}" y1="{high:.1f}" x2="{cx + 4:.1f}" y2="{high:.1f}" stroke="{colour}"/>'
             f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{colour}"/>'
-            f'<text x="{cx + 8:.1f}" y="{label_y:.1f}" font-size="11">{escape(r["label_en"])}</text></g>'
+            f'<text x="{cx + 8:.1f}" y="{label_y:.1f}" font-size="11">{label}</text></g>'
         )
     n = max(r["n"] for r in rows)
     parts.append(
         f'<text x="{left + plot_w + 10}" y="{top + 12}" font-size="12">n = {n} answers</text>'
         f'<text x="{left + plot_w + 10}" y="{top + 30}" font-size="12">R² = {r2:.2f}</text>'
         f'<text x="{left + plot_w + 10}" y="{top + 48}" font-size="11" fill="#4a5568">bars: 95 % interval</text>'
-        "</svg>"
+        + (
+            f'<text x="{left + plot_w + 10}" y="{top + 66}" font-size="11" fill="#4a5568">unlabelled: secondary,</text>'
+            f'<text x="{left + plot_w + 10}" y="{top + 80}" font-size="11" fill="#4a5568">see the table</text>'
+            if len(rows) > 10
+            else ""
+        )
+        + "</svg>"
     )
     return Markup("".join(parts))  # numbers and escaped labels only

@@ -13,10 +13,10 @@ import duckdb
 
 from cxpulse.config import load_settings
 from warehouse.db import table_exists
+from warehouse.verbatim_examples import cut
 
 TOP = 5
 EXAMPLES = 2
-EXAMPLE_CHARS = 160
 
 _IRRITANTS = """
 with weeks as (
@@ -54,7 +54,7 @@ def _examples(con: duckdb.DuckDBPyConnection, week: object, channel: str, topic:
         order by a.sentiment_score, r.response_id limit $n""",
         {"week": week, "topic": topic, "channel": channel, "n": EXAMPLES},
     ).fetchall()
-    return [v if len(v) <= EXAMPLE_CHARS else v[: EXAMPLE_CHARS - 1] + "…" for (v,) in rows]
+    return [cut(v) for (v,) in rows]  # quoted « ... » by the template, as warehouse.verbatim_examples.quote
 
 
 def collect_verbatims(con: duckdb.DuckDBPyConnection, examples: bool | None = None) -> dict:

@@ -11,6 +11,15 @@ The erasure ledger (ops.erasures) keeps counts per topic and partition under an 
 the secret CXPULSE_ERASURE_SALT, never the id itself, so that the reconciliation still adds up:
 produced = loaded + duplicates + dead letters + erased. Messages still on Kafka expire with the topic
 retention (7 days on the local broker).
+
+Copies of the customer's verbatims: with config `verbatim_examples`, example verbatims are quoted
+(warehouse.verbatim_examples.quote) in alert texts, which incidents and notifications copy again
+(marts.alerts, marts.incidents, marts.notifications and its JSON payload), and in the dashboard. `forget`
+replaces each quote of the customer's verbatims by "« [erased] »" in every text column of the warehouse
+outside `raw` (the rebuild, check and republication then rewrite the snapshot, the exports and the
+dashboard from them), and in the text reports of earlier runs. What was already delivered cannot be
+recalled: `unreachable` says which notifications and hot alerts carried such a verbatim to cx.alerts or
+the webhook.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import markupsafe
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -33,6 +43,7 @@ from cxpulse.config import Settings, require_erasure_salt
 from streams.landing import batch_files, write_durably
 from warehouse.db import table_exists, transaction
 from warehouse.loader import load
+from warehouse.verbatim_examples import ERASED, quote
 
 # A JSON string literal after a "customer_id" key, for dead letters that are not valid JSON (truncated,
 # nested too deeply): the literal is decoded and compared exactly, never searched as a substring.
@@ -54,6 +65,10 @@ class ErasureResult:
     published: list[Path] = field(default_factory=list)
     reports_redacted: list[Path] = field(default_factory=list)
     left: list[str] = field(default_factory=list)  # what still holds the customer; empty = complete
+    # The customer's verbatims (in memory only, never printed): to find and check their copies.
+    verbatims: list[str] = field(default_factory=list, repr=False)
+    copies_redacted: int = 0  # text values of the warehouse where a quote of them was replaced
+    unreachable: list[str] = field(default_factory=list)  # copies already delivered: cannot be recalled
 
 
 def subject_hash(customer_id: str, salt: str) -> str:
@@ -143,6 +158,16 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str)
         """,
             {"c": customer_id},
         )
+        # copies of the customer's verbatims quoted in alert texts, and what was delivered already
+        result.verbatims = [
+            v
+            for (v,) in con.execute(
+                "select distinct verbatim from raw.surveys where customer_id = ? and trim(verbatim) <> '' order by 1",
+                [customer_id],
+            ).fetchall()
+        ]
+        result.unreachable = _delivered_copies(con, settings, customer_id, result.verbatims)
+        result.copies_redacted = redact_verbatim_copies(con, result.verbatims)
         # the analysis of the customer's verbatims (transforms/verbatims/store.py), before their answers go
         if table_exists(con, "staging", "verbatim_analysis"):
             con.execute(
@@ -187,6 +212,97 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str)
     return result
 
 
+def _text_forms(text: str) -> list[str]:
+    """A text as the warehouse may hold it: as is, and inside JSON (non-ASCII raw or \\u-escaped)."""
+    return sorted({text, json.dumps(text, ensure_ascii=False)[1:-1], json.dumps(text)[1:-1]})
+
+
+def _text_columns(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(schema, table, column) of every VARCHAR column of the warehouse's base tables outside `raw` (which
+    holds the answers themselves: the customer's are deleted, another customer's identical text is theirs)."""
+    return con.execute(
+        "select c.table_schema, c.table_name, c.column_name from information_schema.columns as c "
+        "inner join information_schema.tables as t using (table_catalog, table_schema, table_name) "
+        "where c.table_catalog = current_database() and t.table_type = 'BASE TABLE' "
+        "and c.table_schema not in ('raw', 'information_schema', 'pg_catalog') and c.data_type = 'VARCHAR' "
+        "order by all"
+    ).fetchall()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def redact_verbatim_copies(con: duckdb.DuckDBPyConnection, verbatims: list[str]) -> int:
+    """Replace every quote of `verbatims` (as the examples print them) by « [erased] » in the text columns
+    of the warehouse; returns how many values changed. Identifiers come from information_schema."""
+    pairs = [(form, _erased_like(form)) for verbatim in verbatims for form in _text_forms(quote(verbatim))]
+    changed = 0
+    for schema, table, column in _text_columns(con) if pairs else []:
+        target, col = f"{_quoted(schema)}.{_quoted(table)}", _quoted(column)
+        for form, erased in pairs:
+            changed += con.execute(
+                f"update {target} set {col} = replace({col}, $form, $erased) where contains({col}, $form)",  # noqa: S608
+                {"form": form, "erased": erased},
+            ).fetchall()[0][0]
+    return changed
+
+
+def _erased_like(form: str) -> str:
+    """« [erased] » spelled as `form` spells its guillemets (as is, or \\u-escaped in JSON)."""
+    return json.dumps(ERASED)[1:-1] if form.startswith("\\u00ab") else ERASED
+
+
+def verbatim_copies_left(con: duckdb.DuckDBPyConnection, verbatims: list[str]) -> list[str]:
+    """schema.table.column of the warehouse text columns that still quote one of `verbatims`."""
+    forms = [form for verbatim in verbatims for form in _text_forms(quote(verbatim))]
+    left = []
+    for schema, table, column in _text_columns(con) if forms else []:
+        col = _quoted(column)
+        where = " or ".join(f"contains({col}, $f{i})" for i in range(len(forms)))
+        hits = con.execute(
+            f"select count(*) from {_quoted(schema)}.{_quoted(table)} where {where}",  # noqa: S608
+            {f"f{i}": form for i, form in enumerate(forms)},
+        ).fetchall()[0][0]
+        if hits:
+            left.append(f"{schema}.{table}.{column}")
+    return left
+
+
+def _delivered_copies(
+    con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str, verbatims: list[str]
+) -> list[str]:
+    """What carried the customer's verbatims out of cxpulse already (it cannot be recalled): notifications
+    delivered to cx.alerts / the webhook that quote one, and, with config alert_include_verbatim, the hot
+    alerts the consumer sent on cx.alerts for the customer's answers."""
+    out = []
+    if verbatims and table_exists(con, "marts", "notifications"):
+        forms = [form for verbatim in verbatims for form in _text_forms(quote(verbatim))]
+        where = " or ".join(f"contains(message || message_fr || payload, $f{i})" for i in range(len(forms)))
+        delivered = con.execute(
+            f"select count(*) from marts.notifications where delivery_status = 'delivered' and ({where})",  # noqa: S608
+            {f"f{i}": form for i, form in enumerate(forms)},
+        ).fetchall()[0][0]
+        if delivered:
+            out.append(
+                f"{delivered} notification(s) quoting the customer's verbatim were delivered to cx.alerts "
+                "and/or the webhook before the erasure: they cannot be recalled (cx.alerts keeps them until "
+                "its retention ends; the webhook's channel is outside cxpulse)"
+            )
+    if verbatims and settings.alert_include_verbatim and table_exists(con, "marts", "alerts"):
+        hot = con.execute(
+            "select count(*) from marts.alerts where rule = 'detractor_complaint' and response_id in "
+            "(select response_id from raw.surveys where customer_id = ? and trim(verbatim) <> '')",
+            [customer_id],
+        ).fetchall()[0][0]
+        if hot:
+            out.append(
+                f"up to {hot} hot alert(s) the consumer sent on cx.alerts carried the customer's verbatim (config "
+                "alert_include_verbatim): they cannot be recalled (cx.alerts keeps them until its retention ends)"
+            )
+    return out
+
+
 def _count_unloaded(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -206,6 +322,16 @@ def _count_unloaded(
                 "insert into ops.erasures values (?, ?, ?, ?, ?, now())",
                 [subject, topic, partition, kind, table.num_rows],
             )
+
+
+def _quote_spellings(verbatim: str) -> list[tuple[bytes, bytes]]:
+    """(quote, replacement) of a verbatim as text files may spell it: as is, in JSON, HTML-escaped (as
+    html.escape and as Jinja's markupsafe do)."""
+    quoted = quote(verbatim)
+    pairs = {(form.encode(), _erased_like(form).encode()) for form in _text_forms(quoted)}
+    for escaped in (str(markupsafe.escape(quoted)), html.escape(quoted)):
+        pairs.add((escaped.encode(), ERASED.encode()))
+    return sorted(pairs)
 
 
 def _spellings(customer_id: str) -> list[bytes]:
@@ -242,9 +368,10 @@ def published_files(settings: Settings) -> list[Path]:
     return sorted(files)
 
 
-def redact_reports(settings: Settings, customer_id: str) -> list[Path]:
-    """Replace the id by [erased] in text reports written by earlier runs (quality results, drift
-    evidence): they are records of those runs, not rebuilt from the marts, so they are edited in place."""
+def redact_reports(settings: Settings, customer_id: str, verbatims: list[str] = ()) -> list[Path]:
+    """Replace the id by [erased], and quotes of the customer's `verbatims` by « [erased] », in text
+    reports written by earlier runs (quality results, drift evidence, a dashboard not rewritten): they are
+    records of those runs, not rebuilt from the marts, so they are edited in place."""
     redacted = []
     if not settings.reports_dir.is_dir():
         return redacted
@@ -256,6 +383,9 @@ def redact_reports(settings: Settings, customer_id: str) -> list[Path]:
         for needle in _spellings(customer_id):
             for start in reversed(_occurrences(changed, needle)):
                 changed = changed[:start] + REDACTED.encode() + changed[start + len(needle) :]
+        for verbatim in verbatims:
+            for needle, erased in _quote_spellings(verbatim):
+                changed = changed.replace(needle, erased)
         if changed != data:
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_bytes(changed)
@@ -265,9 +395,16 @@ def redact_reports(settings: Settings, customer_id: str) -> list[Path]:
     return redacted
 
 
-def leftovers(settings: Settings, customer_id: str) -> list[Path]:
-    """Files of the published surfaces whose bytes still hold the id (should be none after an erasure)."""
-    return [path for path in published_files(settings) if holds_id(path, customer_id)]
+def leftovers(settings: Settings, customer_id: str, verbatims: list[str] = ()) -> list[Path]:
+    """Files of the published surfaces whose bytes still hold the id or quote one of the customer's
+    `verbatims` (should be none after an erasure). The snapshot and the Parquet exports are compressed:
+    their text columns are checked by `verbatim_copies_left` on the snapshot, which the exports copy."""
+    needles = [needle for verbatim in verbatims for needle, _ in _quote_spellings(verbatim)]
+    return [
+        path
+        for path in published_files(settings)
+        if holds_id(path, customer_id) or (needles and any(n in path.read_bytes() for n in needles))
+    ]
 
 
 def erased_counts(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], int]:

@@ -16,6 +16,9 @@ def forget(customer_id: str = typer.Argument(..., help="the (pseudonymous) custo
     customer_id and Kafka key), then rebuild the marts of the days they touched and republish every published
     surface (snapshot, exports, dashboard), even when a quality gate fails (its result is printed).
 
+    Quotes of the customer's verbatims in alert texts (config verbatim_examples) are replaced by « [erased] »;
+    notifications and hot alerts already delivered with one (cx.alerts, webhook) cannot be recalled: listed.
+
     Needs CXPULSE_ERASURE_SALT (a secret): the erasure ledger keeps counts under a salted hash, not the id.
     Exit code 4 with "erasure incomplete: ..." when something still holds the customer; rerun to finish.
 
@@ -39,6 +42,16 @@ def forget(customer_id: str = typer.Argument(..., help="the (pseudonymous) custo
     console.print(f"quality gates: [{colour}]{gates}[/{colour}] (an erasure republishes whatever they say)")
     if result.published:
         console.print(f"republished {len(result.published)} files: snapshot, exports, dashboard")
+    if result.copies_redacted:
+        console.print(
+            f"erased {result.copies_redacted} quotes of the customer's verbatims (alerts, incidents, notifications)"
+        )
+    for sent in result.unreachable:  # delivered before the erasure: said, never hidden
+        err.print(f"[yellow]cannot be recalled:[/yellow] {escape(sent)}")
+    console.print(
+        "not reached: the live warehouse file keeps erased bytes in free blocks until DuckDB reuses them "
+        "(owner-only, never published: the snapshot is rebuilt, not copied)"
+    )
     if result.reports_redacted:
         console.print(f"redacted the id in {len(result.reports_redacted)} earlier reports")
     if result.left:

@@ -12,8 +12,12 @@
 -- contact outside the window is not followed (the survey came too late to be about it).
 --
 -- A lever that does not apply to an answer is NULL (wait, handling time and FCR without a live contact;
--- effort without a CES; expectation gap without both csat and expected): marts.drivers correlates each
--- pair of columns over the answers where both are present.
+-- effort without a CES; expectation gap without both csat and expected; the verbatim levers without an
+-- analysed verbatim): marts.drivers correlates each pair of columns over the answers where both are present.
+--
+-- Verbatim levers (`topic_<topic>`, one per topic of transforms/verbatims/taxonomy.yaml, whose keys are
+-- fixed): 1 when the answer's verbatim mentions the topic and its sentiment is negative (the analysis of
+-- staging.verbatim_analysis has one sentiment per answer), else 0; NULL for an answer without a verbatim.
 with answers as (
     select *
     from staging.stg_survey_responses
@@ -134,6 +138,39 @@ linked_cases as (
     inner join staging.stg_cases as c using (case_id)
 ),
 
+-- the answers' analysed verbatims (transforms/verbatims/store.py): the verbatim levers
+verbatim_levers as (
+    select
+        response_id,
+        cast(negative and list_contains(topics, 'waiting') as integer) as topic_waiting,
+        cast(negative and list_contains(topics, 'billing') as integer) as topic_billing,
+        cast(negative and list_contains(topics, 'delivery') as integer) as topic_delivery,
+        cast(negative and list_contains(topics, 'staff_attitude') as integer) as topic_staff_attitude,
+        cast(negative and list_contains(topics, 'resolution') as integer) as topic_resolution,
+        cast(negative and list_contains(topics, 'effort') as integer) as topic_effort,
+        cast(negative and list_contains(topics, 'product') as integer) as topic_product,
+        cast(negative and list_contains(topics, 'price') as integer) as topic_price,
+        cast(negative and list_contains(topics, 'digital') as integer) as topic_digital,
+        cast(negative and list_contains(topics, 'communication') as integer) as topic_communication,
+        cast(negative and list_contains(topics, 'store') as integer) as topic_store,
+        not (negative and list_contains(topics, 'waiting')) as topic_waiting_ok,
+        not (negative and list_contains(topics, 'billing')) as topic_billing_ok,
+        not (negative and list_contains(topics, 'delivery')) as topic_delivery_ok,
+        not (negative and list_contains(topics, 'staff_attitude')) as topic_staff_attitude_ok,
+        not (negative and list_contains(topics, 'resolution')) as topic_resolution_ok,
+        not (negative and list_contains(topics, 'effort')) as topic_effort_ok,
+        not (negative and list_contains(topics, 'product')) as topic_product_ok,
+        not (negative and list_contains(topics, 'price')) as topic_price_ok,
+        not (negative and list_contains(topics, 'digital')) as topic_digital_ok,
+        not (negative and list_contains(topics, 'communication')) as topic_communication_ok,
+        not (negative and list_contains(topics, 'store')) as topic_store_ok
+    from (
+        select response_id, topics, sentiment = 'negative' as negative
+        from staging.verbatim_analysis
+        where response_id in (select response_id from answers)
+    )
+),
+
 final as (
     select
         a.response_id,
@@ -166,13 +203,15 @@ final as (
         a.csat >= a.expected as expectation_gap_ok,
         not (coalesce(w.complaints, 0) > 0 or coalesce(lc.is_complaint, false)) as complaint_ok,
         coalesce(w.contacts, 0) <= 1 as repeat_contacts_ok,
-        coalesce(s.failed, 0) = 0 as failed_steps_ok
+        coalesce(s.failed, 0) = 0 as failed_steps_ok,
+        v.* exclude (response_id)
     from answers as a
     left join window_summary as w using (response_id)
     left join contact_levers as c using (response_id)
     left join repeats as r using (response_id)
     left join linked_cases as lc using (response_id)
     left join steps_summary as s using (response_id)
+    left join verbatim_levers as v using (response_id)
 )
 
 select * from final
