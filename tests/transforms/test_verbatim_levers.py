@@ -16,6 +16,7 @@ from tests.transforms.test_drivers import answer, settings_with
 from transforms import drivers
 from transforms.runner import build
 from transforms.verbatims.analyse import analyser
+from transforms.verbatims.learned import default_analyser
 from warehouse.db import connect
 
 TOPICS = tuple(analyser().topics)
@@ -44,7 +45,7 @@ def con(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> duckdb.DuckDBPyC
         if topics is not None:
             connection.execute(
                 "insert into staging.verbatim_analysis values (?, 'fr', false, 0.0, ?, ?, ?)",
-                [response_id, sentiment, topics, analyser().version],
+                [response_id, sentiment, topics, default_analyser().version],
             )
     build(connection, settings)
     yield connection

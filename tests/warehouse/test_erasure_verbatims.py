@@ -17,7 +17,8 @@ import pytest
 from cxpulse.config import Settings, to_env
 from cxpulse.pipeline import check_step, publish_step, transform_step
 from quality.alerts import ensure_table
-from tests.quality.test_emerging import AS_OF, write_answers
+from tests.quality.test_emerging import APP, AS_OF, write_answers
+from transforms.verbatims.learned import default_analyser
 from warehouse.db import connect
 from warehouse.erasure import forget, redact_verbatim_copies, verbatim_copies_left
 from warehouse.verbatim_examples import EXAMPLE_CHARS, quote
@@ -25,10 +26,11 @@ from warehouse.verbatim_examples import EXAMPLE_CHARS, quote
 SALT = "a-test-salt-0123456789"
 TARGET = "cust-zorg-1"
 MARK = "Zorglubix-4711"  # the distinctive string grepped for
-# very negative, about the app (the topic that rises on chat), longer than an example: copies are cut
+# about the app (the topic that rises on chat), longer than an example (copies are cut), and more negative
+# to the build's analyser than the other app answers, so that it is among the examples an alert quotes
 VERBATIM = (
-    f"L'application plante encore, {MARK}, c'est nul, horrible et inadmissible, je déteste cette appli, "
-    "impossible de me connecter, pire service jamais vu, " + "vraiment nul " * 8
+    f"Application nulle qui plante encore, {MARK}, impossible de me connecter, bug sur bug, appli inutilisable, "
+    "une honte, je suis furieux, impossible de me connecter depuis une semaine, scandaleux"
 )
 
 
@@ -92,6 +94,9 @@ def test_hot_alerts_that_carried_the_verbatim_are_named_as_unreachable(tmp_path:
 
 @pytest.mark.slow
 def test_forget_leaves_no_copy_of_the_verbatim_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = default_analyser()  # premise: the alert quotes the most negative answers first
+    assert model.analyse(VERBATIM, "fr").sentiment_score < model.analyse(APP, "fr").sentiment_score
+    assert len(VERBATIM) > EXAMPLE_CHARS
     settings = dataclasses.replace(
         Settings(),
         home=tmp_path / "home",
