@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cxpulse.cli import app
 from quality import incidents
-from streams.alert_contract import Incident
+from tests.builders import incident
 from warehouse.db import connect
 
 runner = CliRunner()
@@ -26,22 +26,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     con = connect(path)
     incidents.ensure_table(con)
     opened = datetime(2026, 3, 2, 8, 15, tzinfo=UTC)
+    headline = "Net Promoter Score −15.0 points on the phone channel"
+    headline_fr = "Net Promoter Score −15,0 points sur le canal téléphone"
+    incident_id = "3f2a9c01-0000-5000-8000-000000000001"
     incidents._insert(
         con,
-        Incident(
-            incident_id="3f2a9c01-0000-5000-8000-000000000001",
-            status="open",
-            severity="critical",
-            opened_at=opened,
-            last_seen_at=opened,
-            root_scope="channel:phone",
-            explained_share=0.87,
-            kpis=["nps"],
-            alerts=3,
-            headline="Net Promoter Score −15.0 points on the phone channel",
-            headline_fr="Net Promoter Score −15,0 points sur le canal téléphone",
-        ),
-    )
+        incident(incident_id, at=opened, root_scope="channel:phone", explained_share=0.87, alerts=3,
+                 headline=headline, headline_fr=headline_fr),
+    )  # fmt: skip
     con.close()
     return tmp_path
 

@@ -15,7 +15,7 @@ from cxpulse.config import Settings
 from cxpulse.pipeline import load_step, transform_step
 from cxpulse.views import alerts_table, incidents_table, kpi_table
 from quality import alerts, incidents
-from streams.alert_contract import Incident
+from tests.builders import finding, incident
 from tests.sample import generate
 from warehouse.db import connect
 
@@ -31,35 +31,14 @@ def render(table) -> str:
 
 def test_alerts_and_incidents_tables_print_markup_from_events_verbatim(tmp_path: Path) -> None:
     con = connect(tmp_path / "cx.duckdb")
-    finding = alerts.Candidate(
-        rule="nps_shift",
-        severity="critical",
-        kpi="nps",
-        scope=HOSTILE,
-        message=f"NPS fell on {HOSTILE} [/]",
-        message_fr="Le NPS a baissé [/]",
-        dedupe_key="k",
-    )
-    alerts.apply(con, [finding], T0, {"nps_shift"})
+    message, message_fr = f"NPS fell on {HOSTILE} [/]", "Le NPS a baissé [/]"
+    fell = finding(scope=HOSTILE, severity="critical", message=message, message_fr=message_fr, dedupe_key="k")
+    alerts.apply(con, [fell], T0, {"nps_shift"})
     text = render(alerts_table(con, only_open=True, french=False, limit=10, title="alerts"))
     assert f"NPS fell on {HOSTILE} [/]" in text
     incidents.ensure_table(con)
-    incidents._insert(
-        con,
-        Incident(
-            incident_id="i",
-            status="open",
-            severity="critical",
-            opened_at=T0,
-            last_seen_at=T0,
-            root_scope=HOSTILE,
-            explained_share=0.9,
-            kpis=["nps"],
-            alerts=1,
-            headline="NPS −15 points [/]",
-            headline_fr="NPS −15 points [/]",
-        ),
-    )
+    headline = "NPS −15 points [/]"
+    incidents._insert(con, incident("i", at=T0, root_scope=HOSTILE, headline=headline, headline_fr=headline))
     text = render(incidents_table(con, only_open=True, french=True, limit=10, title="incidents"))
     assert "le point de contact [/][bold red]app[/bold red]" in text and "NPS −15 points [/]" in text
     assert "part expliquée" in text and "90 %" in text and "ouvert" in text and "critique" in text

@@ -11,6 +11,7 @@ import pytest
 from quality import alerts
 from quality.check import _target_breaches
 from streams import alert_contract
+from tests.builders import finding
 from warehouse.db import connect
 
 T0 = datetime(2026, 3, 16, 6, tzinfo=UTC)
@@ -24,22 +25,7 @@ def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def shift(key: str = "nps_shift|nps|channel:chat") -> alerts.Candidate:
-    return alerts.Candidate(
-        rule="nps_shift",
-        severity="warning",
-        kpi="nps",
-        scope="channel:chat",
-        window_start=T0,
-        window_end=T0,
-        baseline_value=30.0,
-        current_value=15.0,
-        n_current=300,
-        n_baseline=1200,
-        p_value=0.0001,
-        message="m",
-        message_fr="m",
-        dedupe_key=key,
-    )
+    return finding(moved=(30.0, 15.0, 300, 1200), at=T0, p_value=0.0001, dedupe_key=key)
 
 
 def test_cooldown_keeps_a_flapping_kpi_quiet_for_a_day(con) -> None:

@@ -24,8 +24,7 @@ from quality.drift import (
     proportion_test,
     welch_test,
 )
-from transforms.runner import create_views
-from warehouse.db import connect
+from tests.builders import SurveyAnswers, landed, staged_warehouse
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CHANNELS = ["phone", "chat", "email", "web", "app"]
@@ -56,44 +55,10 @@ def simulate(
 ) -> None:
     """Survey answers for `days` days. drift = {"channel": "chat", "from_day": d, "to_day": e, "points": 15}."""
     rng = random.Random(seed)
-    cols: dict[str, list] = {
-        k: []
-        for k in (
-            "response_id",
-            "occurred_at",
-            "customer_id",
-            "channel",
-            "touchpoint",
-            "segment",
-            "survey",
-            "nps",
-            "csat",
-            "ces",
-            "payload",
-            "kafka_topic",
-            "kafka_partition",
-            "kafka_offset",
-            "loaded_at",
-        )
-    }
+    answers = SurveyAnswers(rng, seed, START)
 
     def add(i: int, day: int, channel: str, touchpoint: str, segment: str, weights: list[float]) -> None:
-        nps = rng.choices(range(11), weights)[0]
-        cols["response_id"].append(f"r-{seed}-{i}")
-        cols["occurred_at"].append(START + timedelta(days=day, seconds=rng.randrange(86400)))
-        cols["customer_id"].append(f"c{rng.randrange(10**6)}")
-        cols["channel"].append(channel)
-        cols["touchpoint"].append(touchpoint)
-        cols["segment"].append(segment)
-        cols["survey"].append("post_contact")
-        cols["nps"].append(nps)
-        cols["csat"].append(min(5, max(1, round(nps / 2.2 + rng.gauss(0, 0.7)))))
-        cols["ces"].append(min(7, max(1, round(nps * 0.6 + 1 + rng.gauss(0, 1)))))
-        cols["payload"].append("{}")
-        cols["kafka_topic"].append("t")
-        cols["kafka_partition"].append(0)
-        cols["kafka_offset"].append(i)
-        cols["loaded_at"].append(START)
+        answers.add(i, day, channel, touchpoint, segment, rng.choices(range(11), weights)[0])
 
     i = 0
     for day in range(days):
@@ -108,16 +73,12 @@ def simulate(
         for _ in range(count):
             add(i, day, "web", "web_main", "vip", [1] + [0] * 10)
             i += 1
-    answers = pa.table(cols)  # noqa: F841 - read by DuckDB replacement scan below
-    con.execute("insert into raw.surveys by name select * from answers")
+    answers.insert(con)
 
 
 @pytest.fixture
 def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    connection = connect(tmp_path / "cx.duckdb")
-    create_views(connection)
-    yield connection
-    connection.close()
+    yield from staged_warehouse(tmp_path / "cx.duckdb")
 
 
 SETTINGS = Settings()
@@ -236,11 +197,7 @@ def test_fcr_compares_only_days_whose_repeat_window_is_closed(con) -> None:
             "hold_s": [0.0] * n,
             "acw_s": [30.0] * n,
             "reason": ["billing"] * n,
-            "payload": ["{}"] * n,
-            "kafka_topic": ["t"] * n,
-            "kafka_partition": [0] * n,
-            "kafka_offset": list(range(n)),
-            "loaded_at": [START] * n,
+            **landed(n, START),
         }
     )
     con.execute(

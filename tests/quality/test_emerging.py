@@ -14,6 +14,7 @@ import pytest
 from cxpulse.config import Settings
 from quality import alerts, emerging, incidents
 from quality.drift import Windows
+from tests.builders import finding
 from transforms.runner import build
 from warehouse.db import connect
 
@@ -128,30 +129,10 @@ def test_the_alert_joins_the_incident_of_its_scope_or_opens_its_own(settings: Se
 
 def test_a_drift_incident_names_the_emerging_topics_of_its_scope() -> None:
     from quality import wording
-    from streams.alert_contract import Alert
 
-    nps = Alert(
-        rule="nps_shift",
-        severity="critical",
-        kpi="nps",
-        scope="channel:chat",
-        message="NPS fell",
-        message_fr="Le NPS a baissé",
-        dedupe_key="nps_shift|nps|channel:chat",
-        baseline_value=30.0,
-        current_value=12.0,
-        n_current=400,
-        n_baseline=1600,
-    )
-    topic = Alert(
-        rule="emerging_topic",
-        severity="warning",
-        kpi="topic_mentions:digital",
-        scope="channel:chat",
-        message="Emerging topic",
-        message_fr="Sujet émergent",
-        dedupe_key="emerging_topic|topic_mentions:digital|channel:chat",
-    )
+    nps = finding(moved=(30.0, 12.0, 400, 1600), severity="critical", message="NPS fell", message_fr="Le NPS a baissé")
+    digital = "topic_mentions:digital"
+    topic = finding(digital, rule="emerging_topic", message="Emerging topic", message_fr="Sujet émergent")
     group = incidents.Group(incidents.Root("channel:chat", None, None, None, None), "nps", [nps, topic])
     en, fr = wording.headline(group, [nps, topic], incidents.LEVERS)
     assert en.startswith("Net Promoter Score")

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from quality import incidents, notifications, wording
-from quality.drift import RULES, Windows
+from quality.drift import Windows
 from quality.sinks import _webhook_text
 from streams import alert_contract, formatting
+from tests.builders import finding
 from warehouse.db import connect
 
 AS_OF = datetime(2026, 3, 16, tzinfo=UTC)
@@ -17,21 +18,9 @@ EVIDENCE = "/srv/cx/reports/drift/evidence-20260316T000000Z.html"
 
 
 def _finding(kpi: str, scope: str, before: float, after: float, n: int, n_base: int) -> alert_contract.Alert:
-    return alert_contract.Alert(
-        alert_id=f"{kpi}-{scope}",
-        rule=RULES[kpi],
-        severity="critical",
-        kpi=kpi,
-        scope=scope,
-        baseline_value=before,
-        current_value=after,
-        n_current=n,
-        n_baseline=n_base,
-        message="m",
-        message_fr="m",
-        dedupe_key=f"{kpi}|{scope}",
-        evidence=EVIDENCE,
-    )
+    moved = (before, after, n, n_base)
+    return finding(kpi, scope, moved, alert_id=f"{kpi}-{scope}", severity="critical", dedupe_key=f"{kpi}|{scope}",
+                   evidence=EVIDENCE)  # fmt: skip
 
 
 def test_a_french_incident_message_end_to_end(tmp_path: Path) -> None:

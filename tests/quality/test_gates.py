@@ -13,6 +13,7 @@ import pytest
 
 from cxpulse.config import Settings
 from quality.gates import GateResult, run_gates
+from tests.builders import built_warehouse
 from transforms.runner import build
 from warehouse.db import connect
 
@@ -152,11 +153,7 @@ def load_clean(con: duckdb.DuckDBPyConnection) -> None:
 
 @pytest.fixture
 def con(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect(settings.warehouse_path)
-    load_clean(connection)
-    build(connection, settings)
-    yield connection
-    connection.close()
+    yield from built_warehouse(settings, load_clean)
 
 
 def failing(result: GateResult, *needles: str) -> list[str]:

@@ -15,8 +15,7 @@ from cxpulse.config import Settings
 from quality import hot_alerts
 from streams.contracts import SurveyResponse
 from streams.hot_rules import detractor_alert
-from transforms.runner import create_views
-from warehouse.db import connect
+from tests.builders import landed, staged_warehouse
 
 AS_OF = datetime(2026, 3, 16, tzinfo=UTC)
 SETTINGS = dataclasses.replace(Settings(), hot_detractor_nps_max=2, hot_complaint_nps_max=6, alert_current_days=7)
@@ -49,11 +48,7 @@ def _raw(con: duckdb.DuckDBPyConnection) -> None:
             "nps": [a[2] for a in ANSWERS],
             "case_id": [a[3] for a in ANSWERS],
             "contact_id": [a[4] for a in ANSWERS],
-            "payload": ["{}"] * n,
-            "kafka_topic": ["cx.surveys"] * n,
-            "kafka_partition": [0] * n,
-            "kafka_offset": list(range(n)),
-            "loaded_at": [AS_OF] * n,
+            **landed(n, AS_OF, "cx.surveys"),
         }
     )
     con.execute("insert into raw.surveys by name select * from answers")
@@ -68,11 +63,7 @@ def _raw(con: duckdb.DuckDBPyConnection) -> None:
             "channel": ["email"] * m,
             "touchpoint": ["complaints_mailbox"] * m,
             "is_complaint": [c[2] for c in CASES],
-            "payload": ["{}"] * m,
-            "kafka_topic": ["cx.touchpoints"] * m,
-            "kafka_partition": [0] * m,
-            "kafka_offset": list(range(m)),
-            "loaded_at": [AS_OF] * m,
+            **landed(m, AS_OF, "cx.touchpoints"),
         }
     )
     con.execute("insert into raw.touchpoints by name select * from cases")
@@ -80,11 +71,7 @@ def _raw(con: duckdb.DuckDBPyConnection) -> None:
 
 @pytest.fixture
 def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    connection = connect(tmp_path / "cx.duckdb")
-    create_views(connection)
-    _raw(connection)
-    yield connection
-    connection.close()
+    yield from staged_warehouse(tmp_path / "cx.duckdb", _raw)
 
 
 def test_the_rule_applied_to_loaded_answers_records_what_the_consumer_sent(con) -> None:

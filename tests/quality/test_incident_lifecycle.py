@@ -17,10 +17,9 @@ from quality.drift import RULES, Windows, detect
 from quality.sinks import deliver_pending
 from streams import alert_contract
 from streams.alert_contract import Incident
+from tests.builders import incident, staged_warehouse
 from tests.quality.test_incidents import START, simulate
 from tests.quality.test_sinks import FakeProducer
-from transforms.runner import create_views
-from warehouse.db import connect
 
 MANAGED = set(RULES.values())
 
@@ -32,10 +31,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def con(settings: Settings) -> duckdb.DuckDBPyConnection:
-    connection = connect(settings.home / "cx.duckdb")
-    create_views(connection)
-    yield connection
-    connection.close()
+    yield from staged_warehouse(settings.home / "cx.duckdb")
 
 
 def run(con, settings: Settings, day: float) -> list[incidents.Transition]:
@@ -110,20 +106,7 @@ def test_a_snoozed_incident_resolves_quietly(con, settings) -> None:
 
 
 def _incident(incident_id: str, severity: str = "warning", status: str = "open") -> Incident:
-    now = datetime(2026, 3, 1, tzinfo=UTC)
-    return Incident(
-        incident_id=incident_id,
-        status=status,
-        severity=severity,
-        opened_at=now,
-        last_seen_at=now,
-        root_scope="channel:chat",
-        explained_share=0.9,
-        kpis=["nps"],
-        alerts=1,
-        headline="h",
-        headline_fr="h",
-    )
+    return incident(incident_id, at=datetime(2026, 3, 1, tzinfo=UTC), severity=severity, status=status)
 
 
 def _action(incident_id: str, action: str, at: datetime, until: date | None = None) -> lifecycle.Action:
@@ -168,8 +151,8 @@ def test_the_latest_action_of_each_kind_counts_and_describes_itself_in_both_lang
 
 def test_actions_are_checked_durable_and_copied_once(con, settings) -> None:
     incidents.ensure_table(con)
-    for incident in (_incident("3f2a9c01-aaaa"), _incident("3f2a9c02-bbbb"), _incident("77777777", status="resolved")):
-        incidents._insert(con, incident)
+    for one in (_incident("3f2a9c01-aaaa"), _incident("3f2a9c02-bbbb"), _incident("77777777", status="resolved")):
+        incidents._insert(con, one)
     with pytest.raises(lifecycle.LifecycleError, match="ambiguous"):
         lifecycle.resolve_id(con, "3f2a")
     with pytest.raises(lifecycle.LifecycleError, match="no incident"):

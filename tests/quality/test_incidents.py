@@ -16,9 +16,9 @@ from quality import alerts, incidents, notifications, wording
 from quality.drift import RULES, Finding, Side, Windows, detect
 from quality.drift import Test as DriftTest  # not a pytest class
 from streams import alert_contract
+from tests import builders
+from tests.builders import SurveyAnswers, landed, staged_warehouse
 from transforms.catalogue import load_catalogue
-from transforms.runner import create_views
-from warehouse.db import connect
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CHANNELS = {"phone": 26, "chat": 26, "email": 26, "web": 26, "app": 26}  # NPS of each channel, points
@@ -38,26 +38,7 @@ def simulate(con, seed: int, *, days: int = 90, per_day: int = 600, drop: dict |
     """drop = {"channel" or "segment": name, "from_day": d, "to_day": e, "points": p}; mix = (from_day,
     channel weights) moves answers between channels without changing any channel's scores."""
     rng = random.Random(seed)
-    rows: dict[str, list] = {
-        k: []
-        for k in (
-            "response_id",
-            "occurred_at",
-            "customer_id",
-            "channel",
-            "touchpoint",
-            "segment",
-            "survey",
-            "nps",
-            "csat",
-            "ces",
-            "payload",
-            "kafka_topic",
-            "kafka_partition",
-            "kafka_offset",
-            "loaded_at",
-        )
-    }
+    answers = SurveyAnswers(rng, seed, START)
     i = 0
     for day in range(days):
         channel_weights = mix[1] if mix and day >= mix[0] else [1] * len(CHANNELS)
@@ -69,32 +50,14 @@ def simulate(con, seed: int, *, days: int = 90, per_day: int = 600, drop: dict |
                 if drop.get("channel") == channel or drop.get("segment") == segment:
                     nps -= drop["points"]
             score = rng.choices(range(11), weights(nps))[0]
-            rows["response_id"].append(f"r-{seed}-{i}")
-            rows["occurred_at"].append(START + timedelta(days=day, seconds=rng.randrange(86400)))
-            rows["customer_id"].append(f"c{rng.randrange(10**6)}")
-            rows["channel"].append(channel)
-            rows["touchpoint"].append(rng.choice(TOUCHPOINTS[channel]))
-            rows["segment"].append(segment)
-            rows["survey"].append("post_contact")
-            rows["nps"].append(score)
-            rows["csat"].append(min(5, max(1, round(score / 2.2 + rng.gauss(0, 0.7)))))
-            rows["ces"].append(min(7, max(1, round(score * 0.6 + 1 + rng.gauss(0, 1)))))
-            rows["payload"].append("{}")
-            rows["kafka_topic"].append("t")
-            rows["kafka_partition"].append(0)
-            rows["kafka_offset"].append(i)
-            rows["loaded_at"].append(START)
+            answers.add(i, day, channel, TOUCHPOINTS[channel], segment, score)
             i += 1
-    answers = pa.table(rows)  # noqa: F841 - read by DuckDB replacement scan below
-    con.execute("insert into raw.surveys by name select * from answers")
+    answers.insert(con)
 
 
 @pytest.fixture
 def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    connection = connect(tmp_path / "cx.duckdb")
-    create_views(connection)
-    yield connection
-    connection.close()
+    yield from staged_warehouse(tmp_path / "cx.duckdb")
 
 
 def run(con, day: int) -> list[incidents.Transition]:
@@ -164,11 +127,7 @@ def simulate_both(con, seed: int, drops: list[dict]) -> None:
             "segment": [r[3] for r in rows],
             "survey": ["post_contact"] * len(rows),
             "nps": [r[4] for r in rows],
-            "payload": ["{}"] * len(rows),
-            "kafka_topic": ["t"] * len(rows),
-            "kafka_partition": [0] * len(rows),
-            "kafka_offset": list(range(len(rows))),
-            "loaded_at": [START] * len(rows),
+            **landed(len(rows), START),
         }
     )
     con.execute("insert into raw.surveys by name select * from answers")
@@ -239,11 +198,7 @@ def test_residual_sides_of_contact_kpis_leave_the_root_out_and_count_customers(c
             "hold_s": [0.0] * n,
             "acw_s": [0.0] * n,
             "reason": ["billing"] * n,
-            "payload": ["{}"] * n,
-            "kafka_topic": ["t"] * n,
-            "kafka_partition": [0] * n,
-            "kafka_offset": list(range(n)),
-            "loaded_at": [START] * n,
+            **landed(n, START),
         }
     )
     con.execute("insert into raw.touchpoints by name select * from contacts")
@@ -258,18 +213,8 @@ def test_residual_sides_of_contact_kpis_leave_the_root_out_and_count_customers(c
 
 def test_headline_names_the_service_levers_that_moved_with_it() -> None:
     def finding(kpi: str, scope: str, before: float, after: float) -> alerts.Candidate:
-        return alerts.Candidate(
-            rule=RULES[kpi],
-            severity="critical",
-            kpi=kpi,
-            scope=scope,
-            baseline_value=before,
-            current_value=after,
-            n_current=1234,
-            n_baseline=5000,
-            message="m",
-            message_fr="m",
-            dedupe_key=f"{kpi}|{scope}",
+        return builders.finding(
+            kpi, scope, (before, after, 1234, 5000), severity="critical", dedupe_key=f"{kpi}|{scope}"
         )
 
     shifts = [

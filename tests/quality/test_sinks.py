@@ -16,7 +16,8 @@ from cxpulse.config import Settings
 from quality import alerts, incidents, notifications
 from quality.sinks import deliver_pending
 from streams import alert_contract
-from streams.alert_contract import Incident
+from tests import builders
+from tests.builders import finding
 from warehouse.db import connect
 
 AS_OF = datetime(2026, 3, 15, tzinfo=UTC)
@@ -63,40 +64,17 @@ def webhook_server(fail_first: int) -> tuple[HTTPServer, list[dict]]:
 def candidate(
     key: str, message: str = "NPS on channel:chat fell from 30.0 to 15.0 points on 300 answers."
 ) -> alerts.Candidate:
-    return alerts.Candidate(
-        rule="nps_shift",
-        severity="warning",
-        kpi="nps",
-        scope="channel:chat",
-        window_start=AS_OF,
-        window_end=AS_OF,
-        baseline_value=30.0,
-        current_value=15.0,
-        n_current=300,
-        n_baseline=1200,
-        p_value=0.001,
-        message=message,
-        message_fr="Le NPS a baissé.",
-        dedupe_key=key,
+    nps_fell = (30.0, 15.0, 300, 1200)
+    return finding(
+        moved=nps_fell, at=AS_OF, p_value=0.001, message=message, message_fr="Le NPS a baissé.", dedupe_key=key
     )
 
 
 def notify(con, *findings: alerts.Candidate, headline: str = "NPS fell on the chat channel") -> str:
     """Record the findings and one incident notification holding them, as a quality run does."""
     alerts.apply(con, list(findings), AS_OF, {"nps_shift"})
-    incident = Incident(
-        incident_id="inc-1",
-        status="open",
-        severity="warning",
-        opened_at=AS_OF,
-        last_seen_at=AS_OF,
-        root_scope="channel:chat",
-        explained_share=0.9,
-        kpis=["nps"],
-        alerts=len(findings),
-        headline=headline,
-        headline_fr="Le NPS a baissé sur le canal chat",
-    )
+    incident = builders.incident(at=AS_OF, severity="warning", alerts=len(findings), headline=headline,
+                                 headline_fr="Le NPS a baissé sur le canal chat")  # fmt: skip
     con.execute("update marts.alerts set incident_id = 'inc-1'")
     rows = incidents.open_grouped_alerts(con)
     notifications.record_incidents(con, [incidents.Transition("opened", incident, rows)], AS_OF)

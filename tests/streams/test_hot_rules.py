@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from streams.alert_contract import encode
 from streams.contracts import ID_MAX, NAME_MAX, VERBATIM_MAX, decode_survey
 from streams.hot_rules import ALERT_TEXT_MAX, detractor_alert
+from tests.streams.test_contracts import SURVEY
 
 
 def test_the_largest_valid_answer_makes_an_alert_of_a_few_kilobytes() -> None:
@@ -31,15 +32,6 @@ def test_the_largest_valid_answer_makes_an_alert_of_a_few_kilobytes() -> None:
 
 
 def test_short_texts_are_kept_whole() -> None:
-    answer = {
-        "response_id": "r1",
-        "occurred_at": "2026-03-10T10:00:00Z",
-        "customer_id": "c1",
-        "channel": "chat",
-        "touchpoint": "web_chat",
-        "survey": "post_contact",
-        "nps": 1,
-        "verbatim": "Personne ne me rappelle",
-    }
+    answer = {**SURVEY, "nps": 1, "verbatim": "Personne ne me rappelle"}
     alert = detractor_alert(decode_survey(json.dumps(answer).encode(), datetime.now(UTC)), False, True)
     assert alert.verbatim == "Personne ne me rappelle" and "…" not in alert.message

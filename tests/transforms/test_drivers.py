@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from cxpulse.config import Settings
+from tests.builders import built_warehouse
 from transforms import drivers
 from transforms.runner import build
 from warehouse.db import connect
@@ -199,11 +200,7 @@ LEVERS = (
 @pytest.fixture
 def con(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> duckdb.DuckDBPyConnection:
     monkeypatch.setattr(drivers, "load_drivers", lambda: settings_with(min_n=2, bootstrap_samples=50))
-    connection = connect(settings.warehouse_path)
-    load_fixture(connection)
-    build(connection, settings)
-    yield connection
-    connection.close()
+    yield from built_warehouse(settings, load_fixture)
 
 
 def test_each_answer_is_joined_to_the_interaction_it_follows(con) -> None:

@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from cxpulse.config import Settings
-from tests.transforms.test_marts import assert_row, insert, row
+from tests.builders import built_warehouse
+from tests.transforms.test_marts import assert_row, event, insert, row
 from transforms import dimensions
 from transforms.catalogue import CatalogueError
 from transforms.runner import build
@@ -23,65 +24,21 @@ WEEK, MONTH = date(2026, 3, 9), date(2026, 3, 1)
 
 
 def contact(con, at: str, customer: str, outcome: str, wait: float, reason: str, journey: str, segment: str, **t):
-    insert(
-        con,
-        "raw.touchpoints",
-        event_type="contact",
-        occurred_at=at,
-        customer_id=customer,
-        channel="phone",
-        touchpoint="q1",
-        contact_id=f"k-{at}",
-        outcome=outcome,
-        wait_s=wait,
-        reason=reason,
-        journey=journey,
-        segment=segment,
-        **t,
-    )
+    event(con, "contact", at, customer, "phone", "q1", contact_id=f"k-{at}", outcome=outcome, wait_s=wait,
+          reason=reason, journey=journey, segment=segment, **t)  # fmt: skip
 
 
 def case(con, event_type: str, at: str, customer: str, case_id: str, **extra) -> None:
-    insert(
-        con,
-        "raw.touchpoints",
-        event_type=event_type,
-        occurred_at=at,
-        customer_id=customer,
-        channel="email",
-        touchpoint="form",
-        case_id=case_id,
-        **extra,
-    )
+    event(con, event_type, at, customer, "email", "form", case_id=case_id, **extra)
 
 
 def step(con, at: str, customer: str, channel: str, touchpoint: str, status: str, journey: str, segment: str):
-    insert(
-        con,
-        "raw.touchpoints",
-        event_type="journey_step",
-        occurred_at=at,
-        customer_id=customer,
-        channel=channel,
-        touchpoint=touchpoint,
-        step_status=status,
-        journey=journey,
-        segment=segment,
-    )
+    event(con, "journey_step", at, customer, channel, touchpoint, step_status=status, journey=journey, segment=segment)
 
 
 def answer(con, at: str, customer: str, channel: str, segment: str, survey: str, **scores) -> None:
-    insert(
-        con,
-        "raw.surveys",
-        occurred_at=at,
-        customer_id=customer,
-        channel=channel,
-        touchpoint="t",
-        segment=segment,
-        survey=survey,
-        **scores,
-    )
+    insert(con, "raw.surveys", occurred_at=at, customer_id=customer, channel=channel, touchpoint="t",
+           segment=segment, survey=survey, **scores)  # fmt: skip
 
 
 def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
@@ -157,11 +114,7 @@ def every_component_counts(monkeypatch) -> None:
 
 @pytest.fixture
 def con(settings: Settings) -> duckdb.DuckDBPyConnection:
-    connection = connect(settings.warehouse_path)
-    load_fixture(connection)
-    build(connection, settings)
-    yield connection
-    connection.close()
+    yield from built_warehouse(settings, load_fixture)
 
 
 DIM = (

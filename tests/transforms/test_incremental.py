@@ -388,24 +388,23 @@ def case_event(event_id: str, event_type: str, at: str, case_id: str, channel: s
     }
 
 
-def test_late_resolution_updates_cohort_backlog_and_pareto(tmp_path: Path) -> None:
+def load_cases(con: duckdb.DuckDBPyConnection, *events: dict[str, Any]) -> None:
+    write(con, "raw.touchpoints", TP_COLUMNS, list(events))
+
+
+def test_late_resolution_updates_cohort_backlog_and_pareto(settings: Settings) -> None:
     """A case_resolved loaded late changes its cohort day, the backlog of every later day and its month;
     the backlog of rebuilt days restarts from the last kept day before them (changes in between count)."""
-    settings = dataclasses.replace(Settings(), home=tmp_path)
     con = connect(settings.warehouse_path)
     opened = {"reason": "billing"}
-    write(
+    load_cases(
         con,
-        "raw.touchpoints",
-        TP_COLUMNS,
-        [
-            case_event("w", "case_opened", "2026-01-02T10:00:00Z", "W", channel="web", **opened),
-            case_event("w2", "case_resolved", "2026-01-12T10:00:00Z", "W", channel="web", handle_s=0.0),
-            case_event(
-                "k", "case_opened", "2026-01-05T10:00:00Z", "K", is_complaint=True, category="billing_error", **opened
-            ),
-            case_event("l", "case_opened", "2026-01-20T10:00:00Z", "L", **opened),
-        ],
+        case_event("w", "case_opened", "2026-01-02T10:00:00Z", "W", channel="web", **opened),
+        case_event("w2", "case_resolved", "2026-01-12T10:00:00Z", "W", channel="web", handle_s=0.0),
+        case_event(
+            "k", "case_opened", "2026-01-05T10:00:00Z", "K", is_complaint=True, category="billing_error", **opened
+        ),
+        case_event("l", "case_opened", "2026-01-20T10:00:00Z", "L", **opened),
     )
     build(con, settings)
     backlog = "select day, backlog_end_of_day from marts.kpi_cases_daily where channel = ? order by day"
@@ -413,11 +412,8 @@ def test_late_resolution_updates_cohort_backlog_and_pareto(tmp_path: Path) -> No
     expected = [(date(2026, 1, 2), 1), (date(2026, 1, 5), 2), (date(2026, 1, 20), 2)]
     assert con.execute(backlog, ["all"]).fetchall() == expected
 
-    write(
-        con,
-        "raw.touchpoints",
-        TP_COLUMNS,
-        [case_event("r", "case_resolved", "2026-01-10T10:00:00Z", "K", handle_s=1800.0, compensation_eur=5.0)],
+    load_cases(
+        con, case_event("r", "case_resolved", "2026-01-10T10:00:00Z", "K", handle_s=1800.0, compensation_eur=5.0)
     )
     result = build(con, settings)
     # dirty day Jan 10 holds no cohort; K's cohort (Jan 5) and every cohort day from Jan 10 on are rebuilt
@@ -437,7 +433,7 @@ def test_late_resolution_updates_cohort_backlog_and_pareto(tmp_path: Path) -> No
     # A new email case M on Jan 15: Jan 15 and Jan 20 are rebuilt, from the last kept day (Jan 5, backlog
     # 2 for all, 1 for email), through K resolved on the 10th and W (web) on the 12th:
     # all Jan 15 = 2 - 1 - 1 + 1 (M) = 1; Jan 20 = 1 + 1 (L) = 2; email Jan 15 = 1 - 1 + 1 = 1, Jan 20 = 2
-    write(con, "raw.touchpoints", TP_COLUMNS, [case_event("m", "case_opened", "2026-01-15T10:00:00Z", "M", **opened)])
+    load_cases(con, case_event("m", "case_opened", "2026-01-15T10:00:00Z", "M", **opened))
     result = build(con, settings)
     assert result.scope["kpi_cases_daily"] == [date(2026, 1, 15), date(2026, 1, 20)]
     expected = [(date(2026, 1, 2), 1), (date(2026, 1, 5), 2), (date(2026, 1, 15), 1), (date(2026, 1, 20), 2)]
@@ -447,33 +443,24 @@ def test_late_resolution_updates_cohort_backlog_and_pareto(tmp_path: Path) -> No
     assert con.execute(backlog, ["web"]).fetchall() == [(date(2026, 1, 2), 1)]
 
 
-def test_late_event_of_an_old_case_reads_all_its_events(tmp_path: Path) -> None:
+def test_late_event_of_an_old_case_reads_all_its_events(settings: Settings) -> None:
     """A case_reopened weeks after its case was resolved: the case is read again from all its events
     (its span, kept in staging.stg_cases, bounds the read), its cohort and the backlog from that day on
     change, and the days in between are not rebuilt."""
-    settings = dataclasses.replace(Settings(), home=tmp_path)
     con = connect(settings.warehouse_path)
     opened = {"reason": "billing"}
-    write(
+    load_cases(
         con,
-        "raw.touchpoints",
-        TP_COLUMNS,
-        [
-            case_event("w1", "case_opened", "2026-01-02T10:00:00Z", "W", **opened),
-            case_event("w2", "case_replied", "2026-01-02T12:00:00Z", "W", handle_s=600.0),
-            case_event("w3", "case_resolved", "2026-01-03T10:00:00Z", "W", handle_s=0.0),
-            case_event("x1", "case_opened", "2026-01-20T10:00:00Z", "X", **opened),
-        ],
+        case_event("w1", "case_opened", "2026-01-02T10:00:00Z", "W", **opened),
+        case_event("w2", "case_replied", "2026-01-02T12:00:00Z", "W", handle_s=600.0),
+        case_event("w3", "case_resolved", "2026-01-03T10:00:00Z", "W", handle_s=0.0),
+        case_event("x1", "case_opened", "2026-01-20T10:00:00Z", "X", **opened),
     )
     build(con, settings)
-    write(
+    load_cases(
         con,
-        "raw.touchpoints",
-        TP_COLUMNS,
-        [
-            case_event("w4", "case_reopened", "2026-03-01T09:00:00Z", "W"),
-            case_event("m1", "case_opened", "2026-03-01T10:00:00Z", "M", **opened),
-        ],
+        case_event("w4", "case_reopened", "2026-03-01T09:00:00Z", "W"),
+        case_event("m1", "case_opened", "2026-03-01T10:00:00Z", "M", **opened),
     )
     result = build(con, settings)
     assert not result.full
@@ -496,27 +483,22 @@ def test_late_event_of_an_old_case_reads_all_its_events(tmp_path: Path) -> None:
     con.close()
 
 
-def test_case_opened_arriving_after_its_other_events(tmp_path: Path) -> None:
+def test_case_opened_arriving_after_its_other_events(settings: Settings) -> None:
     """A case's reply and resolution are loaded first (the case is in no cohort), its case_opened later,
     stamped on an earlier day than the events already stored: the case is read again from all its
     events, joins its cohort, and the backlog of the later cohort days counts it."""
-    settings = dataclasses.replace(Settings(), home=tmp_path)
     con = connect(settings.warehouse_path)
     opened = {"reason": "billing"}
-    write(
+    load_cases(
         con,
-        "raw.touchpoints",
-        TP_COLUMNS,
-        [
-            case_event("r2", "case_replied", "2026-01-03T10:00:00Z", "R", handle_s=60.0),
-            case_event("r3", "case_resolved", "2026-01-10T10:00:00Z", "R", handle_s=0.0),
-            case_event("s1", "case_opened", "2026-01-05T10:00:00Z", "S", **opened),
-            case_event("t1", "case_opened", "2026-01-12T10:00:00Z", "T", **opened),
-        ],
+        case_event("r2", "case_replied", "2026-01-03T10:00:00Z", "R", handle_s=60.0),
+        case_event("r3", "case_resolved", "2026-01-10T10:00:00Z", "R", handle_s=0.0),
+        case_event("s1", "case_opened", "2026-01-05T10:00:00Z", "S", **opened),
+        case_event("t1", "case_opened", "2026-01-12T10:00:00Z", "T", **opened),
     )
     build(con, settings)
     assert con.execute("select opened_at, day from staging.stg_cases where case_id = 'R'").fetchall() == [(None, None)]
-    write(con, "raw.touchpoints", TP_COLUMNS, [case_event("r1", "case_opened", "2026-01-02T10:00:00Z", "R", **opened)])
+    load_cases(con, case_event("r1", "case_opened", "2026-01-02T10:00:00Z", "R", **opened))
     result = build(con, settings)
     # R's new cohort (Jan 2, the dirty day) and every cohort day after it (the backlog)
     assert result.scope["kpi_cases_daily"] == [date(2026, 1, 2), date(2026, 1, 5), date(2026, 1, 12)]

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from cxpulse.config import Settings
+from tests.builders import built_warehouse
 from transforms import catalogue
 from transforms.runner import SchemaTestError, build, run_schema_tests
 from warehouse.db import connect
@@ -62,49 +63,25 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, **row: object) -> None:
     con.execute("insert or ignore into ops.dirty_days values (?)", [day])
 
 
-def contact(
-    con,
-    at: str,
-    customer: str,
-    channel: str,
-    queue: str,
-    outcome: str,
-    wait: float,
-    reason: str,
-    talk: float | None = None,
-    hold: float | None = None,
-    acw: float | None = None,
-) -> None:
-    insert(
-        con,
-        "raw.touchpoints",
-        event_type="contact",
-        occurred_at=at,
-        customer_id=customer,
-        channel=channel,
-        touchpoint=queue,
-        contact_id=f"k-{next(_counter)}",
-        outcome=outcome,
-        wait_s=wait,
-        reason=reason,
-        talk_s=talk,
-        hold_s=hold,
-        acw_s=acw,
-    )
+def event(con, event_type: str, at: str, customer: str, channel: str, touchpoint: str, **fields) -> None:
+    """A row of raw.touchpoints: its common fields, then the fields of its event type."""
+    insert(con, "raw.touchpoints", event_type=event_type, occurred_at=at, customer_id=customer, channel=channel,
+           touchpoint=touchpoint, **fields)  # fmt: skip
+
+
+def contact(con, at: str, customer: str, channel: str, queue: str, outcome: str, wait: float, reason: str,
+            talk: float | None = None, hold: float | None = None, acw: float | None = None) -> None:  # fmt: skip
+    event(con, "contact", at, customer, channel, queue, contact_id=f"k-{next(_counter)}", outcome=outcome,
+          wait_s=wait, reason=reason, talk_s=talk, hold_s=hold, acw_s=acw)  # fmt: skip
 
 
 def case(con, event_type: str, at: str, customer: str, case_id: str, channel: str = "email", **extra) -> None:
-    insert(
-        con,
-        "raw.touchpoints",
-        event_type=event_type,
-        occurred_at=at,
-        customer_id=customer,
-        channel=channel,
-        touchpoint="contact_form",
-        case_id=case_id,
-        **extra,
-    )
+    event(con, event_type, at, customer, channel, "contact_form", case_id=case_id, **extra)
+
+
+def complaint(con, at: str, customer: str, case_id: str, reason: str, category: str, channel: str = "email") -> None:
+    """A case_opened that is a complaint."""
+    case(con, "case_opened", at, customer, case_id, channel, reason=reason, is_complaint=True, category=category)
 
 
 def survey(con, at: str, channel: str, touchpoint: str, **scores) -> None:
@@ -130,29 +107,11 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
     contact(con, "2026-04-05T10:00:00Z", "Z", "app", "account", "answered", 3, "other", 10, 0, 0)
 
     # Cases. K1: D comes back through a written complaint with the same reason (a repeat of D's call)
-    case(
-        con,
-        "case_opened",
-        "2026-03-10T11:00:00Z",
-        "D",
-        "K1",
-        reason="billing",
-        is_complaint=True,
-        category="billing_error",
-    )
+    complaint(con, "2026-03-10T11:00:00Z", "D", "K1", "billing", "billing_error")
     case(con, "case_replied", "2026-03-11T11:00:00Z", "D", "K1", handle_s=600)
     case(con, "case_resolved", "2026-03-12T11:00:00Z", "D", "K1", handle_s=1200, compensation_eur=20)
     # K2: complaint replied after 6 h, never resolved
-    case(
-        con,
-        "case_opened",
-        "2026-03-10T12:00:00Z",
-        "H",
-        "K2",
-        reason="delivery",
-        is_complaint=True,
-        category="delivery_delay",
-    )
+    complaint(con, "2026-03-10T12:00:00Z", "H", "K2", "delivery", "delivery_delay")
     case(con, "case_replied", "2026-03-10T18:00:00Z", "H", "K2", handle_s=300)
     # K3: request replied after 12 h, resolved after 24 h, then reopened: not resolved
     case(con, "case_opened", "2026-03-10T13:00:00Z", "I", "K3", reason="info")
@@ -160,17 +119,7 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
     case(con, "case_resolved", "2026-03-11T13:00:00Z", "I", "K3", handle_s=100)
     case(con, "case_reopened", "2026-03-12T13:00:00Z", "I", "K3")
     # K4: web complaint, never replied nor resolved
-    case(
-        con,
-        "case_opened",
-        "2026-03-10T14:00:00Z",
-        "J",
-        "K4",
-        channel="web",
-        reason="delivery",
-        is_complaint=True,
-        category="delivery_delay",
-    )
+    complaint(con, "2026-03-10T14:00:00Z", "J", "K4", "delivery", "delivery_delay", channel="web")
     # K6: a request opened late on the 11th, never replied (a cohort day between K3's resolution on the
     # 11th and its reopening on the 12th)
     case(con, "case_opened", "2026-03-11T20:00:00Z", "L", "K6", reason="info")
@@ -181,16 +130,7 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
     for i, category in enumerate(
         ["late", "damaged", "rude", "late", "billing", "damaged", "rude", "damaged", "billing", "late"]
     ):
-        case(
-            con,
-            "case_opened",
-            f"2026-04-0{1 + i % 9}T09:00:00Z",
-            f"P{i}",
-            f"A{i}",
-            reason="x",
-            is_complaint=True,
-            category=category,
-        )
+        complaint(con, f"2026-04-0{1 + i % 9}T09:00:00Z", f"P{i}", f"A{i}", "x", category)
 
     # Surveys on 2026-03-09 (UTC). s1 is written 01:30 at +02:00 on the 10th: 23:30 UTC on the 9th.
     survey(con, "2026-03-10T01:30:00+02:00", "chat", "web_chat", nps=10, csat=5, ces=7, expected=4, emotion="joy")
@@ -214,11 +154,7 @@ def load_fixture(con: duckdb.DuckDBPyConnection) -> None:
 
 @pytest.fixture
 def con(settings: Settings) -> duckdb.DuckDBPyConnection:
-    connection = connect(settings.warehouse_path)
-    load_fixture(connection)
-    build(connection, settings)
-    yield connection
-    connection.close()
+    yield from built_warehouse(settings, load_fixture)
 
 
 def row(con, sql: str, *params) -> dict:

@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from cxpulse.config import Settings
-from quality import alerts, incidents, lifecycle, notifications
-from streams.alert_contract import DigestItem, Incident, TargetDigest, encode
+from quality import alerts, incidents, lifecycle
+from streams.alert_contract import Incident
+from tests.builders import incident, record_answer_rate_digest
 from warehouse.dashboard import render
 from warehouse.db import connect
 
@@ -17,19 +18,8 @@ T0 = datetime(2026, 3, 16, 6, tzinfo=UTC)
 
 
 def _incident(incident_id: str) -> Incident:
-    return Incident(
-        incident_id=incident_id,
-        status="open",
-        severity="critical",
-        opened_at=T0,
-        last_seen_at=T0,
-        root_scope="channel:chat",
-        explained_share=0.93,
-        kpis=["nps"],
-        alerts=1,
-        headline=f"headline {incident_id}",
-        headline_fr=f"titre {incident_id}",
-    )
+    headline, headline_fr = f"headline {incident_id}", f"titre {incident_id}"
+    return incident(incident_id, at=T0, explained_share=0.93, headline=headline, headline_fr=headline_fr)
 
 
 def test_acknowledged_and_snoozed_incidents_say_so_in_both_languages(tmp_path: Path) -> None:
@@ -38,29 +28,13 @@ def test_acknowledged_and_snoozed_incidents_say_so_in_both_languages(tmp_path: P
     alerts.ensure_table(con)
     incidents.ensure_table(con)
     acked, snoozed, past = _incident("inc-acked"), _incident("inc-snoozed"), _incident("inc-past")
-    for incident in (acked, snoozed, past):
-        incidents._insert(con, incident)
+    for one in (acked, snoozed, past):
+        incidents._insert(con, one)
     lifecycle.record(settings, acked, "ack", by="alice", note="<b>INC-4411</b>", at=T0)
     lifecycle.record(settings, snoozed, "snooze", by="bruno", until=date(2999, 1, 4), today=date(2026, 3, 16))
     lifecycle.record(settings, past, "snooze", by="chloé", until=date(2026, 3, 17), today=date(2026, 3, 16))
     lifecycle.sync(con, settings)
-    con.execute(notifications.DDL)
-    item = DigestItem(
-        kpi="answer_rate",
-        scope="channel:phone",
-        label_en="Answer rate",
-        label_fr="Taux de décroché",
-        value=0.8,
-        target=0.9,
-        unit="ratio",
-        n=500,
-        red_since="2026-03-02",
-        trend="down",
-    )
-    digest = TargetDigest(
-        message="m", message_fr="m", digest_id="d", period_type="week", period_start="2026-03-09", items=[item]
-    )
-    notifications._record(con, "d", "digest", "d", "digest", "warning", T0, "m", "m", encode(digest))
+    record_answer_rate_digest(con, T0, scope="channel:phone")
     html = render(con)
     con.close()
 

@@ -11,22 +11,17 @@ from typer.testing import CliRunner
 
 from cxpulse.cli import app
 from cxpulse.config import Settings
+from tests.builders import built_warehouse
 from tests.transforms.test_drivers import load_fixture, settings_with
 from transforms import drivers
-from transforms.runner import build
 from warehouse.dashboard import render
 from warehouse.dashboard_levers import collect_levers
-from warehouse.db import connect
 
 
 @pytest.fixture
 def con(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> duckdb.DuckDBPyConnection:
     monkeypatch.setattr(drivers, "load_drivers", lambda: settings_with(min_n=2, bootstrap_samples=50))
-    connection = connect(settings.warehouse_path)
-    load_fixture(connection)
-    build(connection, settings)
-    yield connection
-    connection.close()
+    yield from built_warehouse(settings, load_fixture)
 
 
 def test_quadrant_chart_has_axes_units_n_and_an_error_bar_per_lever(con) -> None:
