@@ -193,18 +193,29 @@ def benjamini_hochberg(p_values: list[float]) -> list[float]:
 # Windows are instants (durations back from as_of); the score thresholds are the flags of
 # staging.stg_survey_responses, their one definition. Per customer first (the clusters), then per
 # scope and window: counts and the cluster sums of Side.
-_SURVEY_SIDES = """
-with responses as (
+def _sides(view: str, touchpoint: str, per_customer_and_side: str) -> str:
+    """A sides query: the rows of staging.`view` in the two windows (`side`), once per scope they belong to
+    (`touchpoint` is the view's touchpoint column), then `per_customer_and_side` on them (CTE `scoped`).
+    All three are literals of this module."""
+    return f"""
+with events as (
     select *, case when occurred_at >= $current_start then 'current' else 'baseline' end as side
-    from staging.stg_survey_responses
+    from staging.{view}
     where occurred_at >= $baseline_start and occurred_at < $as_of
 ),
 scoped as (
-    select 'all' as scope, * from responses
-    union all select 'channel:' || channel, * from responses
-    union all select 'touchpoint:' || touchpoint, * from responses
-    union all select 'segment:' || segment, * from responses where segment is not null
+    select 'all' as scope, * from events
+    union all select 'channel:' || channel, * from events
+    union all select 'touchpoint:' || {touchpoint}, * from events
+    union all select 'segment:' || segment, * from events where segment is not null
 ),
+{per_customer_and_side}"""  # noqa: S608 - literals of this module
+
+
+_SURVEY_SIDES = _sides(
+    "stg_survey_responses",
+    "touchpoint",
+    """
 customers as (
     select scope, side, customer_id,
            count(nps) as nps_n, count(*) filter (where is_promoter) as promoters,
@@ -220,20 +231,13 @@ select scope, side,
        sum(satisfied ^ 2), sum(satisfied * csat_n), sum(csat_n ^ 2),
        sum(ces_n), sum(easy), count(*) filter (where ces_n > 0), sum(easy ^ 2), sum(easy * ces_n), sum(ces_n ^ 2)
 from customers group by all
-"""
+""",
+)
 
-_CONTACT_SIDES = """
-with contacts as (
-    select *, case when occurred_at >= $current_start then 'current' else 'baseline' end as side
-    from staging.stg_contacts
-    where occurred_at >= $baseline_start and occurred_at < $as_of
-),
-scoped as (
-    select 'all' as scope, * from contacts
-    union all select 'channel:' || channel, * from contacts
-    union all select 'touchpoint:' || queue, * from contacts
-    union all select 'segment:' || segment, * from contacts where segment is not null
-),
+_CONTACT_SIDES = _sides(
+    "stg_contacts",
+    "queue",
+    """
 customers as (
     select scope, side, customer_id, count(*) as offered, count(*) filter (where outcome = 'answered') as answered,
            count(*) filter (where outcome = 'answered' and wait_s <= $service_level_target_s) as in_target,
@@ -246,7 +250,8 @@ select scope, side,
        sum(in_target ^ 2), sum(in_target * offered),
        count(*) filter (where answered > 0), sum(handle_sum ^ 2), sum(handle_sum * answered), sum(answered ^ 2)
 from customers group by all
-"""
+""",
+)
 
 # FCR needs the repeat flags of the marts; its scopes are those of the mart (no segment there). Mart
 # days are days of the reporting time zone ($zone): the window instants are turned into its dates.
