@@ -176,34 +176,52 @@ def kpi_table(con: duckdb.DuckDBPyConnection, *, french: bool = False) -> Table:
     return table
 
 
+_BY_SEVERITY = "case severity when 'critical' then 0 when 'warning' then 1 else 2 end"
+
+
+def _open_first(
+    con: duckdb.DuckDBPyConnection, table: str, columns: str, order: str, only_open: bool, limit: int
+) -> list[tuple]:
+    """`columns` of marts.`table` (only its open rows if `only_open`) in `order`, at most `limit`; no row
+    when the table does not exist yet. Table, columns and order are literals of this module."""
+    if not table_exists(con, "marts", table):
+        return []
+    return con.execute(
+        f"select {columns} from marts.{table} where status = 'open' or not ? order by {order} limit ?",  # noqa: S608
+        [only_open, limit],
+    ).fetchall()
+
+
+def _table(title: str, keys: Sequence[str], french: bool) -> Table:
+    table = Table(title=title)
+    for key in keys:
+        table.add_column(formatting.header(key, french), overflow="fold")
+    return table
+
+
+def _severity(severity: str, french: bool) -> str:
+    return f"[{_SEVERITY_COLOURS.get(severity, 'white')}]{wording.severity(severity, french)}[/]"
+
+
 def alerts_table(
     con: duckdb.DuckDBPyConnection, *, only_open: bool, french: bool, limit: int, title: str
 ) -> Table | None:
     """marts.alerts: drift findings before single-answer (hot path) alerts and target breaches, most
     severe first, then newest first; None when there is no alert (or no alert table yet)."""
-    if not table_exists(con, "marts", "alerts"):
-        return None
-    rows = con.execute(
-        "select status, severity, rule, scope, cast(first_fired_at as varchar), "  # noqa: S608 - column picked from two literals
-        f"{'message_fr' if french else 'message'} from marts.alerts "
-        "where status = 'open' or not ? "
-        # drift findings first; single answers (hot path) and target breaches after them
-        "order by rule in ('detractor_complaint', 'target_breach'), "
-        "case severity when 'critical' then 0 when 'warning' then 1 else 2 end, "
-        "rule = 'target_breach', first_fired_at desc limit ?",
-        [only_open, limit],
-    ).fetchall()
+    message_column = "message_fr" if french else "message"
+    columns = f"status, severity, rule, scope, cast(first_fired_at as varchar), {message_column}"
+    # drift findings first; single answers (hot path) and target breaches after them
+    hot_last = "rule in ('detractor_complaint', 'target_breach')"
+    order = f"{hot_last}, {_BY_SEVERITY}, rule = 'target_breach', first_fired_at desc"
+    rows = _open_first(con, "alerts", columns, order, only_open, limit)
     if not rows:
         return None
-    table = Table(title=title)
-    for key in ("status", "severity", "rule", "scope", "first_fired", "message"):
-        table.add_column(formatting.header(key, french), overflow="fold")
+    table = _table(title, ("status", "severity", "rule", "scope", "first_fired", "message"), french)
     for status, severity, rule, scope, fired, message in rows:
-        colour = _SEVERITY_COLOURS.get(severity, "white")
         # scope and message carry text from events (a touchpoint named "[/]" would be Rich markup)
         table.add_row(
             wording.status(status, french),
-            f"[{colour}]{wording.severity(severity, french)}[/]",
+            _severity(severity, french),
             rule,
             escape(wording.scope_label(scope, french)),
             fired[:16],
@@ -223,31 +241,23 @@ def incidents_table(
 ) -> Table | None:
     """marts.incidents, open first, most severe first, then newest, with who acknowledged or snoozed each
     (marts.incident_actions, and `actions` not copied there yet); None when there is none."""
-    if not table_exists(con, "marts", "incidents"):
-        return None
-    rows = con.execute(
-        "select incident_id, status, severity, root_scope, explained_share, alerts, opened_at, "  # noqa: S608 - column picked from two literals
-        f"{'headline_fr' if french else 'headline'} from marts.incidents "
-        "where status = 'open' or not ? "
-        "order by status = 'resolved', case severity when 'critical' then 0 when 'warning' then 1 else 2 end, "
-        "opened_at desc limit ?",
-        [only_open, limit],
-    ).fetchall()
+    headline_column = "headline_fr" if french else "headline"
+    columns = f"incident_id, status, severity, root_scope, explained_share, alerts, opened_at, {headline_column}"
+    order = f"status = 'resolved', {_BY_SEVERITY}, opened_at desc"
+    rows = _open_first(con, "incidents", columns, order, only_open, limit)
     if not rows:
         return None
     standing = lifecycle.standings(con, list(actions))
     now = datetime.now(UTC)
-    table = Table(title=title)
-    for key in ("id", "status", "severity", "root", "explained", "findings", "opened", "follow_up", "headline"):
-        table.add_column(formatting.header(key, french), overflow="fold")
+    keys = ("id", "status", "severity", "root", "explained", "findings", "opened", "follow_up", "headline")
+    table = _table(title, keys, french)
     for incident_id, status, severity, root, share, findings, opened, headline in rows:
-        colour = _SEVERITY_COLOURS.get(severity, "white")
         explained = "" if share is None else wording.share(share, french)
         follow_up = standing[incident_id].describe(french, now) if incident_id in standing else ""
         table.add_row(
             incident_id[:8],
             wording.status(status, french),
-            f"[{colour}]{wording.severity(severity, french)}[/]",
+            _severity(severity, french),
             escape(wording.scope_name(root, french)),
             explained,
             str(findings),
