@@ -4,6 +4,7 @@ complaints, purchases, deliveries, store visits, self-care, onboarding and termi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import msgspec
 
@@ -35,6 +36,17 @@ from streams.simulator.world import (
     _Segment,
     _weighted,
 )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One contact attempt: the customer's slot, the queue, why they call or chat, the contact's id."""
+
+    slot: int
+    queue: _Queue
+    journey: str
+    reason: str
+    contact_id: str
 
 
 class _Stories:
@@ -70,9 +82,9 @@ class _Stories:
                 queue = QUEUES[phone_queue]
             wait = self._wait(t, queue, segment)
             patience = 8 + rng.expovariate(1.0) * segment.patience_s * (2.2 if use_chat else 1.0)
-            contact_id = f"{self._ct}{self._next_id()}"
+            attempt = _Attempt(slot, queue, journey, reason, contact_id=f"{self._ct}{self._next_id()}")
             if wait > patience:
-                self._contact(t, slot, queue, journey, reason, contact_id, round(patience, 1))
+                self._contact(t, attempt, round(patience, 1))
                 abandoned_before = True
                 if rng.random() < 0.3:
                     self._bad(slot, t)
@@ -92,24 +104,10 @@ class _Stories:
             else:
                 chance = queue.resolution + skill + 0.06 * (answered - 1) + (0.04 if segment.priority < 1 else 0)
                 solved = rng.random() < chance
-            self._contact(
-                t,
-                slot,
-                queue,
-                journey,
-                reason,
-                contact_id,
-                round(wait, 1),
-                round(talk),
-                round(hold),
-                round(acw),
-                agent_id,
-            )
+            self._contact(t, attempt, round(wait, 1), round(talk), round(hold), round(acw), agent_id)
             done = t + int(wait + talk + hold)
             if rng.random() < (0.38 if use_chat else 0.24):
-                self._contact_survey(
-                    done, slot, queue, journey, reason, contact_id, wait, solved, answered, abandoned_before
-                )
+                self._contact_survey(done, attempt, wait, solved, answered, abandoned_before)
             if solved:
                 return done, True
             if stop_after and answered >= stop_after:
@@ -149,11 +147,7 @@ class _Stories:
     def _contact(
         self,
         t: int,
-        slot: int,
-        queue: _Queue,
-        journey: str,
-        reason: str,
-        contact_id: str,
+        attempt: _Attempt,
         wait: float,
         talk: float | None = None,
         hold: float | None = None,
@@ -164,15 +158,15 @@ class _Stories:
             return
         self._emit(
             t,
-            slot,
+            attempt.slot,
             Contact,
-            channel=queue.channel,
-            touchpoint=queue.name,
-            journey=journey,
-            contact_id=contact_id,
+            channel=attempt.queue.channel,
+            touchpoint=attempt.queue.name,
+            journey=attempt.journey,
+            contact_id=attempt.contact_id,
             outcome="abandoned" if talk is None else "answered",
             wait_s=wait,
-            reason=reason,
+            reason=attempt.reason,
             talk_s=talk,
             hold_s=hold,
             acw_s=acw,
@@ -180,19 +174,10 @@ class _Stories:
         )
 
     def _contact_survey(
-        self,
-        t: int,
-        slot: int,
-        queue: _Queue,
-        journey: str,
-        reason: str,
-        contact_id: str,
-        wait: float,
-        solved: bool,
-        answered: int,
-        abandoned_before: bool,
+        self, t: int, attempt: _Attempt, wait: float, solved: bool, answered: int, abandoned_before: bool
     ) -> None:
         rng = self.rng
+        slot, queue, reason = attempt.slot, attempt.queue, attempt.reason
         segment = SEGMENTS[self.seg[slot]]
         over = max(0.0, wait - segment.tolerance_s)
         effects = self.options.effects
@@ -214,7 +199,8 @@ class _Stories:
         else:
             topic = {"billing": "billing", "delivery": "delivery"}.get(reason, "agent")
         delay = rng.randrange(30, 900) if queue.channel == "chat" else 300 + int(rng.expovariate(1 / 3600))
-        self._answer(t + delay, slot, "post_contact", queue.channel, queue.name, journey, s, effort, topic, contact_id)
+        channel, name, journey = queue.channel, queue.name, attempt.journey
+        self._answer(t + delay, slot, "post_contact", channel, name, journey, s, effort, topic, attempt.contact_id)
 
     def _bad(self, slot: int, t: int) -> None:
         self.bad_from[slot] = t
