@@ -18,14 +18,14 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from functools import partial
 from pathlib import Path
 
 import psutil
 
-from cxpulse.broker import ensure_topics, free_port, start_broker, stop_broker
+from bench.support import own_broker, summary
+from cxpulse.broker import ensure_topics
 from cxpulse.config import Settings, to_env
 from streams.consumer import LandingConsumer
 from streams.landing import landed_next_offset
@@ -208,10 +208,6 @@ def end_offsets(settings: Settings) -> dict:
         consumer.close()
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -222,17 +218,10 @@ def main() -> dict:
     if shutil.which("kcat") is None:
         raise SystemExit("kcat is missing: `apt-get install kcat` (make bench does it)")
 
-    home = Path(tempfile.mkdtemp(prefix="cxpulse-bench-"))
-    settings = Settings(
-        home=home,
-        kafka_bootstrap=f"localhost:{free_port()}",
-        topic_touchpoints="bench.touchpoints",
-        topic_surveys="bench.surveys",
-    )
-    start_broker(settings)
-    try:
+    topics = {"topic_touchpoints": "bench.touchpoints", "topic_surveys": "bench.surveys"}
+    with own_broker("cxpulse-bench-", **topics) as settings:
         messages = realistic_messages(args.events)
-        data = home / "events.jsonl"
+        data = settings.home / "events.jsonl"
         data.write_bytes(b"\n".join(messages) + b"\n")
         mean_size = sum(map(len, messages)) / len(messages)
         del messages
@@ -248,9 +237,6 @@ def main() -> dict:
             rate, peak = cxpulse_rate(settings, args.events, repeat)
             ours.append(rate)
             rss.append(peak)
-    finally:
-        stop_broker(settings)
-        shutil.rmtree(home, ignore_errors=True)
 
     result = {
         "events": args.events,

@@ -26,6 +26,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from bench.support import summary
 from cxpulse.config import Settings
 from transforms.runner import build
 from warehouse.db import connect, transaction
@@ -242,10 +243,6 @@ def measure(sizes: list[int], repeats: int, root: Path, *, shuffled: bool = Fals
         for history in histories:
             history.close()
     return histories
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
 def steps(repeats: list[tuple[dict[str, float], dict[str, float]]]) -> dict[str, dict[str, float]]:

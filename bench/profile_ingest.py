@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import cProfile
 import pstats
-import shutil
-import tempfile
-from pathlib import Path
 
 from bench.ingest import produce_with_kcat, realistic_messages
-from cxpulse.broker import free_port, start_broker, stop_broker
-from cxpulse.config import Settings
+from bench.support import own_broker
 from streams.consumer import LandingConsumer
 
 
 def main(events: int = 200_000) -> None:
-    home = Path(tempfile.mkdtemp(prefix="cxpulse-profile-"))
-    settings = Settings(
-        home=home,
-        kafka_bootstrap=f"localhost:{free_port()}",
-        topic_touchpoints="profile.t",
-        topic_surveys="profile.s",
-        idle_exit_seconds=2,
-    )
-    start_broker(settings)
-    try:
-        data = home / "events.jsonl"
+    with own_broker(
+        "cxpulse-profile-", topic_touchpoints="profile.t", topic_surveys="profile.s", idle_exit_seconds=2
+    ) as settings:
+        data = settings.home / "events.jsonl"
         data.write_bytes(b"\n".join(realistic_messages(events)) + b"\n")
         produce_with_kcat(settings.kafka_bootstrap, settings.topic_touchpoints, data)
         profiler = cProfile.Profile()
@@ -34,9 +23,6 @@ def main(events: int = 200_000) -> None:
         profiler.disable()
         print(f"{stats.valid / stats.busy_seconds:,.0f} events/s under the profiler")
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
-    finally:
-        stop_broker(settings)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
