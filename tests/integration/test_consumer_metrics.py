@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,23 +37,29 @@ def lags(samples: dict) -> dict[tuple[str, int], float]:
     }
 
 
-@pytest.mark.timeout(240)
-def test_scraped_totals_match_what_was_produced(kafka_settings: Settings, tmp_path: Path) -> None:
-    settings = dataclasses.replace(kafka_settings, batch_max_messages=1_000, batch_max_seconds=0.5)
-    messages, produced = make_stream(settings, 12_000, "metrics", malformed_every=101)
+@contextmanager
+def consumer_with_metrics(settings: Settings, log: Path, messages: list[tuple]) -> Iterator[tuple[int, dict]]:
+    """A `cxpulse consume` process serving /metrics, once it holds the 6 partitions and `messages` are
+    produced: its metrics port and the topics' end offsets. Stopped on leaving (SIGTERM, exit code 0)."""
     port = free_port()
-    log = tmp_path / "consumer.log"
     proc = start_consumer(settings, log, "--metrics-port", str(port))
     try:
         wait_until(lambda: value(scrape(port), "cxpulse_consumer_assigned_partitions") == 6, 120, "assigned")
         produce(settings, messages)
-        ends = end_offsets(settings)
+        yield port, end_offsets(settings)
+    finally:
+        assert stop_consumer(proc) == 0, log.read_text()[-3000:]
+
+
+@pytest.mark.timeout(240)
+def test_scraped_totals_match_what_was_produced(kafka_settings: Settings, tmp_path: Path) -> None:
+    settings = dataclasses.replace(kafka_settings, batch_max_messages=1_000, batch_max_seconds=0.5)
+    messages, produced = make_stream(settings, 12_000, "metrics", malformed_every=101)
+    with consumer_with_metrics(settings, tmp_path / "consumer.log", messages) as (port, ends):
         wait_until(lambda: all_landed(settings, ends), 120, "everything is landed")
         # The lag gauges refresh every few seconds: wait until they say what the broker says.
         wait_until(lambda: lags(scrape(port)) == {(tp.topic, tp.partition): 0 for tp in ends}, 60, "lag 0 everywhere")
         samples = scrape(port)
-    finally:
-        assert stop_consumer(proc) == 0, log.read_text()[-3000:]
 
     for topic in settings.source_topics:
         valid = produced.valid.get(topic, Counter()).total()
@@ -75,13 +83,8 @@ def test_lag_counts_messages_not_landed_yet(kafka_settings: Settings, tmp_path: 
     # Batches that never fill up nor age out: everything read stays in memory, none of it is landed.
     settings = dataclasses.replace(kafka_settings, batch_max_messages=1_000_000, batch_max_seconds=3_600)
     messages, _ = make_stream(settings, 3_000, "lag", malformed_every=10**9)
-    port = free_port()
-    log = tmp_path / "consumer.log"
-    proc = start_consumer(settings, log, "--metrics-port", str(port))
-    try:
-        wait_until(lambda: value(scrape(port), "cxpulse_consumer_assigned_partitions") == 6, 120, "assigned")
-        produce(settings, messages)
-        ends = end_offsets(settings)
+    # leaving the block stops the consumer with SIGTERM, which lands what is buffered before exiting
+    with consumer_with_metrics(settings, tmp_path / "consumer.log", messages) as (port, ends):
         expected = {(tp.topic, tp.partition): end for tp, end in ends.items()}
 
         def read_everything() -> bool:
@@ -96,7 +99,4 @@ def test_lag_counts_messages_not_landed_yet(kafka_settings: Settings, tmp_path: 
         landed = [value(samples, "cxpulse_consumer_events_landed_total", topic=t) for t in settings.source_topics]
         assert landed == [None, None]  # no batch landed: the counters have no series yet
         assert landing_file_count(settings) == 0
-    finally:
-        # SIGTERM lands what is buffered before exiting.
-        assert stop_consumer(proc) == 0, log.read_text()[-3000:]
     assert all_landed(settings, ends)
