@@ -17,7 +17,6 @@ from quality import alerts, incidents, notifications
 from quality.sinks import deliver_pending
 from streams import alert_contract
 from tests import builders
-from tests.builders import finding
 from warehouse.db import connect
 
 AS_OF = datetime(2026, 3, 15, tzinfo=UTC)
@@ -65,7 +64,7 @@ def candidate(
     key: str, message: str = "NPS on channel:chat fell from 30.0 to 15.0 points on 300 answers."
 ) -> alerts.Candidate:
     nps_fell = (30.0, 15.0, 300, 1200)
-    return finding(
+    return builders.finding(
         moved=nps_fell, at=AS_OF, p_value=0.001, message=message, message_fr="Le NPS a baissé.", dedupe_key=key
     )
 
