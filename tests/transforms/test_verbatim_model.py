@@ -10,6 +10,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from threadpoolctl import threadpool_limits
 
+from tests.transforms.test_verbatims import assert_reads_plain_sentences
 from transforms.verbatims import learned, train
 from transforms.verbatims.analyse import analyser, normalise
 
@@ -76,11 +77,6 @@ def test_the_build_s_analyser_keeps_the_contract() -> None:
     model = learned.default_analyser()
     assert model.version.startswith(learned.CODE + "+")
     assert list(model.topics) == list(analyser().topics)
-    a = model.analyse("Vingt minutes d'attente et la facture est fausse, c'est inadmissible !")
-    assert a.language == "fr" and a.language_detected
-    assert {"waiting", "billing"} <= set(a.topics)
-    assert a.sentiment == "negative" and -1 <= a.sentiment_score < 0
-    b = model.analyse("The agent was really kind and helpful, thanks", "en")
-    assert b.language == "en" and not b.language_detected
-    assert "staff_attitude" in b.topics and b.sentiment == "positive" and 0 < b.sentiment_score <= 1
+    assert_reads_plain_sentences(model)
+    assert 0 < model.analyse("The agent was really kind and helpful, thanks", "en").sentiment_score <= 1
     assert model.analyse("ok").sentiment == "neutral"

@@ -12,8 +12,8 @@ from transforms.verbatims.analyse import analyser
 TEST_SET = Path(__file__).resolve().parents[1] / "data" / "verbatims" / "test.jsonl"
 
 
-def test_topics_sentiment_and_language_of_plain_sentences() -> None:
-    model = analyser()
+def assert_reads_plain_sentences(model) -> None:
+    """What every analyser (the rules, the learned model) reads in two plain sentences."""
     a = model.analyse("Vingt minutes d'attente et la facture est fausse, c'est inadmissible !")
     assert a.language == "fr" and a.language_detected
     assert {"waiting", "billing"} <= set(a.topics)
@@ -21,6 +21,10 @@ def test_topics_sentiment_and_language_of_plain_sentences() -> None:
     b = model.analyse("The agent was really kind and helpful, thanks", "en")
     assert b.language == "en" and not b.language_detected
     assert "staff_attitude" in b.topics and b.sentiment == "positive"
+
+
+def test_topics_sentiment_and_language_of_plain_sentences() -> None:
+    assert_reads_plain_sentences(analyser())
 
 
 def test_negation_contrast_irony_and_typos() -> None:
