@@ -253,18 +253,22 @@ def _erased_like(form: str) -> str:
     return json.dumps(ERASED)[1:-1] if form.startswith("\\u00ab") else ERASED
 
 
+def _count_quoting(con: duckdb.DuckDBPyConnection, table: str, text: str, forms: list[str], rows: str = "true") -> int:
+    """How many `rows` of `table` have a `text` that contains one of `forms` (table, text and rows are
+    quoted names or literals of this module; the forms are bound)."""
+    where = " or ".join(f"contains({text}, $f{i})" for i in range(len(forms)))
+    return con.execute(
+        f"select count(*) from {table} where {rows} and ({where})",  # noqa: S608
+        {f"f{i}": form for i, form in enumerate(forms)},
+    ).fetchall()[0][0]
+
+
 def verbatim_copies_left(con: duckdb.DuckDBPyConnection, verbatims: list[str]) -> list[str]:
     """schema.table.column of the warehouse text columns that still quote one of `verbatims`."""
     forms = [form for verbatim in verbatims for form in _text_forms(quote(verbatim))]
     left = []
     for schema, table, column in _text_columns(con) if forms else []:
-        col = _quoted(column)
-        where = " or ".join(f"contains({col}, $f{i})" for i in range(len(forms)))
-        hits = con.execute(
-            f"select count(*) from {_quoted(schema)}.{_quoted(table)} where {where}",  # noqa: S608
-            {f"f{i}": form for i, form in enumerate(forms)},
-        ).fetchall()[0][0]
-        if hits:
+        if _count_quoting(con, f"{_quoted(schema)}.{_quoted(table)}", _quoted(column), forms):
             left.append(f"{schema}.{table}.{column}")
     return left
 
@@ -278,11 +282,8 @@ def _delivered_copies(
     out = []
     if verbatims and table_exists(con, "marts", "notifications"):
         forms = [form for verbatim in verbatims for form in _text_forms(quote(verbatim))]
-        where = " or ".join(f"contains(message || message_fr || payload, $f{i})" for i in range(len(forms)))
-        delivered = con.execute(
-            f"select count(*) from marts.notifications where delivery_status = 'delivered' and ({where})",  # noqa: S608
-            {f"f{i}": form for i, form in enumerate(forms)},
-        ).fetchall()[0][0]
+        text, sent = "message || message_fr || payload", "delivery_status = 'delivered'"
+        delivered = _count_quoting(con, "marts.notifications", text, forms, sent)
         if delivered:
             out.append(
                 f"{delivered} notification(s) quoting the customer's verbatim were delivered to cx.alerts "
