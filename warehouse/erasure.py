@@ -414,10 +414,7 @@ def leftovers(settings: Settings, customer_id: str, verbatims: list[str] = ()) -
 
 
 def erased_counts(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], int]:
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'erasures'"
-    ).fetchall()[0][0]
-    if not exists:  # a read-only warehouse written before erasures existed
+    if not table_exists(con, "ops", "erasures"):  # a read-only warehouse written before erasures existed
         return {}
     return {
         (t, p): n
