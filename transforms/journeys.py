@@ -64,13 +64,6 @@ class JourneyMap:
     settings: dict[str, Any]
     journeys: dict[str, Journey]
 
-    def step_label(self, journey: str, step: str, french: bool = False) -> str:
-        """The step's label (its name when the map does not list it)."""
-        for s in self.journeys[journey].steps if journey in self.journeys else ():
-            if s.step == step:
-                return s.label_fr if french else s.label_en
-        return step
-
     def journey_label(self, journey: str, french: bool = False) -> str:
         j = self.journeys.get(journey)
         return journey if j is None else (j.label_fr if french else j.label_en)
