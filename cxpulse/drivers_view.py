@@ -7,15 +7,12 @@ import duckdb
 from rich.markup import escape
 from rich.table import Table
 
+from warehouse.dashboard_levers import QUADRANT_LABELS
 from warehouse.db import table_exists
 
 PERIOD_TYPES = ("month", "week")
-_QUADRANTS = {
-    "focus": ("focus", "priorité", "red"),
-    "maintain": ("maintain", "à maintenir", "green"),
-    "monitor": ("monitor", "à surveiller", "yellow"),
-    "secondary": ("secondary", "secondaire", "dim"),
-}
+# terminal colours of the quadrants; their EN/FR names are the dashboard's (one definition)
+_QUADRANT_COLOURS = {"focus": "red", "maintain": "green", "monitor": "yellow", "secondary": "dim"}
 
 
 class DriversError(ValueError):
@@ -74,7 +71,7 @@ def drivers_table(
     for i, header in enumerate(headers):
         table.add_column(header, justify="right" if 2 <= i <= 7 else "left")
     for outcome, label_en, label_fr, imp, low, high, share, perf, n, r2, quadrant in rows:
-        en, fr, colour = _QUADRANTS[quadrant]
+        (en, fr), colour = QUADRANT_LABELS[quadrant], _QUADRANT_COLOURS[quadrant]
         table.add_row(
             outcome.upper(),
             escape(label_fr if french else label_en),
