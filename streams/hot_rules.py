@@ -65,7 +65,7 @@ def detractor_alert(
     event: SurveyResponse, with_complaint: bool, include_verbatim: bool, *, name_customer: bool = True
 ) -> HotAlert:
     """The alert for one answer; `name_customer=False` leaves the customer id out of the texts (the warehouse
-    copy, which is published: DESIGN.md "Published surfaces")."""
+    copy, which is published in the BI snapshot: docs/design.md)."""
     when = event.occurred_at.astimezone(UTC)
     now = datetime.now(UTC)
     complaint_en = f" about complaint case {event.case_id}" if with_complaint else ""
