@@ -7,6 +7,7 @@ import duckdb
 from rich.markup import escape
 from rich.table import Table
 
+from streams import formatting
 from warehouse.dashboard_levers import QUADRANT_LABELS
 from warehouse.db import table_exists
 
@@ -19,8 +20,8 @@ class DriversError(ValueError):
     """What the user asked for is not in marts.drivers; the message says what is."""
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
+def _pct(value: float | None, french: bool) -> str:
+    return "–" if value is None else formatting.percent(value, 1, french)
 
 
 def drivers_table(
@@ -75,12 +76,12 @@ def drivers_table(
         table.add_row(
             outcome.upper(),
             escape(label_fr if french else label_en),
-            _pct(imp),
-            f"{_pct(low)} – {_pct(high)}",
-            _pct(share),
-            _pct(perf),
-            str(n),
-            f"{r2:.2f}",
+            _pct(imp, french),
+            f"{_pct(low, french)} – {_pct(high, french)}",
+            _pct(share, french),
+            _pct(perf, french),
+            formatting.count(n, french),
+            formatting.number(r2, 2, french),
             f"[{colour}]{fr if french else en}[/{colour}]",
         )
     return table
