@@ -39,6 +39,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+from statsmodels.stats.proportion import proportion_confint
 
 from cxpulse.config import Settings
 from quality import alerts, incidents
@@ -200,12 +201,10 @@ def stable_weeks(
 
 
 # -- report ------------------------------------------------------------------------------------------------
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson interval of a rate k / n."""
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """95 % Wilson interval of a rate k / n (statsmodels)."""
+    lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+    return float(lo), float(hi)
 
 
 def svg(cells: list[Cell]) -> str:

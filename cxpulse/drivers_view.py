@@ -7,23 +7,21 @@ import duckdb
 from rich.markup import escape
 from rich.table import Table
 
+from streams import formatting
+from warehouse.dashboard_levers import QUADRANT_LABELS
 from warehouse.db import table_exists
 
 PERIOD_TYPES = ("month", "week")
-_QUADRANTS = {
-    "focus": ("focus", "priorité", "red"),
-    "maintain": ("maintain", "à maintenir", "green"),
-    "monitor": ("monitor", "à surveiller", "yellow"),
-    "secondary": ("secondary", "secondaire", "dim"),
-}
+# terminal colours of the quadrants; their EN/FR names are the dashboard's (one definition)
+_QUADRANT_COLOURS = {"focus": "red", "maintain": "green", "monitor": "yellow", "secondary": "dim"}
 
 
 class DriversError(ValueError):
     """What the user asked for is not in marts.drivers; the message says what is."""
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
+def _pct(value: float | None, french: bool) -> str:
+    return "–" if value is None else formatting.percent(value, 1, french)
 
 
 def drivers_table(
@@ -74,16 +72,16 @@ def drivers_table(
     for i, header in enumerate(headers):
         table.add_column(header, justify="right" if 2 <= i <= 7 else "left")
     for outcome, label_en, label_fr, imp, low, high, share, perf, n, r2, quadrant in rows:
-        en, fr, colour = _QUADRANTS[quadrant]
+        (en, fr), colour = QUADRANT_LABELS[quadrant], _QUADRANT_COLOURS[quadrant]
         table.add_row(
             outcome.upper(),
             escape(label_fr if french else label_en),
-            _pct(imp),
-            f"{_pct(low)} – {_pct(high)}",
-            _pct(share),
-            _pct(perf),
-            str(n),
-            f"{r2:.2f}",
+            _pct(imp, french),
+            f"{_pct(low, french)} – {_pct(high, french)}",
+            _pct(share, french),
+            _pct(perf, french),
+            formatting.count(n, french),
+            formatting.number(r2, 2, french),
             f"[{colour}]{fr if french else en}[/{colour}]",
         )
     return table

@@ -122,7 +122,7 @@ def _two_sided(z: float) -> float:
 
 
 def nps_test(cur: Side, base: Side) -> tuple[float | None, float | None, float | None]:
-    """NPS of each side in points and the p-value of their difference (adjusted-Wald variances, DESIGN.md,
+    """NPS of each side in points and the p-value of their difference (adjusted-Wald variances, docs/design.md,
     each inflated by its side's design effect)."""
 
     def nps_and_var(side: Side) -> tuple[float | None, float]:

@@ -31,7 +31,6 @@ from warehouse.db import table_exists
 from warehouse.verbatim_examples import cut, quote
 
 RULE = "emerging_topic"
-MEASURES = ("topic_mentions", "topic_negative_share")
 # answers with a verbatim (mentions) and mentions (negative share) needed on each side of a test
 MIN_N = {"topic_mentions": 200, "topic_negative_share": 30}
 # smallest rise worth telling a CX lead: 3 points of verbatims (and x1.5) for mentions, 10 points of negatives

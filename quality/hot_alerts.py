@@ -27,9 +27,8 @@ import pyarrow as pa
 from cxpulse.config import Settings
 from quality.alerts import ensure_table
 from streams.contracts import SurveyResponse
-from streams.hot_rules import detractor_alert, fires
+from streams.hot_rules import RULE, detractor_alert, fires
 
-RULE = "detractor_complaint"
 _COLUMNS = (
     "alert_id",
     "rule",

@@ -1,6 +1,6 @@
 """Incidents: the findings (open drift alerts) that one root cause explains, grouped, localised and explained.
 
-A CX lead is told about incidents, not findings (DESIGN.md "Incidents"). One run:
+A CX lead is told about incidents, not findings (docs/alerts.md). One run:
 
 1. Localise the root of each firing finding: from its scope, descend into the partition of that scope
    (all -> channels or segments, channel -> its touchpoints) while ONE child that itself fires accounts

@@ -2,7 +2,7 @@
 date (`cxpulse incidents snooze ID --until YYYY-MM-DD`), and what that changes in what they are told.
 
 Where an action is recorded: appended (fsync'd) to `incident_actions.jsonl` under the data home, one JSON line
-per action with who, when and the note. Not in the live warehouse: only DAG tasks write it (DESIGN.md), and a
+per action with who, when and the note. Not in the live warehouse: only DAG tasks write it (docs/design.md), and a
 command must not wait for, or block, a running task's lock. The next quality run copies the lines into
 `marts.incident_actions` (keyed by `action_id`, so a rerun adds nothing), from where the published snapshot,
 the dashboard and BI read them; `cxpulse incidents` also shows the lines not copied yet.

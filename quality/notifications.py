@@ -17,6 +17,7 @@ import duckdb
 from quality import wording
 from quality.incidents import Transition
 from streams.alert_contract import DigestItem, IncidentNotice, TargetDigest, encode
+from warehouse.db import table_exists
 
 DDL = """
 create table if not exists marts.notifications (
@@ -36,13 +37,8 @@ create table if not exists marts.notifications (
 """
 
 
-def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    sql = "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?"
-    return con.execute(sql, [table]).fetchall()[0][0] > 0
-
-
 def exists(con: duckdb.DuckDBPyConnection) -> bool:
-    return _has(con, "notifications")
+    return table_exists(con, "marts", "notifications")
 
 
 def _record(
@@ -119,7 +115,7 @@ def _period_end(period_type: str, start: date) -> date:
 def record_digests(con: duckdb.DuckDBPyConnection, as_of: datetime, *, history: bool) -> list[str]:
     """One digest per latest completed week / month with red KPIs; returns the ids newly recorded."""
     con.execute(DDL)
-    if not _has(con, "progress_dashboard"):
+    if not table_exists(con, "marts", "progress_dashboard"):
         return []
     recorded = []
     for period_type in ("week", "month"):

@@ -17,7 +17,7 @@ import msgspec
 
 # Every string has a length limit (in characters): a longer one is a contract violation (dead letter),
 # so no single field can make a row, an alert or a dashboard cell arbitrarily large. Identifiers as
-# DESIGN.md says; names (touchpoint, journey, segment, reason, category) far above any real queue or
+# docs/design.md says; names (touchpoint, journey, segment, reason, category) far above any real queue or
 # page name; a language tag up to the 35 characters RFC 5646 asks implementations to support; a
 # verbatim up to 20 000 characters (survey tools cap free-text answers around there).
 ID_MAX, NAME_MAX, LANGUAGE_MAX, VERBATIM_MAX = 128, 256, 35, 20_000

@@ -20,6 +20,7 @@ from streams import formatting
 from streams.alert_contract import HotAlert, encode
 from streams.contracts import CaseOpened, SurveyResponse
 
+RULE = "detractor_complaint"  # the rule of its alerts, in the consumer's messages and marts.alerts
 MAX_REMEMBERED_CASES = 200_000
 ALERT_TEXT_MAX = 1_000
 
@@ -65,7 +66,7 @@ def detractor_alert(
     event: SurveyResponse, with_complaint: bool, include_verbatim: bool, *, name_customer: bool = True
 ) -> HotAlert:
     """The alert for one answer; `name_customer=False` leaves the customer id out of the texts (the warehouse
-    copy, which is published: DESIGN.md "Published surfaces")."""
+    copy, which is published in the BI snapshot: docs/design.md)."""
     when = event.occurred_at.astimezone(UTC)
     now = datetime.now(UTC)
     complaint_en = f" about complaint case {event.case_id}" if with_complaint else ""
@@ -74,7 +75,7 @@ def detractor_alert(
     who_fr = f"Le client {event.customer_id}" if name_customer else f"Un client (réponse {event.response_id})"
     return HotAlert(
         alert_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"cxpulse:detractor:{event.response_id}")),
-        rule="detractor_complaint",
+        rule=RULE,
         severity="critical" if with_complaint else "warning",
         kpi="nps",
         scope=f"touchpoint:{event.touchpoint}",
@@ -93,7 +94,7 @@ def detractor_alert(
         ),
         first_fired_at=now,
         last_seen_at=now,
-        dedupe_key=f"detractor_complaint|{event.response_id}",
+        dedupe_key=f"{RULE}|{event.response_id}",
         customer_id=event.customer_id,
         response_id=event.response_id,
         case_id=event.case_id,

@@ -3,14 +3,13 @@ and thresholds of marts.journey_steps, validated, and exposed to SQL for a build
 
 `register(con)` creates the temp tables `journey_map` (one row per journey step), `journey_settings` (one
 row: the windows and thresholds) and the scalar function `journey_rupture_p(a1, n1, a2, n2)`: the p-value
-of the pooled two-proportion z-test (as statsmodels' proportions_ztest, which the drift alerts use), the
-one thing the SQL of the mart cannot compute (DuckDB has no normal distribution). Errors name the journey
+of the pooled two-proportion z-test (statsmodels, the test the drift alerts use), the one thing the SQL
+of the mart cannot compute (DuckDB has no normal distribution). Errors name the journey
 and the key at fault.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -18,6 +17,8 @@ from importlib import resources
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 import yaml
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -62,13 +63,6 @@ class Journey:
 class JourneyMap:
     settings: dict[str, Any]
     journeys: dict[str, Journey]
-
-    def step_label(self, journey: str, step: str, french: bool = False) -> str:
-        """The step's label (its name when the map does not list it)."""
-        for s in self.journeys[journey].steps if journey in self.journeys else ():
-            if s.step == step:
-                return s.label_fr if french else s.label_en
-        return step
 
     def journey_label(self, journey: str, french: bool = False) -> str:
         j = self.journeys.get(journey)
@@ -143,18 +137,25 @@ def load_map() -> JourneyMap:
     return parse(yaml.safe_load(resources.files("transforms").joinpath("journeys.yaml").read_text()))
 
 
-def two_proportion_p(a1: int | None, n1: int | None, a2: int | None, n2: int | None) -> float | None:
-    """Two-sided p-value of the pooled two-proportion z-test (statsmodels); 1 when both shares are 0 or 1,
-    None without observations."""
-    if a1 is None or a2 is None or not n1 or not n2:
-        return None
-    pooled = (a1 + a2) / (n1 + n2)
-    if pooled in (0.0, 1.0):
-        return 1.0
-    # statsmodels' proportions_ztest (pooled variance, two-sided) in closed form: the same number, without
-    # its per-call overhead (the tests check one against the other)
-    z = (a1 / n1 - a2 / n2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    return math.erfc(abs(z) / math.sqrt(2))
+def two_proportion_p(a1: pa.Array, n1: pa.Array, a2: pa.Array, n2: pa.Array) -> pa.Array:
+    """Two-sided p-values, row by row, of the pooled two-proportion z-test a1/n1 vs a2/n2 (statsmodels'
+    score test of a difference without correction: proportions_ztest's statistic, vectorised over the
+    rows of a DuckDB chunk); 1 when both shares are 0 or 1, NULL without observations."""
+    # imported here: statsmodels takes ~0.7 s to import, which every command importing the build would pay
+    from statsmodels.stats.proportion import test_proportions_2indep
+
+    a1_, n1_, a2_, n2_ = (c.cast(pa.float64()).to_numpy(zero_copy_only=False) for c in (a1, n1, a2, n2))
+    with np.errstate(all="ignore"):  # NULL counts are NaN here, and n = 0 divides by zero: both masked
+        valid = ~np.isnan(a1_ + n1_ + a2_ + n2_) & (n1_ > 0) & (n2_ > 0)
+        pooled = (a1_ + a2_) / (n1_ + n2_)
+        degenerate = valid & ((pooled == 0) | (pooled == 1))
+        tested = valid & ~degenerate
+        p = np.ones_like(pooled)
+        if tested.any():
+            p[tested] = test_proportions_2indep(
+                a1_[tested], n1_[tested], a2_[tested], n2_[tested], method="score", compare="diff", correction=False
+            ).pvalue
+    return pa.array(p, mask=~valid)
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
@@ -187,6 +188,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
         two_proportion_p,
         [duckdb.sqltype("BIGINT")] * 4,
         duckdb.sqltype("DOUBLE"),
+        type="arrow",
         null_handling="special",
         side_effects=False,
     )

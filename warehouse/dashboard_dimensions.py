@@ -15,6 +15,7 @@ from datetime import date
 import duckdb
 from markupsafe import Markup, escape
 
+from streams import formatting
 from warehouse.db import table_exists
 
 # clockwise from the top, as the four dimensions are usually drawn
@@ -103,15 +104,17 @@ def radar_svg(axes: list[dict], width: int = 640, height: int = 440) -> str:
         x, y = cx + (radius + 18) * math.cos(angle), cy + (radius + 18) * math.sin(angle)
         anchor = "middle" if abs(math.cos(angle)) < 0.3 else ("start" if math.cos(angle) > 0 else "end")
         dy = -22 if math.sin(angle) < -0.5 else (14 if math.sin(angle) > 0.5 else -6)
+        # the words and numbers of the rest of the page (streams.formatting): "pas de données", "n = 2 328"
         value = "no data" if a["score"] is None else f"{a['score']:.0f} / 100"
-        value_fr = "pas de données" if a["score"] is None else f"{a['score']:.0f} / 100"
+        value_fr = formatting.TARGET_STATUS_FR["no_data"] if a["score"] is None else f"{a['score']:.0f} / 100"
+        n_en, n_fr = formatting.count(a["n"]), formatting.count(a["n"], True)
         parts.append(
             f'<g class="axis-label" data-dimension="{escape(a["dimension"])}">'
             f'<text x="{x:.1f}" y="{y + dy:.1f}" text-anchor="{anchor}" class="name en">{escape(a["label_en"])}</text>'
             f'<text x="{x:.1f}" y="{y + dy:.1f}" text-anchor="{anchor}" class="name fr">{escape(a["label_fr"])}</text>'
-            f'<text x="{x:.1f}" y="{y + dy + 16:.1f}" text-anchor="{anchor}" class="value en">{value} · n = {a["n"]}'
+            f'<text x="{x:.1f}" y="{y + dy + 16:.1f}" text-anchor="{anchor}" class="value en">{value} · n = {n_en}'
             "</text>"
-            f'<text x="{x:.1f}" y="{y + dy + 16:.1f}" text-anchor="{anchor}" class="value fr">{value_fr} · n = {a["n"]}'
+            f'<text x="{x:.1f}" y="{y + dy + 16:.1f}" text-anchor="{anchor}" class="value fr">{value_fr} · n = {n_fr}'
             "</text></g>"
         )
     parts.append("</svg>")

@@ -30,6 +30,7 @@ import html
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cxpulse.config import Settings, require_erasure_salt
-from streams.landing import batch_files, write_durably
+from streams.landing import batch_files, write_atomically, write_durably
 from warehouse.db import table_exists, transaction
 from warehouse.loader import load
 from warehouse.verbatim_examples import ERASED, quote
@@ -388,12 +389,17 @@ def redact_reports(settings: Settings, customer_id: str, verbatims: list[str] = 
             for needle, erased in _quote_spellings(verbatim):
                 changed = changed.replace(needle, erased)
         if changed != data:
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(changed)
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-            os.replace(tmp, path)
+            write_atomically(path, _bytes_with_mode(changed, path.stat().st_mode & 0o777))
             redacted.append(path)
     return redacted
+
+
+def _bytes_with_mode(data: bytes, mode: int) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+        os.chmod(tmp, mode)  # the report keeps its permissions
+
+    return write
 
 
 def leftovers(settings: Settings, customer_id: str, verbatims: list[str] = ()) -> list[Path]:
@@ -409,10 +415,7 @@ def leftovers(settings: Settings, customer_id: str, verbatims: list[str] = ()) -
 
 
 def erased_counts(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], int]:
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'ops' and table_name = 'erasures'"
-    ).fetchall()[0][0]
-    if not exists:  # a read-only warehouse written before erasures existed
+    if not table_exists(con, "ops", "erasures"):  # a read-only warehouse written before erasures existed
         return {}
     return {
         (t, p): n

@@ -64,6 +64,9 @@ def test_cli_prints_the_drivers_and_names_unknown_scopes(
     )
     assert french.exit_code == 0, french.output
     assert "semaine du 2026-03-09, périmètre channel:phone" in french.output
+    # numbers as the rest of the French terminal writes them (streams.formatting): 12,3 %, not 12.3 %
+    assert re.search(r"\d,\d %", french.output) and not re.search(r"\d\.\d %", french.output)
+    assert re.search(r"\d\.\d %", result.output)
     wrong = runner.invoke(app, ["drivers", "--scope", "channel:fax"])
     assert wrong.exit_code == 2
     assert "channel:fax" in wrong.output and "channel:phone" in wrong.output

@@ -1,4 +1,4 @@
--- The reporting calendar (DESIGN.md "Reporting calendar"): every mart's day, ISO week and month is a
+-- The reporting calendar (docs/design.md, "KPI conventions"): every mart's day, ISO week and month is a
 -- calendar period of the zone of config reporting_timezone, DST included (a day may last 23 or 25
 -- hours); timestamps stay stored in UTC. Every model converts through these two macros, so the zone
 -- is applied in one place; staging.reporting_timezone() is created before them by the runner

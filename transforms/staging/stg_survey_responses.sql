@@ -1,5 +1,5 @@
 -- One row per survey response, typed, with its day in the reporting time zone and what each score
--- counts as. The score thresholds are defined here and only here (DESIGN.md): NPS promoters 9-10,
+-- counts as. The score thresholds are defined here and only here (docs/design.md): NPS promoters 9-10,
 -- passives 7-8, detractors 0-6; CSAT satisfied 4-5 (top-2 box); CES easy 5-7; negative emotions
 -- sadness, fear, anger, disgust. The marts and the drift monitors count these flags (NULL when the
 -- score is missing).

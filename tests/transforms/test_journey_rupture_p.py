@@ -1,0 +1,42 @@
+"""journey_rupture_p(), the p-value the rupture SQL of marts.journey_steps calls, against statsmodels'
+proportions_ztest called row by row (an independent computation: the function itself runs the vectorised
+score test of statsmodels over a whole DuckDB chunk)."""
+
+from __future__ import annotations
+
+import random
+
+import duckdb
+import pytest
+from statsmodels.stats.proportion import proportions_ztest
+
+from transforms import journeys
+
+
+def test_rupture_p_matches_proportions_ztest_row_by_row() -> None:
+    rng = random.Random(18)
+    rows = []
+    for _ in range(3000):  # more than one DuckDB chunk (2048 rows)
+        n1, n2 = rng.randint(1, 400), rng.randint(1, 2000)
+        rows.append((rng.randint(0, n1), n1, rng.randint(0, n2), n2))
+    con = duckdb.connect()
+    journeys.register(con)
+    con.execute("create table t (i integer, a1 bigint, n1 bigint, a2 bigint, n2 bigint)")
+    con.executemany("insert into t values (?, ?, ?, ?, ?)", [(i, *r) for i, r in enumerate(rows)])
+    got = [p for (p,) in con.execute("select journey_rupture_p(a1, n1, a2, n2) from t order by i").fetchall()]
+    for (a1, n1, a2, n2), p in zip(rows, got, strict=True):
+        if a1 + a2 in (0, n1 + n2):
+            assert p == 1.0  # both shares 0 or both 1: no evidence of a change
+        else:
+            assert p == pytest.approx(float(proportions_ztest([a1, a2], [n1, n2])[1]), rel=1e-9, abs=1e-300)
+
+
+def test_rupture_p_without_observations_is_null() -> None:
+    con = duckdb.connect()
+    journeys.register(con)
+    got = con.execute(
+        "select journey_rupture_p(a1, n1, a2, n2) from (values (1, 10, 2, 20), (null, 10, 2, 20), (0, 0, 2, 20),"
+        " (1, 10, 2, 0), (0, 10, 0, 20), (10, 10, 20, 20)) as v(a1, n1, a2, n2)"
+    ).fetchall()
+    assert got[1:] == [(None,), (None,), (None,), (1.0,), (1.0,)]
+    assert got[0][0] == pytest.approx(float(proportions_ztest([1, 2], [10, 20])[1]))
