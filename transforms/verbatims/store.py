@@ -23,7 +23,6 @@ import pyarrow as pa
 from transforms.verbatims.analyse import analyser
 from transforms.verbatims.learned import default_analyser
 
-TABLE = "staging.verbatim_analysis"
 DDL = """
 create table if not exists staging.verbatim_analysis (
     response_id        varchar primary key,
