@@ -55,13 +55,14 @@ def test_simulated_verbatims_are_varied_and_deterministic() -> None:
 
 def test_accuracy_floor_on_the_held_out_set() -> None:
     """Measured on its 494 answers (BENCHMARKS.md, "Verbatims"): the learned model the build uses, macro-F1
-    0.722, sentiment accuracy 0.787, language accuracy 0.976; the lexicon analyser alone 0.652, 0.569,
-    0.976. The floors sit just under them, so a regression of either fails."""
+    0.760, sentiment accuracy 0.794, language accuracy 0.976 (second evaluation, after retraining on 1,337
+    answers; the first model: 0.722, 0.787); the lexicon analyser alone 0.652, 0.569, 0.976. The floors
+    sit just under them, so a regression of either fails."""
     result = evaluate(TEST_SET)
     assert result["chosen_name"] == "learned"
     learned, lexicon = result["learned"], result["lexicon"]
-    assert learned["macro_f1"] >= 0.70
-    assert learned["sentiment_accuracy"] >= 0.77
+    assert learned["macro_f1"] >= 0.75
+    assert learned["sentiment_accuracy"] >= 0.78
     assert learned["language_accuracy"] >= 0.95
     assert lexicon["macro_f1"] >= 0.63
     assert lexicon["sentiment_accuracy"] >= 0.55
@@ -91,7 +92,7 @@ def test_the_step_analyses_new_answers_of_dirty_days_and_everything_after_a_lexi
     answer("b", 1, None)  # no verbatim: no row
     assert analyse_new(con) == 1
     con.execute("delete from ops.dirty_days")  # as the build does after the marts
-    answer("c", 2, "Colis en retard", dirty=False)  # a row the loader did not mark: not looked for
+    answer("c", 2, "Commande livrée en retard", dirty=False)  # a row the loader did not mark: not looked for
     assert analyse_new(con) == 0
     answer("d", 3, "Appli qui plante")
     assert analyse_new(con) == 1  # only d's day is read
