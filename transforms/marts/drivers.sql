@@ -11,26 +11,35 @@ with answers as (
     select * from answer_levers
 ),
 
+-- each answer in its ISO week and its month
 periods as (
     select 'week' as period_type, cast(date_trunc('week', day) as date) as period_start, * from answers
     union all
     select 'month', cast(date_trunc('month', day) as date), * from answers
 ),
 
-scoped as (
-    select *, 'all' as scope from periods
-    union all
-    select *, 'channel:' || channel from periods
-    union all
-    select *, 'segment:' || segment from periods where segment is not null
+-- per period and scope, each lever's share of answers at its good level and the answers that say (a lever
+-- left NULL for an answer is not counted), aggregated before unpivoting: one row per period, scope and
+-- lever instead of one per answer and lever
+levels as (
+    select
+        period_type,
+        period_start,
+        case
+            when grouping(channel) = 0 then 'channel:' || channel
+            when grouping(segment) = 0 then 'segment:' || segment
+            else 'all'
+        end as scope,
+        {'performance': avg(cast(columns('_ok$') as integer)), 'n': count(columns('_ok$'))}
+    from periods
+    group by grouping sets ((period_type, period_start), (period_type, period_start, channel),
+        (period_type, period_start, segment))
 ),
 
 flags as (
-    unpivot (
-        select period_type, period_start, scope, columns('_ok$') from scoped
-    )
+    unpivot levels
     on columns('_ok$')
-    into name flag value ok
+    into name flag value level
 ),
 
 performance as (
@@ -39,10 +48,11 @@ performance as (
         period_start,
         scope,
         flag[:-4] as driver,
-        avg(cast(ok as integer)) as performance,
-        count(*) as performance_n
+        level.performance as performance,
+        level.n as performance_n
     from flags
-    group by all
+    -- no scope for answers without a segment; a lever no answer of the scope measured has no performance
+    where scope is not null and level.n > 0
 ),
 
 estimates as (
