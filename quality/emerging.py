@@ -25,7 +25,7 @@ import duckdb
 
 from cxpulse.config import Settings
 from quality.alerts import Candidate, format_value
-from quality.drift import ALPHA, Side, Windows, benjamini_hochberg, proportion_test
+from quality.drift import ALPHA, Side, Test, Windows, benjamini_hochberg, proportion_test
 from transforms.verbatims.analyse import analyser
 from warehouse.db import table_exists
 from warehouse.verbatim_examples import cut, quote
@@ -67,25 +67,14 @@ left join per_topic as p on p.scope = t.scope and p.side = t.side and p.topic = 
 """
 
 
-@dataclass(frozen=True)
-class TopicTest:
+@dataclass(frozen=True, kw_only=True)
+class TopicTest(Test):
+    """A drift test of one verbatim measure of one topic; its kpi is `<measure>:<topic>`, as its alerts say."""
+
     topic: str
     measure: str
-    scope: str
-    current: Side
-    baseline: Side
-    current_value: float | None
-    baseline_value: float | None
-    p_value: float | None
-    q_value: float | None = None
     fires: bool = False
     reason: str = ""
-
-    @property
-    def delta(self) -> float | None:
-        if self.current_value is None or self.baseline_value is None:
-            return None
-        return self.current_value - self.baseline_value
 
 
 def _decide(t: TopicTest) -> tuple[bool, str]:
@@ -113,7 +102,9 @@ def detect(con: duckdb.DuckDBPyConnection, windows: Windows) -> list[TopicTest]:
     for (topic, measure, scope), by_side in sorted(sides.items()):
         cur, base = by_side.get("current", Side(0)), by_side.get("baseline", Side(0))
         current_value, baseline_value, p_value = proportion_test(cur, base)
-        tests.append(TopicTest(topic, measure, scope, cur, base, current_value, baseline_value, p_value))
+        kpi = f"{measure}:{topic}"
+        test = TopicTest(kpi, scope, cur, base, current_value, baseline_value, p_value, topic=topic, measure=measure)
+        tests.append(test)
     eligible = [
         i for i, t in enumerate(tests) if t.p_value is not None and min(t.current.n, t.baseline.n) >= MIN_N[t.measure]
     ]
@@ -192,12 +183,11 @@ def candidates(
             if quoted:
                 en += f" Examples: {quoted}"
                 fr += f" Exemples : {quoted}"
-        kpi = f"{t.measure}:{t.topic}"
         out.append(
             Candidate(
                 rule=RULE,
                 severity="critical" if (t.delta or 0) >= 2 * MIN_EFFECT[t.measure] else "warning",
-                kpi=kpi,
+                kpi=t.kpi,
                 scope=t.scope,
                 window_start=windows.current_start,
                 window_end=windows.as_of,
@@ -208,7 +198,7 @@ def candidates(
                 p_value=t.p_value,
                 message=en,
                 message_fr=fr,
-                dedupe_key=f"{RULE}|{kpi}|{t.scope}",
+                dedupe_key=f"{RULE}|{t.kpi}|{t.scope}",
             )
         )
     return out
