@@ -3,14 +3,20 @@
 -- are built (the runner fills it: new days and the days whose repeat window reaches them).
 -- Every event that can show a customer came back for the same reason (another contact, a new case)
 -- and falls in a repeat window of a rebuilt contact: from the first rebuilt day to fcr_window_h after
--- the last one (a sargable range). The contacts carry their columns along (is_contact), so that
--- they are aggregated straight from the window below, without joining back. customer_key, a 64-bit
--- hash of customer_id, partitions the window instead of the string (sorting on an integer is about
--- twice as cheap); the window checks that it does not merge two customers (below).
+-- the last one (a sargable range). The contacts carry what the measures need along (is_contact;
+-- the outcome as flags, the answered contacts' wait and handling), so that they are aggregated
+-- straight from the window below, without joining back. customer_key, a 64-bit hash of customer_id,
+-- partitions the window instead of the string (cheaper to sort); the window checks that it does not
+-- merge two customers (below).
 with follow_ups as (
     select
         customer_id, reason, occurred_at, hash(customer_id) as customer_key,
-        day, channel, queue, outcome, wait_s, handle_s, true as is_contact
+        day, channel, queue,
+        outcome = 'answered' as is_answered,
+        outcome = 'abandoned' as is_abandoned,
+        case when outcome = 'answered' then wait_s end as answered_wait_s,
+        case when outcome = 'answered' then handle_s end as answered_handle_s,
+        true as is_contact
     from staging.stg_contacts
     where occurred_at >= staging.day_start((select min(day) from rebuild_service_days))
         and occurred_at <= staging.day_start((select max(day) from rebuild_service_days) + 1)
@@ -18,7 +24,7 @@ with follow_ups as (
     union all
     select
         customer_id, reason, occurred_at, hash(customer_id) as customer_key,
-        null, null, null, null, null, null, false as is_contact
+        null, null, null, null, null, null, null, false as is_contact
     from staging.stg_case_events
     where event_type = 'case_opened'
         and occurred_at >= staging.day_start((select min(day) from rebuild_service_days))
@@ -80,12 +86,12 @@ aggregated as (
         case when grouping(channel) = 1 then 'all' else channel end as channel,
         case when grouping(queue) = 1 then 'all' else queue end as queue,
         count(*) as offered,
-        count(*) filter (where outcome = 'answered') as answered,
-        count(*) filter (where outcome = 'abandoned') as abandoned,
-        count(*) filter (where outcome = 'answered' and wait_s <= $service_level_target_s) as answered_in_target,
-        count(*) filter (where outcome = 'answered' and is_repeated) as repeated,
-        sum(wait_s) filter (where outcome = 'answered') as answered_wait_s_sum,
-        sum(handle_s) filter (where outcome = 'answered') as handle_s_sum
+        count(*) filter (where is_answered) as answered,
+        count(*) filter (where is_abandoned) as abandoned,
+        count(*) filter (where answered_wait_s <= $service_level_target_s) as answered_in_target,
+        count(*) filter (where is_answered and is_repeated) as repeated,
+        sum(answered_wait_s) as answered_wait_s_sum,
+        sum(answered_handle_s) as handle_s_sum
     from flagged
     group by grouping sets ((day, channel, queue), (day, channel), (day))
     having day in (select day from rebuild_service_days)
