@@ -306,20 +306,11 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
 @contextmanager
 def _memory_limit(con: duckdb.DuckDBPyConnection, megabytes: int) -> Iterator[None]:
     """DuckDB's memory limit set to `megabytes` for the block (DuckDB spills beyond it), then back to
-    DuckDB's default (cxpulse sets it nowhere else): other work on the connection is not bounded.
-
-    Also for the block: preserve_insertion_order off, so DuckDB may write the rows of a statement
-    without an ORDER BY in any order (no buffering to keep the input order while writing in
-    parallel). Nothing in a build reads rows by their order of insertion: the models aggregate, and
-    the one table whose order matters (staging.stg_cases, in first_event_at order so that zone maps
-    skip old row groups) is written with an ORDER BY, which the setting keeps.
-    """
+    DuckDB's default (cxpulse sets it nowhere else): other work on the connection is not bounded."""
     con.execute(f"set memory_limit = '{int(megabytes)}MB'")  # an int from the validated config
-    con.execute("set preserve_insertion_order = false")
     try:
         yield
     finally:
-        con.execute("reset preserve_insertion_order")
         con.execute("reset memory_limit")
 
 
