@@ -3,11 +3,19 @@
 -- are built (the runner fills it: new days and the days whose repeat window reaches them).
 -- Every event that can show a customer came back for the same reason (another contact, a new case)
 -- and falls in a repeat window of a rebuilt contact: from the first rebuilt day to fcr_window_h after
--- the last one (a sargable range). The contacts carry their columns along (is_contact), so that
--- they are aggregated straight from the window below, without joining back.
+-- the last one (a sargable range). The contacts carry what the measures need along (is_contact;
+-- the outcome as flags, the answered contacts' wait and handling), so that they are aggregated
+-- straight from the window below, without joining back. customer_key, a 64-bit hash of customer_id,
+-- partitions the window instead of the string (cheaper to sort); the window checks that it does not
+-- merge two customers (below).
 with follow_ups as (
     select
-        event_id, customer_id, reason, occurred_at, day, channel, queue, outcome, wait_s, handle_s,
+        customer_id, reason, occurred_at, hash(customer_id) as customer_key,
+        day, channel, queue,
+        outcome = 'answered' as is_answered,
+        outcome = 'abandoned' as is_abandoned,
+        case when outcome = 'answered' then wait_s end as answered_wait_s,
+        case when outcome = 'answered' then handle_s end as answered_handle_s,
         true as is_contact
     from staging.stg_contacts
     where occurred_at >= staging.day_start((select min(day) from rebuild_service_days))
@@ -15,8 +23,8 @@ with follow_ups as (
             + to_hours(cast($fcr_window_h as bigint))
     union all
     select
-        event_id, customer_id, reason, occurred_at, day, null, null, null, null, null,
-        false as is_contact
+        customer_id, reason, occurred_at, hash(customer_id) as customer_key,
+        null, null, null, null, null, null, null, false as is_contact
     from staging.stg_case_events
     where event_type = 'case_opened'
         and occurred_at >= staging.day_start((select min(day) from rebuild_service_days))
@@ -26,26 +34,50 @@ with follow_ups as (
 
 -- For each event, how many events of the same customer and reason come strictly later (timestamps
 -- are in microseconds: 1 µs after) and at most fcr_window_h after it: a window frame, no correlated
--- subquery, one sort per (customer, reason).
-later_counts as (
+-- subquery, one sort per (customer_key, reason). shares_key: this event and the one before it in
+-- that order are of two customers whose ids hash alike (a collision: at 10^6 customers the chance
+-- that any two collide is ~3 in 10^8): the counts of that key may mix them, so its contacts are
+-- flagged exactly below, by comparing the ids themselves.
+later_counts as materialized (
     select
         *,
         count(*) over (
-            partition by customer_id, reason
-            order by occurred_at
-            range between interval 1 microsecond following
+            by_customer range between interval 1 microsecond following
                 and to_hours(cast($fcr_window_h as bigint)) following
-        ) as later_in_window
+        ) as later_in_window,
+        lag(customer_id) over by_customer <> customer_id as shares_key
     from follow_ups
+    window by_customer as (partition by customer_key, reason order by occurred_at)
 ),
 
--- the contacts of the rebuilt days
+collided_keys as (
+    select distinct customer_key from later_counts where shares_key
+),
+
+collided_events as materialized (
+    select * from later_counts where customer_key in (select customer_key from collided_keys)
+),
+
+-- the contacts (of the rebuilt days and of the window after them: the days not rebuilt are dropped
+-- once aggregated); those of a collided key are flagged from their own customer's events only
 flagged as (
     select *, later_in_window > 0 as is_repeated
     from later_counts
-    where is_contact
-        and occurred_at < staging.day_start((select max(day) from rebuild_service_days) + 1)
-        and day in (select day from rebuild_service_days)
+    where is_contact and customer_key not in (select customer_key from collided_keys)
+    union all
+    select
+        *,
+        exists (
+            select 1
+            from collided_events as later
+            where later.customer_key = contact.customer_key
+                and later.customer_id = contact.customer_id
+                and later.reason is not distinct from contact.reason
+                and later.occurred_at > contact.occurred_at
+                and later.occurred_at <= contact.occurred_at + to_hours(cast($fcr_window_h as bigint))
+        ) as is_repeated
+    from collided_events as contact
+    where contact.is_contact
 ),
 
 aggregated as (
@@ -54,14 +86,15 @@ aggregated as (
         case when grouping(channel) = 1 then 'all' else channel end as channel,
         case when grouping(queue) = 1 then 'all' else queue end as queue,
         count(*) as offered,
-        count(*) filter (where outcome = 'answered') as answered,
-        count(*) filter (where outcome = 'abandoned') as abandoned,
-        count(*) filter (where outcome = 'answered' and wait_s <= $service_level_target_s) as answered_in_target,
-        count(*) filter (where outcome = 'answered' and is_repeated) as repeated,
-        sum(wait_s) filter (where outcome = 'answered') as answered_wait_s_sum,
-        sum(handle_s) filter (where outcome = 'answered') as handle_s_sum
+        count(*) filter (where is_answered) as answered,
+        count(*) filter (where is_abandoned) as abandoned,
+        count(*) filter (where answered_wait_s <= $service_level_target_s) as answered_in_target,
+        count(*) filter (where is_answered and is_repeated) as repeated,
+        sum(answered_wait_s) as answered_wait_s_sum,
+        sum(answered_handle_s) as handle_s_sum
     from flagged
     group by grouping sets ((day, channel, queue), (day, channel), (day))
+    having day in (select day from rebuild_service_days)
 ),
 
 final as (

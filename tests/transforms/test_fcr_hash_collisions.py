@@ -1,0 +1,73 @@
+"""kpi_service_daily partitions its repeat window by a 64-bit hash of customer_id (customer_key) and
+counts exactly where two customers share a key. Real collisions are too rare to provoke, so these
+tests run the mart's SQL with every customer given the same key and compare it with the build's rows
+(and show that without the check the shared key would change them)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from cxpulse.config import Settings
+from tests.builders import built_warehouse
+from tests.transforms.test_marts import contact, load_fixture
+from transforms.build import _parameters
+from transforms.sql import bound, model_sql
+
+KEY = "hash(customer_id) as customer_key"
+
+
+def load(con: duckdb.DuckDBPyConnection) -> None:
+    load_fixture(con)
+    # 2026-03-23: X and Y for billing, Y an hour after X (another customer's contact repeats nothing
+    # of X's); at Y's instant, one contact of X and one of Y without a reason (nothing of the same
+    # customer and reason follows them); X for billing again 2 h after its first (a repeat of it).
+    contact(con, "2026-03-23T08:00:00Z", "X", "phone", "billing_hotline", "answered", 5, "billing", 60, 0, 0)
+    contact(con, "2026-03-23T09:00:00Z", "Y", "phone", "billing_hotline", "answered", 5, "billing", 60, 0, 0)
+    contact(con, "2026-03-23T09:00:00Z", "X", "phone", "billing_hotline", "answered", 5, None, 60, 0, 0)  # type: ignore[arg-type]
+    contact(con, "2026-03-23T09:00:00Z", "Y", "phone", "billing_hotline", "answered", 5, None, 60, 0, 0)  # type: ignore[arg-type]
+    contact(con, "2026-03-23T10:00:00Z", "X", "phone", "billing_hotline", "answered", 5, "billing", 60, 0, 0)
+
+
+@pytest.fixture
+def con(settings: Settings) -> duckdb.DuckDBPyConnection:
+    yield from built_warehouse(settings, load)
+
+
+def service_rows(con: duckdb.DuckDBPyConnection, settings: Settings, sql: str) -> list[tuple]:
+    """The rows the mart SQL `sql` computes for every day (the full build's rebuild_service_days)."""
+    rows = con.execute(f"select * exclude (fcr_final) from ({sql}) order by all", bound(sql, _parameters(settings)))
+    return rows.fetchall()
+
+
+def test_the_key_is_a_hash_of_the_customer() -> None:
+    # the tests below replace this expression: they would test nothing if it changed
+    assert KEY in model_sql("marts", "kpi_service_daily")
+
+
+def test_repeats_are_counted_by_customer_when_every_customer_shares_a_key(settings, con) -> None:
+    sql = model_sql("marts", "kpi_service_daily")
+    stored = con.execute("select * exclude (fcr_final) from marts.kpi_service_daily order by all").fetchall()
+    assert service_rows(con, settings, sql) == stored
+    # every customer with the same key: the ids themselves decide
+    shared = sql.replace(KEY, "cast(0 as ubigint) as customer_key")
+    assert service_rows(con, settings, shared) == stored
+    # the 23rd by hand: 5 answered contacts; X 08:00 billing is repeated by X 10:00 billing (2 h later),
+    # Y 09:00 billing by nothing of Y, the NULL-reason contacts by nothing later: 1 repeat
+    day = con.execute(
+        "select answered, repeated from marts.kpi_service_daily where day = date '2026-03-23' and channel = 'all'"
+    ).fetchall()
+    assert day == [(5, 1)]
+
+
+def test_without_the_check_a_shared_key_would_mix_customers(settings, con) -> None:
+    # the check matters: counting by a shared key alone calls X's first contact repeated by Y's
+    # (whatever X does next) and Y's by X's second, so the test above could fail
+    sql = model_sql("marts", "kpi_service_daily").replace(KEY, "cast(0 as ubigint) as customer_key")
+    unguarded = sql.replace("lag(customer_id) over by_customer <> customer_id", "false")
+    assert unguarded != sql
+    rows = con.execute(
+        f"select answered, repeated from ({unguarded}) where day = date '2026-03-23' and channel = 'all'",
+        bound(unguarded, _parameters(settings)),
+    ).fetchall()
+    assert rows == [(5, 2)]  # X 08:00 (by Y 09:00 or X 10:00) and Y 09:00 billing (by X 10:00)
