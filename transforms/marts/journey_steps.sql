@@ -4,7 +4,7 @@
 -- switches after leaving, and whether drop-off or failure rose significantly (rupture).
 -- The journey map, windows and thresholds: temp tables journey_map and journey_settings
 -- (transforms/journeys.yaml, loaded by transforms/journeys.py); journey_rupture_p(): the p-value of the
--- pooled two-proportion z-test (statsmodels' proportions_ztest, a Python UDF). Only the periods in temp
+-- pooled two-proportion z-test (proportions_ztest's, in closed form: a Python UDF). Only the periods in temp
 -- table rebuild_journey_periods are written; the rupture test reads the baseline periods before them that are not rebuilt from their stored rows.
 with settings as (
     select * from journey_settings
