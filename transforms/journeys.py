@@ -208,7 +208,9 @@ the journey (tool 14; P. Ekman, "An argument for basic emotions", 1992), the rup
 Analytics draws it). The map, windows and thresholds live in `transforms/journeys.yaml` (below); edit it,
 then rebuild in full (`cxpulse transform --full`).
 
-- **Journey.** One customer's `journey_step` events of one `journey`, in time order. A new journey starts
+- **Journey.** One customer's `journey_step` events of one `journey`, in time order (events at the same
+  instant in the order of their event ids' hash: an order that is deterministic, and also the one that
+  tells which attempt at a step was the last). A new journey starts
   at the customer's first step, after a gap longer than the journey's `max_gap_h`, or when the customer
   goes back to an earlier (or the same) step of the map, except to retry a step whose last attempt
   failed. An event belongs to the latest start at most `max_span_h` ({max_span_h} h) before it (else it
