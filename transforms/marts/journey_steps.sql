@@ -89,8 +89,8 @@ steps as (
 
 -- One customer's journey: a new one starts at the first step, after a gap longer than max_gap_h, or when
 -- the customer goes back to an earlier (or the same) step, except to retry a step that failed. The window
--- carries only narrow columns (codes, times), and numbers the events in its order (`attempt_no`), which
--- also tells a step's last attempt below.
+-- carries integer codes, not the step and status names, and numbers the events in its order
+-- (`attempt_no`): the next window sorts on that number alone, and it tells a step's last attempt below.
 ordered as (
     select
         e.customer_id,
