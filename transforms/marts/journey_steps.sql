@@ -4,7 +4,7 @@
 -- switches after leaving, and whether drop-off or failure rose significantly (rupture).
 -- The journey map, windows and thresholds: temp tables journey_map and journey_settings
 -- (transforms/journeys.yaml, loaded by transforms/journeys.py); journey_rupture_p(): the p-value of the
--- pooled two-proportion z-test (statsmodels' proportions_ztest, a Python UDF). Only the periods in temp
+-- pooled two-proportion z-test (proportions_ztest's, in closed form: a Python UDF). Only the periods in temp
 -- table rebuild_journey_periods are written; the rupture test reads the baseline periods before them that are not rebuilt from their stored rows.
 with settings as (
     select * from journey_settings
@@ -33,7 +33,7 @@ bounds as (
 ),
 
 events as (
-    select *
+    select customer_id, occurred_at, hash(event_id) as tie, channel, journey, touchpoint, step_status
     from staging.stg_journey_steps
     where occurred_at >= (select read_from from bounds)
         and occurred_at < (select read_to from bounds)
@@ -63,57 +63,82 @@ step_of as (
     group by t.journey, t.touchpoint
 ),
 
-mapped as (
+-- every (journey, touchpoint) of the events with its step, the step's order and final flag (from the map)
+-- and the journey's max_gap_h, and small integer codes of the journey and the step: the journeys below
+-- are grouped and joined on those, not on the names
+touchpoint_steps as (
     select
-        e.event_id,
-        e.customer_id,
-        e.occurred_at,
-        e.channel,
-        e.journey,
-        e.step_status,
-        coalesce(s.step, e.touchpoint) as step,
+        t.journey,
+        t.touchpoint,
+        coalesce(s.step, t.touchpoint) as step,
         m.step_order,
         coalesce(m.final, false) as final,
-        coalesce(g.max_gap_h, (select max(max_gap_h) from journey_map)) as max_gap_h
-    from events as e
-    left join step_of as s on s.journey = e.journey and s.touchpoint = e.touchpoint
-    left join journey_map as m on m.journey = e.journey and m.step = s.step
+        coalesce(g.max_gap_h, (select max(max_gap_h) from journey_map)) as max_gap_h,
+        dense_rank() over (order by t.journey) as journey_no,
+        dense_rank() over (order by t.journey, coalesce(s.step, t.touchpoint)) as step_no
+    from (select distinct journey, touchpoint from events) as t
+    left join step_of as s on s.journey = t.journey and s.touchpoint = t.touchpoint
+    left join journey_map as m on m.journey = t.journey and m.step = s.step
     left join (select journey, max(max_gap_h) as max_gap_h from journey_map group by journey) as g
-        on g.journey = e.journey
+        on g.journey = t.journey
+),
+
+steps as (
+    select distinct journey_no, step_no, journey, step, step_order, final, max_gap_h from touchpoint_steps
 ),
 
 -- One customer's journey: a new one starts at the first step, after a gap longer than max_gap_h, or when
--- the customer goes back to an earlier (or the same) step, except to retry a step that failed.
+-- the customer goes back to an earlier (or the same) step, except to retry a step that failed. The window
+-- carries integer codes, not the step and status names, and numbers the events in its order
+-- (`attempt_no`): the next window sorts on that number alone, and it tells a step's last attempt below.
 ordered as (
     select
-        *,
-        lag(occurred_at) over w as prev_at,
-        lag(step) over w as prev_step,
-        lag(step_order) over w as prev_order,
-        lag(step_status) over w as prev_status
-    from mapped
+        e.customer_id,
+        t.journey_no,
+        t.step_no,
+        t.step_order,
+        t.max_gap_h,
+        e.occurred_at,
+        e.channel,
+        e.status,
+        lag(e.occurred_at) over w as prev_at,
+        lag(t.step_no) over w as prev_step_no,
+        lag(t.step_order) over w as prev_order,
+        lag(e.status) over w as prev_status,
+        row_number() over w as attempt_no
+    from (
+        select
+            *,
+            -- the step status as a small code (streams/contracts.py: 1 ok, 2 failed, 3 abandoned; 0 another,
+            -- NULL none): the windows and the visits carry an integer, not a string
+            case
+                when step_status = 'ok' then 1
+                when step_status = 'failed' then 2
+                when step_status = 'abandoned' then 3
+                when step_status is not null then 0
+            end as status
+        from events
+    ) as e
+    inner join touchpoint_steps as t on t.journey = e.journey and t.touchpoint = e.touchpoint
     -- ties in time broken by the event id's hash: deterministic, and cheaper to sort than the text
-    window w as (partition by customer_id, journey order by occurred_at, hash(event_id))
-),
-
-flagged as (
-    select
-        *,
-        prev_at is null
-        or occurred_at - prev_at > to_hours(cast(max_gap_h as bigint))
-        or coalesce(step_order <= prev_order and not (step = prev_step and prev_status = 'failed'), false) as is_start
-    from ordered
+    window w as (partition by e.customer_id, t.journey_no order by e.occurred_at, e.tie)
 ),
 
 -- an event belongs to the latest journey start before it when that is at most max_span_h before it, else it
 -- starts one itself (so what a step's row depends on is bounded in time, and an incremental build reads it)
 latest_start as (
     select
-        *,
-        max(case when is_start then occurred_at end) over (
-            partition by customer_id, journey order by occurred_at, hash(event_id) rows unbounded preceding
-        ) as latest_start_at
-    from flagged
+        * exclude (prev_at, prev_step_no, prev_order, prev_status),
+        max(case
+            when prev_at is null
+                or occurred_at - prev_at > to_hours(cast(max_gap_h as bigint))
+                or coalesce(
+                    step_order <= prev_order and not (step_no = prev_step_no and prev_status = 2), false
+                )
+                then occurred_at
+        end) over (partition by customer_id, journey_no order by attempt_no rows unbounded preceding)
+            as latest_start_at
+    from ordered
 ),
 
 instanced as (
@@ -130,27 +155,23 @@ instanced as (
 -- one row per journey and step: its attempts (a failed step may be retried), how the last one ended
 visits as (
     select
-        hash(customer_id, journey, journey_start, step) as visit_id,
         customer_id,
-        journey,
+        journey_no,
         journey_start,
-        step,
-        any_value(step_order) as step_order,
-        bool_or(final) as final,
+        step_no,
         min(occurred_at) as first_at,
         max(occurred_at) as last_at,
-        arg_max(step_status, (occurred_at, event_id)) as status,
-        bool_or(step_status = 'failed') as had_failure,
-        arg_max(channel, (occurred_at, event_id)) as channel,
-        any_value(max_gap_h) as max_gap_h
+        arg_max(status, attempt_no) as status,
+        bool_or(status = 2) as had_failure,
+        arg_max(channel, attempt_no) as channel
     from instanced
-    group by customer_id, journey, journey_start, step
+    group by customer_id, journey_no, journey_start, step_no
 ),
 
 journey_spans as (
-    select customer_id, journey, journey_start, max(last_at) as journey_end, max(first_at) as last_step_at
+    select customer_id, journey_no, journey_start, max(last_at) as journey_end, max(first_at) as last_step_at
     from visits
-    group by customer_id, journey, journey_start
+    group by customer_id, journey_no, journey_start
 ),
 
 -- the latest journey step in the data (read from the start of the range on, so that a build of old periods
@@ -161,27 +182,24 @@ data_end as (
     where occurred_at >= (select read_from from bounds)
 ),
 
--- went on: another step of the journey began after this one, or this final step ended ok (completed)
-visits_went_on as (
-    select
-        v.*,
-        j.journey_end,
-        staging.local_day(v.first_at) as day,
-        j.last_step_at > v.first_at or (v.final and v.status = 'ok') as continued
-    from visits as v
-    inner join journey_spans as j using (customer_id, journey, journey_start)
-),
-
+-- went on: another step of the journey began after this one, or this final step ended ok (completed);
 -- pending: did not go on, but its next step may still come (the data end less than max_gap_h after it);
 -- the ends of its answer and switch windows as columns, so that the joins below use them as join
 -- conditions (an expression with a subquery there made them nested-loop filters)
 visits_continued as (
     select
-        *,
-        not continued and last_at + to_hours(cast(max_gap_h as bigint)) > (select data_end_at from data_end) as pending,
-        journey_end + to_hours(cast((select survey_window_h from settings) as bigint)) as answers_until,
-        last_at + to_hours(cast((select switch_window_h from settings) as bigint)) as switch_until
-    from visits_went_on
+        v.*,
+        s.journey,
+        s.step,
+        staging.local_day(v.first_at) as day,
+        j.last_step_at > v.first_at or (s.final and v.status = 1) as continued,
+        not (j.last_step_at > v.first_at or (s.final and v.status = 1))
+        and v.last_at + to_hours(cast(s.max_gap_h as bigint)) > (select data_end_at from data_end) as pending,
+        j.journey_end + to_hours(cast((select survey_window_h from settings) as bigint)) as answers_until,
+        v.last_at + to_hours(cast((select switch_window_h from settings) as bigint)) as switch_until
+    from visits as v
+    inner join journey_spans as j using (customer_id, journey_no, journey_start)
+    inner join steps as s using (journey_no, step_no)
 ),
 
 -- the journey's later NPS: the first answer with an NPS (post-journey or post-contact survey of the same
@@ -199,7 +217,10 @@ journey_answers as (
 
 later_nps as (
     select
-        v.visit_id,
+        v.customer_id,
+        v.journey_no,
+        v.journey_start,
+        v.step_no,
         arg_min(
             case when a.is_promoter then 100 when a.is_detractor then -100 else 0 end, (a.occurred_at, a.response_id)
         ) as nps_points
@@ -213,74 +234,130 @@ later_nps as (
 ),
 
 -- a customer who left at this step (did not go on) and has an event on another channel within
--- switch_window_h after its last attempt: a contact, a case opened, a step of any journey
+-- switch_window_h after its last attempt: a contact, a case opened, a step of any journey. Events and
+-- stops are matched on the customer and a time bucket as long as the window (an event in the window of a
+-- stop falls in the stop's bucket or the next one), so that a customer's many events are not all compared
+-- with each of its stops.
+switch_bucket as (
+    select 7 * cast((select switch_window_h from settings) as bigint) * 3600000000 as us
+),
+
 other_events as (
-    select customer_id, occurred_at, channel
-    from staging.stg_contacts
-    where occurred_at >= (select read_from from bounds) and occurred_at < (select read_to from bounds)
-    union all
-    select customer_id, occurred_at, channel
-    from staging.stg_case_events
-    where event_type = 'case_opened'
-        and occurred_at >= (select read_from from bounds) and occurred_at < (select read_to from bounds)
-    union all
-    select customer_id, occurred_at, channel
-    from events
+    select customer_id, occurred_at, channel, epoch_us(occurred_at) // (select us from switch_bucket) as bucket
+    from (
+        select customer_id, occurred_at, channel
+        from staging.stg_contacts
+        where occurred_at >= (select read_from from bounds) and occurred_at < (select read_to from bounds)
+        union all
+        select customer_id, occurred_at, channel
+        from staging.stg_case_events
+        where event_type = 'case_opened'
+            and occurred_at >= (select read_from from bounds) and occurred_at < (select read_to from bounds)
+        union all
+        select customer_id, occurred_at, channel
+        from events
+    )
+),
+
+stops as (
+    select
+        customer_id,
+        journey_no,
+        journey_start,
+        step_no,
+        channel,
+        last_at,
+        switch_until,
+        unnest(list_distinct([
+            epoch_us(last_at) // (select us from switch_bucket), epoch_us(switch_until) // (select us from switch_bucket)
+        ])) as bucket
+    from visits_continued
+    where not continued and not pending
 ),
 
 switches as (
-    select distinct v.visit_id
-    from visits_continued as v
+    select distinct s.customer_id, s.journey_no, s.journey_start, s.step_no
+    from stops as s
     inner join other_events as o
-        on o.customer_id = v.customer_id
-        and o.channel <> v.channel
-        and o.occurred_at > v.last_at
-        and o.occurred_at <= v.switch_until
-    where not v.continued and not v.pending
+        on o.customer_id = s.customer_id
+        and o.bucket = s.bucket
+        and o.channel <> s.channel
+        and o.occurred_at > s.last_at
+        and o.occurred_at <= s.switch_until
+),
+
+-- the funnel per day first (its counts add up), then per period: the periods repeat a few hundred rows a
+-- day, not every journey
+visit_facts as (
+    select
+        v.day,
+        v.journey,
+        v.step,
+        v.journey_no,
+        v.step_no,
+        v.status,
+        v.had_failure,
+        v.continued,
+        v.pending,
+        n.nps_points,
+        w.customer_id is not null as switched
+    from visits_continued as v
+    left join later_nps as n using (customer_id, journey_no, journey_start, step_no)
+    left join switches as w using (customer_id, journey_no, journey_start, step_no)
+),
+
+funnel_days as (
+    select
+        day,
+        journey,
+        step,
+        count(*) as entered,
+        count(*) filter (where status = 1) as ok,
+        count(*) filter (where status = 2) as failed,
+        count(*) filter (where status = 3) as abandoned,
+        count(*) filter (where continued) as continued,
+        count(*) filter (where pending) as pending,
+        count(*) filter (where status = 1 and had_failure) as recovered,
+        count(*) filter (where switched) as channel_switches,
+        count(nps_points) filter (where had_failure) as mot_n_failed,
+        sum(nps_points) filter (where had_failure) as mot_points_failed,
+        count(nps_points) filter (where not had_failure and status = 1) as mot_n_ok,
+        sum(nps_points) filter (where not had_failure and status = 1) as mot_points_ok
+    from visit_facts
+    group by day, journey, step
 ),
 
 periods as (
     select 'week' as period_type union all select 'month'
 ),
 
-step_periods as (
+funnel as (
     select
         p.period_type,
-        cast(date_trunc(p.period_type, v.day) as date) as period_start,
-        v.*,
-        n.nps_points,
-        s.visit_id is not null as switched
-    from visits_continued as v
-    left join later_nps as n using (visit_id)
-    left join switches as s using (visit_id)
+        cast(date_trunc(p.period_type, d.day) as date) as period_start,
+        d.journey,
+        d.step,
+        any_value(s.step_order) as step_order,
+        bool_or(s.final) as final_step,
+        cast(sum(d.entered) as bigint) as entered,
+        cast(sum(d.ok) as bigint) as ok,
+        cast(sum(d.failed) as bigint) as failed,
+        cast(sum(d.abandoned) as bigint) as abandoned,
+        cast(sum(d.continued) as bigint) as continued,
+        cast(sum(d.pending) as bigint) as pending,
+        cast(sum(d.recovered) as bigint) as recovered,
+        cast(sum(d.channel_switches) as bigint) as channel_switches,
+        cast(sum(d.mot_n_failed) as bigint) as mot_n_failed,
+        sum(d.mot_points_failed) / nullif(sum(d.mot_n_failed), 0) as mot_nps_failed,
+        cast(sum(d.mot_n_ok) as bigint) as mot_n_ok,
+        sum(d.mot_points_ok) / nullif(sum(d.mot_n_ok), 0) as mot_nps_ok
+    from funnel_days as d
+    inner join (select distinct journey, step, step_order, final from steps) as s using (journey, step)
     cross join periods as p
     -- (a join on both columns: a semi join on a row value was slower)
     inner join needed_periods as np
-        on np.period_type = p.period_type and np.period_start = cast(date_trunc(p.period_type, v.day) as date)
-),
-
-funnel as (
-    select
-        period_type,
-        period_start,
-        journey,
-        step,
-        any_value(step_order) as step_order,
-        bool_or(final) as final_step,
-        count(*) as entered,
-        count(*) filter (where status = 'ok') as ok,
-        count(*) filter (where status = 'failed') as failed,
-        count(*) filter (where status = 'abandoned') as abandoned,
-        count(*) filter (where continued) as continued,
-        count(*) filter (where pending) as pending,
-        count(*) filter (where status = 'ok' and had_failure) as recovered,
-        count(*) filter (where switched) as channel_switches,
-        count(nps_points) filter (where had_failure) as mot_n_failed,
-        avg(nps_points) filter (where had_failure) as mot_nps_failed,
-        count(nps_points) filter (where not had_failure and status = 'ok') as mot_n_ok,
-        avg(nps_points) filter (where not had_failure and status = 'ok') as mot_nps_ok
-    from step_periods
-    group by period_type, period_start, journey, step
+        on np.period_type = p.period_type and np.period_start = cast(date_trunc(p.period_type, d.day) as date)
+    group by all
 ),
 
 -- the answers given about the step: survey responses of the journey whose touchpoint is the step (mapped
