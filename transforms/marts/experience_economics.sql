@@ -10,7 +10,7 @@ with bounds as (
 ),
 
 -- the customers' touches of the months: live contacts (with their handling time), case openings and journey
--- steps (not in staging yet: read from raw.touchpoints with the sargable range first)
+-- steps
 events as (
     select 'contact' as kind, day, journey, customer_id, handle_s
     from staging.stg_contacts
@@ -23,19 +23,20 @@ events as (
         and occurred_at < staging.day_start((select end_day from bounds))
         and event_type = 'case_opened'
     union all
-    select 'journey_step', staging.local_day(occurred_at), journey, customer_id, null
-    from raw.touchpoints
+    select 'journey_step', day, journey, customer_id, null
+    from staging.stg_journey_steps
     where occurred_at >= staging.day_start((select first_day from bounds))
         and occurred_at < staging.day_start((select end_day from bounds))
-        and event_type = 'journey_step'
 ),
 
+-- customers keyed by the 64-bit hash of their id (integers hash and compare faster than strings; the
+-- chance that two ids collide is about K^2 / 2^65 for K customers, as in experience_dimensions)
 customer_touches as (
     select
         kind,
         cast(date_trunc('month', day) as date) as month,
         coalesce(journey, 'unassigned') as journey,
-        customer_id,
+        hash(customer_id) as customer_key,
         handle_s
     from events
 ),
@@ -54,29 +55,29 @@ cases as (
 
 -- the customers of each month who entered the termination journey (a step of journey 'termination')
 terminating as (
-    select distinct month, customer_id from customer_touches where kind = 'journey_step' and journey = 'termination'
+    select distinct month, customer_key from customer_touches where kind = 'journey_step' and journey = 'termination'
 ),
 
 -- distinct customers per month and journey, and per month over every journey ('all'): each customer of a
 -- month counted once from its distinct (month, journey, customer) rows, with no count(distinct) per
 -- grouping set (which hashed the ~10M touches four times)
 customer_journeys as (
-    select month, journey, customer_id from customer_touches group by month, journey, customer_id
+    select month, journey, customer_key from customer_touches group by month, journey, customer_key
 ),
 
 customer_months as (
-    select month, customer_id from customer_journeys group by month, customer_id
+    select month, customer_key from customer_journeys group by month, customer_key
 ),
 
 customers as (
-    select c.month, c.journey, count(*) as customers, count(x.customer_id) as termination_customers
+    select c.month, c.journey, count(*) as customers, count(x.customer_key) as termination_customers
     from customer_journeys as c
-    left join terminating as x on x.month = c.month and x.customer_id = c.customer_id
+    left join terminating as x on x.month = c.month and x.customer_key = c.customer_key
     group by c.month, c.journey
     union all
-    select c.month, 'all', count(*), count(x.customer_id)
+    select c.month, 'all', count(*), count(x.customer_key)
     from customer_months as c
-    left join terminating as x on x.month = c.month and x.customer_id = c.customer_id
+    left join terminating as x on x.month = c.month and x.customer_key = c.customer_key
     group by c.month
 ),
 
