@@ -29,14 +29,12 @@ events as (
         and occurred_at < staging.day_start((select end_day from bounds))
 ),
 
--- customers keyed by the 64-bit hash of their id (integers hash and compare faster than strings; the
--- chance that two ids collide is about K^2 / 2^65 for K customers, as in experience_dimensions)
 customer_touches as (
     select
         kind,
         cast(date_trunc('month', day) as date) as month,
         coalesce(journey, 'unassigned') as journey,
-        hash(customer_id) as customer_key,
+        customer_id,
         handle_s
     from events
 ),
@@ -55,29 +53,29 @@ cases as (
 
 -- the customers of each month who entered the termination journey (a step of journey 'termination')
 terminating as (
-    select distinct month, customer_key from customer_touches where kind = 'journey_step' and journey = 'termination'
+    select distinct month, customer_id from customer_touches where kind = 'journey_step' and journey = 'termination'
 ),
 
 -- distinct customers per month and journey, and per month over every journey ('all'): each customer of a
 -- month counted once from its distinct (month, journey, customer) rows, with no count(distinct) per
 -- grouping set (which hashed the ~10M touches four times)
 customer_journeys as (
-    select month, journey, customer_key from customer_touches group by month, journey, customer_key
+    select month, journey, customer_id from customer_touches group by month, journey, customer_id
 ),
 
 customer_months as (
-    select month, customer_key from customer_journeys group by month, customer_key
+    select month, customer_id from customer_journeys group by month, customer_id
 ),
 
 customers as (
-    select c.month, c.journey, count(*) as customers, count(x.customer_key) as termination_customers
+    select c.month, c.journey, count(*) as customers, count(x.customer_id) as termination_customers
     from customer_journeys as c
-    left join terminating as x on x.month = c.month and x.customer_key = c.customer_key
+    left join terminating as x on x.month = c.month and x.customer_id = c.customer_id
     group by c.month, c.journey
     union all
-    select c.month, 'all', count(*), count(x.customer_key)
+    select c.month, 'all', count(*), count(x.customer_id)
     from customer_months as c
-    left join terminating as x on x.month = c.month and x.customer_key = c.customer_key
+    left join terminating as x on x.month = c.month and x.customer_id = c.customer_id
     group by c.month
 ),
 
