@@ -142,16 +142,14 @@ def test_four_dimensions_of_all_scopes(con) -> None:
         assert_row(parts["service_level"], {"value": 0.5, "score": 50.0, "n": 4})
         assert_row(parts["fcr_rate"], {"value": 2 / 3, "score": 200 / 3, "n": 3})
         # Relational: relationship NPS 100 x (2 - 1) / 3 = 33.333 -> (33.333 + 100) / 2 = 66.667;
-        # consistency: customers with 2+ distinct journey steps: A (login ok, pay failed), F (login,
-        # confirm, both ok); B has one step (its live contact on queue q1 does not count: a contact's
-        # queue is no touchpoint the customer perceives), C none -> 1 / 2 -> 50.
-        # Score (66.667 + 50) / 2 = 58.333, n = min(3, 2) = 2. Target (65 + 80) / 2 = 72.5: 58.333 is
-        # more than 5 points below -> red.
+        # consistency: customers with 2+ distinct touchpoints: A (q1, login, pay: the payment failed),
+        # B (q1 answered, login ok), F (login, confirm ok); C has one -> 2 / 3 -> 66.667.
+        # Target (65 + 80) / 2 = 72.5: 66.667 is more than 5 points below -> red.
         relational = row(con, DIM, period_type, start, "all", "relational")
-        assert_row(relational, {"score": (200 / 3 + 50) / 2, "n": 2, "target": 72.5})
+        assert_row(relational, {"score": 200 / 3, "n": 3, "target": 72.5})
         assert relational["status"] == "red"
         assert_row(components(relational)["relationship_nps"], {"value": 100 / 3, "n": 3})
-        assert_row(components(relational)["consistency_rate"], {"value": 0.5, "n": 2})
+        assert_row(components(relational)["consistency_rate"], {"value": 2 / 3, "n": 3})
         # Experiential: steps ok 4 / 5 -> 80; expectation gap (5-3) + (2-4) + (4-3) = 1 over 3 answers
         # -> 1/3 on [-4, 4] -> 54.167. Score 67.083, n = min(5, 3); target (90 + 50) / 2 = 70 -> amber.
         experiential = row(con, DIM, period_type, start, "all", "experiential")
@@ -171,8 +169,8 @@ def test_channel_and_segment_scopes_leave_out_what_does_not_apply(con) -> None:
     phone = row(con, DIM, "week", WEEK, "channel:phone", "service")
     assert_row(phone, {"score": (50 + 200 / 3) / 2, "n": 3, "target": 77.5})
     assert_row(components(phone)["complaint_rate"], {"value": None, "score": None, "n": 0})
-    # segment pro: relationship NPS of R1 alone (10) -> +100 -> 100; consistency: A only (login, pay),
-    # a failed step -> 0 / 1 -> 0. Score 50, n 1.
+    # segment pro: relationship NPS of R1 alone (10) -> +100 -> 100; consistency: A only, a failed step
+    # -> 0 / 1 -> 0. Score 50, n 1.
     assert_row(row(con, DIM, "week", WEEK, "segment:pro", "relational"), {"score": 50.0, "n": 1})
     # service is kept per channel, not per segment: nothing applies -> no_data, NULL, n 0
     pro_service = row(con, DIM, "week", WEEK, "segment:pro", "service")

@@ -103,16 +103,12 @@ measures as (
         (period_type, period_start, segment))
 ),
 
--- The consistency of one customer's experience across touchpoints (relational dimension) follows the
--- customer through the touchpoints the customer perceives: the steps and pages of the journeys. A live
--- contact's touchpoint is the queue it was routed to (two calls routed to two queues are one phone line
--- to the customer), and whether it was answered is the service dimension's own measure (service level,
--- FCR), so contacts are not counted here (the catalogue, transforms/kpis.yaml, says why).
--- Each step once, with its ISO week and month, and whether it ended ok. Customers and touchpoints are
+-- every touchpoint a customer went through (live contacts and journey steps), once, with its ISO week and
+-- month, and whether it went well: a contact answered, a step ended ok. Customers and touchpoints are
 -- keyed by the 64-bit hash of their id (integers sort and compare faster than strings). Two ids with one
 -- hash would count as one: with K distinct ids, the chance that any two collide is about K^2 / 2^65
 -- (3e-8 for a million customers), and a collision could change a count by one customer per period
--- and scope where both have steps (docs/warehouse.md).
+-- and scope where both have touches (docs/warehouse.md).
 touches as (
     select
         day,
@@ -123,13 +119,21 @@ touches as (
         segment,
         hash(touchpoint) as touchpoint_key,
         went_well
-    from steps
+    from (
+        select day, customer_id, channel, segment, touchpoint, went_well
+        from steps
+        union all
+        select day, customer_id, channel, segment, queue, outcome = 'answered'
+        from staging.stg_contacts
+        where occurred_at >= staging.day_start((select first_day from needed_range))
+            and occurred_at < staging.day_start((select end_day from needed_range))
+    )
 ),
 
--- In a customer's steps in time order, those of one week (month) follow each other: a step shares
--- its week (month) with the step before or after it exactly when the customer had two steps at
--- least in that week (month). One sort finds them, instead of grouping every step per customer and
--- period (most customers have one step in a week, and are left out here).
+-- In a customer's touches in time order, those of one week (month) follow each other: a touch shares
+-- its week (month) with the touch before or after it exactly when the customer had two touches at
+-- least in that week (month). One sort finds them, instead of grouping every touch per customer and
+-- period (most customers have one touch in a week, and are left out here).
 neighbours as (
     select
         week_start,
