@@ -141,6 +141,12 @@ def _dimension_lines() -> list[str]:
         "min n, otherwise the score is NULL (`no_data`). The target is the mean of the components' targets",
         "on the same scales.",
         "",
+        "`consistency_rate` follows each customer by the 64-bit hash of `customer_id` and counts distinct",
+        "touchpoints by the hash of `touchpoint`: integers sort and compare faster than strings. Two ids with",
+        "one hash would count as one; with K distinct ids the chance that any two collide is about K^2 / 2^65",
+        "(3e-8 for a million customers, 3e-6 for ten million), and a collision changes the count by at most",
+        "one customer per period and scope where both ids occur.",
+        "",
         "| dimension | component | English | français | unit | worst | best | target | min n | n counts | source |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]

@@ -38,19 +38,12 @@ cases as (
     group by all
 ),
 
--- journey steps are not in staging yet: read from raw.touchpoints with the sargable range first
+-- the journey steps of the periods, read once for the step counts and the consistency
 steps as (
-    select
-        periods.period_type,
-        cast(date_trunc(periods.period_type, staging.local_day(t.occurred_at)) as date) as period_start,
-        t.channel,
-        t.segment,
-        t.step_status = 'ok' as went_well
-    from raw.touchpoints as t
-    cross join periods
-    where t.occurred_at >= staging.day_start((select first_day from needed_range))
-        and t.occurred_at < staging.day_start((select end_day from needed_range))
-        and t.event_type = 'journey_step'
+    select day, customer_id, channel, segment, touchpoint, step_status = 'ok' as went_well
+    from staging.stg_journey_steps
+    where occurred_at >= staging.day_start((select first_day from needed_range))
+        and occurred_at < staging.day_start((select end_day from needed_range))
 ),
 
 -- the survey answers and the journey steps of each period (is_step), to count per scope in one pass
@@ -75,8 +68,15 @@ observations as (
     where r.occurred_at >= staging.day_start((select first_day from needed_range))
         and r.occurred_at < staging.day_start((select end_day from needed_range))
     union all
-    select period_type, period_start, channel, segment, true, null, null, null, null, null, null, null, null, went_well
+    select
+        periods.period_type,
+        cast(date_trunc(periods.period_type, steps.day) as date),
+        steps.channel,
+        steps.segment,
+        true, null, null, null, null, null, null, null, null,
+        steps.went_well
     from steps
+    cross join periods
 ),
 
 measures as (
@@ -104,23 +104,24 @@ measures as (
 ),
 
 -- every touchpoint a customer went through (live contacts and journey steps), once, with its ISO week and
--- month, and whether it went well: a contact answered, a step ended ok
+-- month, and whether it went well: a contact answered, a step ended ok. Customers and touchpoints are
+-- keyed by the 64-bit hash of their id (integers sort and compare faster than strings). Two ids with one
+-- hash would count as one: with K distinct ids, the chance that any two collide is about K^2 / 2^65
+-- (3e-8 for a million customers), and a collision could change a count by one customer per period
+-- and scope where both have touches (docs/warehouse.md).
 touches as (
     select
+        day,
         cast(date_trunc('week', day) as date) as week_start,
         cast(date_trunc('month', day) as date) as month_start,
-        customer_id,
+        hash(customer_id) as customer_key,
         channel,
         segment,
-        touchpoint,
+        hash(touchpoint) as touchpoint_key,
         went_well
     from (
-        select staging.local_day(occurred_at) as day, customer_id, channel, segment, touchpoint,
-            step_status = 'ok' as went_well
-        from raw.touchpoints
-        where occurred_at >= staging.day_start((select first_day from needed_range))
-            and occurred_at < staging.day_start((select end_day from needed_range))
-            and event_type = 'journey_step'
+        select day, customer_id, channel, segment, touchpoint, went_well
+        from steps
         union all
         select day, customer_id, channel, segment, queue, outcome = 'answered'
         from staging.stg_contacts
@@ -129,53 +130,54 @@ touches as (
     )
 ),
 
--- one row per customer of the period: did every touchpoint go well, and were there two distinct
--- ones at least (min < max: the same as count(distinct touchpoint) >= 2, for less work); weeks and
--- months in one pass over the touches
-customer_periods as (
+-- In a customer's touches in time order, those of one week (month) follow each other: a touch shares
+-- its week (month) with the touch before or after it exactly when the customer had two touches at
+-- least in that week (month). One sort finds them, instead of grouping every touch per customer and
+-- period (most customers have one touch in a week, and are left out here).
+neighbours as (
     select
-        case when grouping(week_start) = 0 then 'week' else 'month' end as period_type,
-        coalesce(week_start, month_start) as period_start,
-        customer_id,
-        bool_and(went_well) as all_went_well,
-        min(touchpoint) < max(touchpoint) as several
+        week_start,
+        month_start,
+        customer_key,
+        channel,
+        segment,
+        touchpoint_key,
+        went_well,
+        week_start = lag(week_start) over by_customer or week_start = lead(week_start) over by_customer
+            as shares_week,
+        month_start = lag(month_start) over by_customer or month_start = lead(month_start) over by_customer
+            as shares_month
     from touches
-    group by grouping sets ((week_start, customer_id), (month_start, customer_id))
+    window by_customer as (partition by customer_key order by day)
 ),
 
--- the touches of the customers with several touchpoints in the week or month (no other can have several
--- in one channel or segment): most customers are left out here
 several_touches as (
-    select 'week' as period_type, t.week_start as period_start, t.customer_id, t.channel, t.segment,
-        t.touchpoint, t.went_well
-    from touches as t
-    semi join customer_periods as c
-        on c.period_type = 'week' and c.period_start = t.week_start and c.customer_id = t.customer_id and c.several
+    select 'week' as period_type, week_start as period_start, customer_key, channel, segment, touchpoint_key,
+        went_well
+    from neighbours
+    where shares_week
     union all
-    select 'month', t.month_start, t.customer_id, t.channel, t.segment, t.touchpoint, t.went_well
-    from touches as t
-    semi join customer_periods as c
-        on c.period_type = 'month' and c.period_start = t.month_start and c.customer_id = t.customer_id and c.several
+    select 'month', month_start, customer_key, channel, segment, touchpoint_key, went_well
+    from neighbours
+    where shares_month
 ),
 
--- the same per channel and per segment
-customer_scopes as (
+-- one row per customer and scope (all, channel, segment) with two distinct touchpoints at least in the
+-- period (min < max: the same as count(distinct touchpoint) >= 2, for less work): did every one go well
+customer_touches as (
     select
         period_type,
         period_start,
-        case when grouping(channel) = 0 then 'channel:' || channel else 'segment:' || segment end as scope,
+        case
+            when grouping(channel) = 0 then 'channel:' || channel
+            when grouping(segment) = 0 then 'segment:' || segment
+            else 'all'
+        end as scope,
         bool_and(went_well) as all_went_well
     from several_touches
-    group by grouping sets ((period_type, period_start, channel, customer_id),
-        (period_type, period_start, segment, customer_id))
-    having min(touchpoint) < max(touchpoint)
-),
-
--- one row per customer and scope with at least two distinct touchpoints in the period
-customer_touches as (
-    select period_type, period_start, 'all' as scope, all_went_well from customer_periods where several
-    union all
-    select period_type, period_start, scope, all_went_well from customer_scopes
+    group by grouping sets ((period_type, period_start, customer_key),
+        (period_type, period_start, channel, customer_key), (period_type, period_start, segment, customer_key))
+    having min(touchpoint_key) < max(touchpoint_key)
 ),
 
 consistency as (

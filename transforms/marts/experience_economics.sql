@@ -10,7 +10,7 @@ with bounds as (
 ),
 
 -- the customers' touches of the months: live contacts (with their handling time), case openings and journey
--- steps (not in staging yet: read from raw.touchpoints with the sargable range first)
+-- steps
 events as (
     select 'contact' as kind, day, journey, customer_id, handle_s
     from staging.stg_contacts
@@ -23,11 +23,10 @@ events as (
         and occurred_at < staging.day_start((select end_day from bounds))
         and event_type = 'case_opened'
     union all
-    select 'journey_step', staging.local_day(occurred_at), journey, customer_id, null
-    from raw.touchpoints
+    select 'journey_step', day, journey, customer_id, null
+    from staging.stg_journey_steps
     where occurred_at >= staging.day_start((select first_day from bounds))
         and occurred_at < staging.day_start((select end_day from bounds))
-        and event_type = 'journey_step'
 ),
 
 customer_touches as (
