@@ -18,13 +18,21 @@ than `min_n` answers with its outcome has no row.
 Johnson (2000): with R_xx = V diag(l) V' and Lambda = R_xx^(1/2) = V diag(sqrt l) V', beta = Lambda^-1 r_xy;
 the raw weight of lever j is sum_k Lambda_jk^2 beta_k^2. The weights sum to R^2 = r_xy' R_xx^-1 r_xy.
 
-Deterministic: answers are read in response_id order and each model's random stream is seeded from
-the catalogue's `bootstrap_seed` and the model's key, so a rebuild (incremental or full) gives the
-same numbers.
+Bootstrap: each answer belongs to one of `bootstrap_groups` groups drawn from its response_id; the
+moment sums of the answers (count, sums, squares and products of the levers, per pattern of present
+levers) are added up in SQL per period, channel, segment and group (`_moments_sql`), then per scope,
+and a resample draws groups with replacement (docs/warehouse.md "Key drivers" says why that is a valid
+bootstrap). The correlation matrices of every model (estimate and resamples) are then projected and
+decomposed together, a few numpy calls per matrix size instead of several per model.
+
+Deterministic: the sums are exact integers (lever values in thousandths of their unit), the groups
+come from the answers' ids and each model's random stream is seeded from the catalogue's
+`bootstrap_seed` and the model's key, so a rebuild (incremental or full) gives the same numbers.
 """
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from dataclasses import dataclass
 from datetime import date
@@ -195,15 +203,30 @@ def pairwise_correlations(moments: np.ndarray) -> np.ndarray:
     return corr
 
 
+def _positive_definite(flat: np.ndarray) -> np.ndarray:
+    """Which matrices of (m, p, p) have a Cholesky factor (positive definite), far cheaper than their
+    eigenvalues. numpy's batched Cholesky leaves NaN where a matrix has none; its public wrapper raises
+    for the whole batch instead, so the gufunc is called directly (eigenvalues where it is missing)."""
+    cholesky = getattr(getattr(np.linalg, "_umath_linalg", None), "cholesky_lo", None)
+    if cholesky is None:
+        return np.linalg.eigvalsh(flat)[:, 0] > 0
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(cholesky(flat, signature="d->d")[:, 0, 0])
+
+
 def positive_semidefinite(corr: np.ndarray) -> np.ndarray:
     """A pairwise correlation matrix can be indefinite (its entries come from different answers), which
     would let R^2 exceed 1: negative eigenvalues are set to 0 and the unit diagonal restored (one step
     of Higham's 2002 nearest-correlation projection). Matrices (..., p, p) that are positive
-    semi-definite are left as they are (only the others pay for the eigenvectors)."""
+    semi-definite are left as they are (only the others pay for the eigenvectors; a Cholesky factor
+    clears the positive definite ones first)."""
     p = corr.shape[-1]
     flat = corr.reshape(-1, p, p)
-    indefinite = np.linalg.eigvalsh(flat)[:, 0] < 0
-    if not indefinite.any():
+    suspect = np.flatnonzero(~_positive_definite(flat))
+    if not len(suspect):
+        return corr
+    indefinite = suspect[np.linalg.eigvalsh(flat[suspect])[:, 0] < 0]
+    if not len(indefinite):
         return corr
     eigenvalues, vectors = np.linalg.eigh(flat[indefinite])
     fixed = (vectors * np.maximum(eigenvalues, 0.0)[:, None, :]) @ np.swapaxes(vectors, -1, -2)
@@ -223,51 +246,95 @@ class Estimate:
     r2: float
 
 
+def group_moments(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Pairwise moment sums (n_groups, 4, p, p) of the rows of `values` (m, p; NaN: missing) per bootstrap
+    group (`groups`: each row's group in [0, n_groups)): what the build computes in SQL per answer group."""
+    out = np.zeros((n_groups, 4, values.shape[1], values.shape[1]))
+    for group in np.unique(groups):
+        out[group] = _moments(values[groups == group])
+    return out
+
+
 def estimate_model(
-    values: np.ndarray, names: list[str], settings: DriverSettings, rng: np.random.Generator
+    moments: np.ndarray, names: list[str], settings: DriverSettings, rng: np.random.Generator
 ) -> Estimate | None:
-    """Relative weights of the levers (columns of `values` but the last) on the outcome (the last column,
-    never NaN), with bootstrap 95 % intervals; None below min_n."""
-    n_rows, width = values.shape
-    if n_rows < settings.min_n:
+    """Relative weights of the levers (`names`, columns of the moments but the last) on the outcome (the
+    last column; moments over the answers with the outcome), with bootstrap 95 % intervals, from the
+    pairwise moment sums of each bootstrap group of answers (group_moments); None below min_n."""
+    return estimate_models([(moments, names, rng)], settings)[0]
+
+
+def estimate_models(
+    models: list[tuple[np.ndarray, list[str], np.random.Generator]], settings: DriverSettings
+) -> list[Estimate | None]:
+    """estimate_model for many models at once: the correlation matrices of all models (point estimate
+    and resamples) of one size are projected and decomposed in one call of each numpy function."""
+    prepared = [_resample(moments, names, settings, rng) for moments, names, rng in models]
+    sizes: dict[int, list[int]] = {}
+    for i, model in enumerate(prepared):
+        if model is not None:
+            sizes.setdefault(model[1].shape[-1], []).append(i)
+    weights: dict[int, np.ndarray] = {}
+    for members in sizes.values():
+        stacked = np.concatenate([prepared[i][1] for i in members])  # type: ignore[index]
+        flat = relative_weights(positive_semidefinite(stacked))
+        first = 0
+        for i in members:
+            count = len(prepared[i][1])  # type: ignore[index]
+            weights[i] = flat[first : first + count]
+            first += count
+    out: list[Estimate | None] = []
+    for i, model in enumerate(prepared):
+        if model is None:
+            out.append(None)
+            continue
+        keep, _, count = model
+        point, resampled = weights[i][0], weights[i][1:]
+        if point.sum() < 1e-12:  # the levers explain nothing: no share to report
+            out.append(None)
+            continue
+        low, high = _percentiles(resampled, (2.5, 97.5))
+        out.append(
+            Estimate(
+                levers=[models[i][1][j] for j in keep],
+                importance=point,
+                low=low,
+                high=high,
+                n=count[keep, -1].astype(int),
+                r2=min(float(point.sum()), 1.0),
+            )
+        )
+    return out
+
+
+def _resample(
+    moments: np.ndarray, names: list[str], settings: DriverSettings, rng: np.random.Generator
+) -> tuple[list[int], np.ndarray, np.ndarray] | None:
+    """The levers a model keeps, the correlation matrices of its estimate and of its bootstrap resamples
+    (1 + bootstrap_samples, k + 1, k + 1), and its pairwise counts; None when it has no estimate.
+
+    Bootstrap: each resample draws `bootstrap_groups` groups with replacement and adds their moment sums
+    (moments add up: a resampled group is the sum of its answers' moments)."""
+    total = moments.sum(axis=0)
+    width = total.shape[-1]
+    count = total[0]
+    if count[-1, -1] < settings.min_n:
         return None
-    # Moments per group of answers, then their sum for the estimate. Bootstrap: resample answers (or,
-    # above bootstrap_groups answers, random groups of answers: moments add up, so a resampled group is
-    # the sum of its answers' moments). Answer k of a random order goes to group k mod `groups`: sizes
-    # differ by one answer at most.
-    order = rng.permutation(n_rows)
-    groups = min(n_rows, settings.bootstrap_groups)
-    size = -(-n_rows // groups)
-    padded = np.full((groups * size, width), np.nan)  # padding rows are all missing: they add 0
-    slots = np.arange(n_rows)
-    padded[(slots % groups) * size + slots // groups] = values[order]
-    group_moments = _moments(padded.reshape(groups, size, width))
-    total = group_moments.sum(axis=0)
-    count, var = total[0], total[2] / np.maximum(total[0], 1) - (total[1] / np.maximum(total[0], 1)) ** 2
+    var = total[2] / np.maximum(count, 1) - (total[1] / np.maximum(count, 1)) ** 2
     keep = [j for j in range(len(names)) if count[j, -1] >= settings.min_n and var[j, -1] > 1e-12]
     if not keep or var[-1, -1] <= 1e-12:
         return None
     columns = [*keep, width - 1]
-    point = relative_weights(positive_semidefinite(pairwise_correlations(total[:, columns][:, :, columns])))
-    if point.sum() < 1e-12:  # the levers explain nothing: no share to report
-        return None
-    group_moments = group_moments[:, :, columns][:, :, :, columns].reshape(groups, -1)
-    # each resample draws `groups` groups with replacement: how many times each group is drawn
+    groups = len(moments)
+    kept = moments[:, :, columns][:, :, :, columns]
+    # how many times each group is drawn in each resample
     picks = rng.integers(0, groups, size=(settings.bootstrap_samples, groups))
     picks += np.arange(settings.bootstrap_samples)[:, None] * groups
     draws = np.bincount(picks.ravel(), minlength=settings.bootstrap_samples * groups)
     draws = draws.reshape(settings.bootstrap_samples, groups)
-    resampled = (draws.astype(float) @ group_moments).reshape(-1, 4, len(columns), len(columns))
-    weights = relative_weights(positive_semidefinite(pairwise_correlations(resampled)))
-    low, high = _percentiles(weights, (2.5, 97.5))
-    return Estimate(
-        levers=[names[j] for j in keep],
-        importance=point,
-        low=low,
-        high=high,
-        n=count[keep, -1].astype(int),
-        r2=min(float(point.sum()), 1.0),
-    )
+    resampled = (draws.astype(float) @ kept.reshape(groups, -1)).reshape(-1, 4, len(columns), len(columns))
+    stacked = np.concatenate([kept.sum(axis=0)[None], resampled])
+    return keep, pairwise_correlations(stacked), count
 
 
 def _percentiles(samples: np.ndarray, percents: tuple[float, ...]) -> list[np.ndarray]:
@@ -319,69 +386,189 @@ def _floats(column: np.ndarray) -> np.ndarray:
     return np.ma.filled(np.ma.asarray(column).astype(float), np.nan)
 
 
+# Lever values enter the moment sums as integers of 1/_SCALE of their unit (milliseconds for times):
+# integer sums are exact, so they do not depend on the order DuckDB's threads add them in and a rebuild
+# gives the same numbers to the last bit.
+_SCALE = 1000
+_MODEL_CHUNK = 200  # models whose resampled matrices are held at once (memory: ~200 x 201 x k x k)
+
+
+def _moments_sql(columns: list[str]) -> str:
+    """Per period of rebuild_driver_periods, scope, bootstrap group and pattern of present columns, the
+    answers' count and sums of each column, of its square and of each product of two columns (in 1/_SCALE
+    units), from temp table answer_levers. `columns`: checked identifiers of answer_levers."""
+    width = len(columns)
+    values = ", ".join(
+        f"cast(round(cast({identifier(c)} as double) * {_SCALE}) as bigint) as x{i}" for i, c in enumerate(columns)
+    )
+    present = " + ".join(f"cast(x{i} is not null as bigint) * {1 << i}" for i in range(width))
+    pairs = [(i, j) for i in range(width) for j in range(i + 1, width)]
+    sums = [f"sum(x{i}) as s{i}" for i in range(width)]
+    sums += [f"sum(x{i} * x{i}) as q{i}" for i in range(width)]
+    sums += [f"sum(x{i} * x{j}) as c{i}_{j}" for i, j in pairs]
+    names = ["n"] + [f"s{i}" for i in range(width)] + [f"q{i}" for i in range(width)]
+    names += [f"c{i}_{j}" for i, j in pairs]
+    totals = ", ".join(f"cast(sum({name}) as double) as {name}" for name in names)
+    return f"""
+with answers as (
+    select
+        cast(date_trunc('week', day) as date) as week,
+        cast(date_trunc('month', day) as date) as month,
+        nullif(channel, '') as channel,
+        nullif(segment, '') as segment,
+        hash(response_id, $bootstrap_seed) % $bootstrap_groups as bootstrap_group,
+        {values}
+    from answer_levers
+),
+
+cells as (
+    select
+        week, month, channel, segment, bootstrap_group, {present} as present,
+        count(*) as n, {", ".join(sums)}
+    from answers
+    group by all
+),
+
+periods as (
+    select 'week' as period_type, week as period_start, * exclude (week, month) from cells
+    union all
+    select 'month', month, * exclude (week, month) from cells
+),
+
+rebuilt as (
+    select p.*
+    from periods as p
+    inner join rebuild_driver_periods using (period_type, period_start)
+),
+
+final as (
+    select
+        period_type,
+        period_start,
+        case
+            when grouping(channel) = 0 then 'channel:' || channel
+            when grouping(segment) = 0 then 'segment:' || segment
+            else 'all'
+        end as scope,
+        bootstrap_group,
+        present,
+        {totals}
+    from rebuilt
+    group by grouping sets ((period_type, period_start, bootstrap_group, present),
+        (period_type, period_start, channel, bootstrap_group, present),
+        (period_type, period_start, segment, bootstrap_group, present))
+)
+
+select * from final
+where scope is not null
+order by period_type, period_start, scope, bootstrap_group, present
+"""  # noqa: S608 - identifiers checked, values bound
+
+
+def _model_moments(
+    cells: dict[str, np.ndarray], rows: np.ndarray, columns: list[int], outcome: int, groups: int
+) -> np.ndarray:
+    """The moment sums (groups, 4, k, k) of one model (`rows` of the cells, sorted by bootstrap group)
+    over its `columns` (indexes of the moments query's columns), the outcome's answers only."""
+    present = cells["present"][rows]
+    rows = rows[(present >> outcome) & 1 == 1]
+    if not len(rows):
+        return np.zeros((groups, 4, len(columns), len(columns)))
+    bits = ((cells["present"][rows, None] >> np.asarray(columns)) & 1).astype(float)
+    n = cells["n"][rows]
+    sums = cells["s"][rows][:, columns]
+    squares = cells["q"][rows][:, columns]
+    cross = cells["products"][rows][:, cells["product_index"][np.ix_(columns, columns)]]
+    contributions = np.stack(
+        [
+            n[:, None, None] * bits[:, :, None] * bits[:, None, :],
+            sums[:, :, None] * bits[:, None, :],
+            squares[:, :, None] * bits[:, None, :],
+            cross,
+        ],
+        axis=1,
+    )
+    group = cells["bootstrap_group"][rows]
+    starts = np.flatnonzero(np.diff(group, prepend=-1))
+    out = np.zeros((groups, 4, len(columns), len(columns)))
+    out[group[starts]] = np.add.reduceat(contributions, starts, axis=0)
+    return out
+
+
 def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tuple[Any, ...]]:
     """The rows of driver_estimates for the periods of rebuild_driver_periods (from answer_levers)."""
-    periods = con.execute("select period_type, period_start from rebuild_driver_periods order by all").fetchall()
     lever_ids = list(settings.levers)
-    # lever ids are keys of the catalogue, checked against the columns of answer_levers.sql
-    data = con.execute(
-        "select day, channel, coalesce(segment, '') as segment, nps, csat, "  # noqa: S608
-        + ", ".join(f"cast({identifier(lever)} as double) as {lever}" for lever in lever_ids)
-        + " from answer_levers order by response_id"
+    # levers no answer of the build has (no verbatim analysed, say) leave every model: not summed
+    counts = con.execute(
+        "select " + ", ".join(f"count({identifier(lever)})" for lever in lever_ids) + " from answer_levers"  # noqa: S608
+    ).fetchall()[0]
+    active = [lever for lever, count in zip(lever_ids, counts, strict=True) if count]
+    columns = [*active, *OUTCOMES]
+    if len(columns) > 62:
+        raise DriverCatalogueError(f"drivers: {len(columns)} levers and outcomes, at most 62 fit a pattern of bits")
+    sql = _moments_sql(columns)
+    fetched = con.execute(
+        sql, {"bootstrap_seed": settings.bootstrap_seed, "bootstrap_groups": settings.bootstrap_groups}
     ).fetchnumpy()
-    if not periods or len(data["day"]) == 0:
+    if len(fetched["n"]) == 0:
         return []
-    days = np.asarray(data["day"], dtype="datetime64[D]")
-    starts = {
-        "week": days - ((days.astype("int64") - 4) % 7),  # ISO weeks start on Monday (1970-01-05 was one)
-        "month": days.astype("datetime64[M]").astype("datetime64[D]"),
+    width = len(columns)
+    pairs = [(i, j) for i in range(width) for j in range(i + 1, width)]
+
+    def matrix(names: list[str], scale: float) -> np.ndarray:
+        if not names:
+            return np.zeros((len(fetched["n"]), 0))
+        return np.column_stack([_floats(fetched[name]) for name in names]) / scale
+
+    squares = matrix([f"q{i}" for i in range(width)], _SCALE**2)
+    # products: the squares first, then each pair; product_index[i, j] is the column of x_i x_j
+    product_index = np.diag(np.arange(width))
+    for k, (i, j) in enumerate(pairs):
+        product_index[i, j] = product_index[j, i] = width + k
+    cells = {
+        "present": np.asarray(fetched["present"], dtype=np.int64),
+        "bootstrap_group": np.asarray(fetched["bootstrap_group"], dtype=np.int64),
+        "n": _floats(fetched["n"]),
+        "s": np.nan_to_num(matrix([f"s{i}" for i in range(width)], _SCALE)),
+        "q": np.nan_to_num(squares),
+        "products": np.nan_to_num(np.column_stack([squares, matrix([f"c{i}_{j}" for i, j in pairs], _SCALE**2)])),
+        "product_index": product_index,
     }
-    # The answers of each period as one block of row numbers, in response_id order (a stable sort):
-    # each period then reads its own rows only, not a mask over all the answers of the build.
-    blocks = {}
-    for period_type, period_starts in starts.items():
-        order = np.argsort(period_starts, kind="stable")
-        values, first = np.unique(period_starts[order], return_index=True)
-        bounds = [*first[1:], len(order)]
-        blocks[period_type] = {v: order[a:b] for v, a, b in zip(values.tolist(), first.tolist(), bounds, strict=True)}
-    # codes of the sorted labels, as np.unique(return_inverse=True) gives, by hashing (sorting 1M strings is slow)
-    channels, channel_names = pd.factorize(np.asarray(data["channel"], dtype=object), sort=True)
-    segments, segment_names = pd.factorize(np.asarray(data["segment"], dtype=object), sort=True)
-    table = np.column_stack([_floats(data[lever]) for lever in lever_ids])
-    outcomes = np.column_stack([_floats(data[o]) for o in OUTCOMES])
-    lever_columns = {
-        outcome: [i for i, lever in enumerate(lever_ids) if outcome in settings.levers[lever].outcomes]
-        for outcome in OUTCOMES
-    }
+    period_starts = np.asarray(fetched["period_start"]).astype("datetime64[D]").astype(object)
+    keys = list(zip(fetched["period_type"].tolist(), period_starts.tolist(), fetched["scope"].tolist(), strict=True))
+    starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]] + [len(keys)]
+    models = []
+    for first, last in itertools.pairwise(starts):
+        period_type, period_start, scope = keys[first]
+        for outcome in OUTCOMES:
+            levers = [lever for lever in active if outcome in settings.levers[lever].outcomes]
+            outcome_column = columns.index(outcome)
+            model_columns = [columns.index(lever) for lever in levers] + [outcome_column]
+            seed = model_seed(settings.bootstrap_seed, period_type, period_start, scope, outcome)
+            key = (period_type, period_start, scope, outcome)
+            models.append((key, np.arange(first, last), model_columns, outcome_column, levers, seed))
     rows: list[tuple[Any, ...]] = []
-    for period_type, period_start in periods:
-        block = blocks[period_type].get(np.datetime64(period_start, "D").astype(object))
-        if block is None:
-            continue
-        block_table, block_outcomes = table[block], outcomes[block]
-        scopes = [("all", np.ones(len(block), dtype=bool))]
-        for prefix, labels, codes in (("channel", channel_names, channels), ("segment", segment_names, segments)):
-            block_codes = codes[block]
-            for code in np.unique(block_codes):
-                if labels[code]:  # no segment: in no segment scope
-                    scopes.append((f"{prefix}:{labels[code]}", block_codes == code))
-        for scope, selected in scopes:
-            for k, outcome in enumerate(OUTCOMES):
-                chosen = selected & ~np.isnan(block_outcomes[:, k])
-                if np.count_nonzero(chosen) < settings.min_n:
-                    continue
-                columns = lever_columns[outcome]
-                values = np.column_stack([block_table[chosen][:, columns], block_outcomes[chosen, k]])
-                names = [lever_ids[i] for i in columns]
-                seed = model_seed(settings.bootstrap_seed, period_type, period_start, scope, outcome)
-                result = estimate_model(values, names, settings, np.random.default_rng(seed))
-                if result is None:
-                    continue
-                for i, lever in enumerate(result.levers):
-                    rows.append(
-                        (period_type, period_start, scope, outcome, lever, float(result.importance[i]),
-                         float(result.low[i]), float(result.high[i]), int(result.n[i]), result.r2)
-                    )  # fmt: skip
+    for chunk in range(0, len(models), _MODEL_CHUNK):
+        batch = models[chunk : chunk + _MODEL_CHUNK]
+        estimates = estimate_models(
+            [
+                (
+                    _model_moments(cells, members, model_columns, outcome_column, settings.bootstrap_groups),
+                    levers,
+                    np.random.default_rng(seed),
+                )
+                for _, members, model_columns, outcome_column, levers, seed in batch
+            ],
+            settings,
+        )
+        for (key, *_), result in zip(batch, estimates, strict=True):
+            if result is None:
+                continue
+            for i, lever in enumerate(result.levers):
+                rows.append(
+                    (*key, lever, float(result.importance[i]), float(result.low[i]), float(result.high[i]),
+                     int(result.n[i]), result.r2)
+                )  # fmt: skip
     return rows
 
 

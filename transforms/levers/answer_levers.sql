@@ -39,34 +39,56 @@ bounds as (
     from answers
 ),
 
--- contacts and case openings of the customers, from the first window to the last repeat window
-touchpoints as (
-    select customer_id, occurred_at, 'contact' as event_type, contact_id, outcome, wait_s, handle_s, reason,
-        false as is_complaint
-    from staging.stg_contacts
-    where occurred_at >= (select first_at from bounds) and occurred_at <= (select last_at from bounds)
-    union all
-    select customer_id, occurred_at, event_type, null, null, null, null, reason, is_complaint
-    from staging.stg_case_events
-    where occurred_at >= (select first_at from bounds) and occurred_at <= (select last_at from bounds)
-        and event_type = 'case_opened'
-),
-
--- journey steps have no staging view: the raw rows, by their sargable time range
-failed_steps as (
-    select customer_id, occurred_at
+-- The touchpoints that can make a lever: contacts, case openings and failed journey steps, read once
+-- from the raw rows (staging.stg_contacts and stg_case_events select from them the same way) by
+-- their sargable time range, first only their customer and time: an answer looks at its customer's
+-- touchpoints from the start of its window to the end of the repeat window of a contact in it.
+touch_keys as (
+    select rowid as touch_row, customer_id, occurred_at
     from raw.touchpoints
-    where occurred_at >= (select first_at from bounds) and occurred_at <= (select max(occurred_at) from answers)
-        and event_type = 'journey_step' and step_status = 'failed'
+    where occurred_at >= (select first_at from bounds) and occurred_at <= (select last_at from bounds)
 ),
 
-in_window as (
-    select a.response_id, t.*
+near as (
+    select a.response_id, a.occurred_at as answered_at, k.touch_row
     from answers as a
-    inner join touchpoints as t
-        on t.customer_id = a.customer_id
-        and t.occurred_at <= a.occurred_at
-        and t.occurred_at >= a.occurred_at - to_hours(cast($answer_window_h as bigint))
+    inner join touch_keys as k
+        on k.customer_id = a.customer_id
+        and k.occurred_at >= a.occurred_at - to_hours(cast($answer_window_h as bigint))
+        and k.occurred_at <= a.occurred_at + to_hours(cast($fcr_window_h as bigint))
+),
+
+-- the other columns, for the touchpoints near an answer only (by row id: the scan skips the others)
+touchpoints as (
+    select
+        rowid as touch_row,
+        occurred_at,
+        event_type,
+        -- as in staging.stg_contacts (a case opening has no contact, outcome, wait nor handling time)
+        case when event_type = 'contact' then contact_id end as contact_id,
+        case when event_type = 'contact' then outcome end as outcome,
+        case when event_type = 'contact' then wait_s end as wait_s,
+        case when event_type = 'contact' and outcome = 'answered' then talk_s + hold_s + acw_s end as handle_s,
+        reason,
+        event_type = 'case_opened' and coalesce(is_complaint, false) as is_complaint
+    from raw.touchpoints
+    where rowid in (select touch_row from near)
+        and (event_type in ('contact', 'case_opened') or (event_type = 'journey_step' and step_status = 'failed'))
+),
+
+near_touchpoints as (
+    select n.response_id, n.answered_at, t.*
+    from near as n
+    inner join touchpoints as t using (touch_row)
+),
+
+-- contacts and case openings of the window
+in_window as (
+    select * exclude (answered_at)
+    from near_touchpoints
+    where event_type in ('contact', 'case_opened')
+        and occurred_at <= answered_at
+        and occurred_at >= answered_at - to_hours(cast($answer_window_h as bigint))
 ),
 
 window_summary as (
@@ -81,13 +103,12 @@ window_summary as (
 ),
 
 steps_summary as (
-    select a.response_id, count(*) as failed
-    from answers as a
-    inner join failed_steps as f
-        on f.customer_id = a.customer_id
-        and f.occurred_at <= a.occurred_at
-        and f.occurred_at >= a.occurred_at - to_hours(cast($answer_window_h as bigint))
-    group by a.response_id
+    select response_id, count(*) as failed
+    from near_touchpoints
+    where event_type = 'journey_step'
+        and occurred_at <= answered_at
+        and occurred_at >= answered_at - to_hours(cast($answer_window_h as bigint))
+    group by response_id
 ),
 
 -- the live contact an answer follows: the one it names, else (no case link) the window's last one
@@ -109,8 +130,7 @@ contact_levers as (
         t.wait_s,
         t.handle_s,
         t.occurred_at,
-        t.reason,
-        t.customer_id
+        t.reason
     from followed as f
     inner join in_window as t
         on t.response_id = f.response_id
@@ -119,12 +139,14 @@ contact_levers as (
 ),
 
 -- FCR as in kpi_service_daily: an answered contact is repeated when the same customer has another
--- contact or case_opened with the same reason strictly later and at most $fcr_window_h after it
+-- contact or case_opened with the same reason strictly later and at most $fcr_window_h after it (all
+-- of them are among the answer's near touchpoints: the contact is at most answer_window_h before it)
 repeats as (
     select c.response_id, count(t.occurred_at) > 0 as repeated
     from contact_levers as c
-    left join touchpoints as t
-        on t.customer_id = c.customer_id
+    left join near_touchpoints as t
+        on t.response_id = c.response_id
+        and t.event_type in ('contact', 'case_opened')
         and t.reason = c.reason
         and t.occurred_at > c.occurred_at
         and t.occurred_at <= c.occurred_at + to_hours(cast($fcr_window_h as bigint))
