@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import itertools
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -44,6 +45,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import yaml
+from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from transforms.catalogue import load_catalogue
@@ -255,17 +257,32 @@ def group_moments(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.n
     return out
 
 
+@dataclass(frozen=True)
+class GroupMoments:
+    """A model's moment sums per bootstrap group as `features` (groups, f), which add up over answers and
+    groups, and `expand`, which turns sums of features (m, f) into pairwise moment sums (m, 4, p, p)."""
+
+    features: np.ndarray
+    expand: Callable[[np.ndarray], np.ndarray]
+
+    @classmethod
+    def of(cls, moments: np.ndarray) -> GroupMoments:
+        """From pairwise moment sums per group (groups, 4, p, p), as group_moments gives them."""
+        p = moments.shape[-1]
+        return cls(moments.reshape(len(moments), -1), lambda features: features.reshape(-1, 4, p, p))
+
+
 def estimate_model(
-    moments: np.ndarray, names: list[str], settings: DriverSettings, rng: np.random.Generator
+    moments: GroupMoments, names: list[str], settings: DriverSettings, rng: np.random.Generator
 ) -> Estimate | None:
     """Relative weights of the levers (`names`, columns of the moments but the last) on the outcome (the
     last column; moments over the answers with the outcome), with bootstrap 95 % intervals, from the
-    pairwise moment sums of each bootstrap group of answers (group_moments); None below min_n."""
+    moment sums of each bootstrap group of answers; None below min_n."""
     return estimate_models([(moments, names, rng)], settings)[0]
 
 
 def estimate_models(
-    models: list[tuple[np.ndarray, list[str], np.random.Generator]], settings: DriverSettings
+    models: list[tuple[GroupMoments, list[str], np.random.Generator]], settings: DriverSettings
 ) -> list[Estimate | None]:
     """estimate_model for many models at once: the correlation matrices of all models (point estimate
     and resamples) of one size are projected and decomposed in one call of each numpy function."""
@@ -308,14 +325,16 @@ def estimate_models(
 
 
 def _resample(
-    moments: np.ndarray, names: list[str], settings: DriverSettings, rng: np.random.Generator
+    moments: GroupMoments, names: list[str], settings: DriverSettings, rng: np.random.Generator
 ) -> tuple[list[int], np.ndarray, np.ndarray] | None:
     """The levers a model keeps, the correlation matrices of its estimate and of its bootstrap resamples
     (1 + bootstrap_samples, k + 1, k + 1), and its pairwise counts; None when it has no estimate.
 
-    Bootstrap: each resample draws `bootstrap_groups` groups with replacement and adds their moment sums
-    (moments add up: a resampled group is the sum of its answers' moments)."""
-    total = moments.sum(axis=0)
+    Bootstrap: each resample draws as many groups as there are, with replacement, and adds their moment
+    sums (moments add up: a resampled group is the sum of its answers' moments)."""
+    features = moments.features
+    summed = features.sum(axis=0)
+    total = moments.expand(summed[None])[0]
     width = total.shape[-1]
     count = total[0]
     if count[-1, -1] < settings.min_n:
@@ -325,16 +344,14 @@ def _resample(
     if not keep or var[-1, -1] <= 1e-12:
         return None
     columns = [*keep, width - 1]
-    groups = len(moments)
-    kept = moments[:, :, columns][:, :, :, columns]
+    groups = len(features)
     # how many times each group is drawn in each resample
     picks = rng.integers(0, groups, size=(settings.bootstrap_samples, groups))
     picks += np.arange(settings.bootstrap_samples)[:, None] * groups
     draws = np.bincount(picks.ravel(), minlength=settings.bootstrap_samples * groups)
     draws = draws.reshape(settings.bootstrap_samples, groups)
-    resampled = (draws.astype(float) @ kept.reshape(groups, -1)).reshape(-1, 4, len(columns), len(columns))
-    stacked = np.concatenate([kept.sum(axis=0)[None], resampled])
-    return keep, pairwise_correlations(stacked), count
+    resampled = moments.expand(np.vstack([summed, draws.astype(float) @ features]))
+    return keep, pairwise_correlations(resampled[:, :, columns][:, :, :, columns]), count
 
 
 def _percentiles(samples: np.ndarray, percents: tuple[float, ...]) -> list[np.ndarray]:
@@ -368,33 +385,48 @@ def lever_parameters() -> dict[str, Any]:
 
 
 def build_answer_levers(con: duckdb.DuckDBPyConnection, build_parameters: dict[str, Any]) -> None:
-    """Temp table answer_levers: the answers of the periods of rebuild_driver_periods with their levers.
+    """Temp table answer_levers: the answers of the periods of rebuild_driver_periods with their levers
+    (transforms/levers/: lever_answers.sql, then answer_touchpoints.sql per time chunk of answers, then
+    answer_levers.sql).
 
     Raises DriverCatalogueError when a lever of the catalogue has no column in answer_levers.sql.
     """
-    sql = model_sql("levers", "answer_levers")
+    parameters = {**build_parameters, **lever_parameters()}
+    con.execute(f"create or replace temp table lever_answers as {model_sql('levers', 'lever_answers')}")
+    con.execute("create or replace temp table lever_chunk (chunk_from timestamptz, chunk_to timestamptz)")
     con.execute(
-        f"create or replace temp table answer_levers as {sql}", bound(sql, {**build_parameters, **lever_parameters()})
+        "create or replace temp table answer_touchpoints "
+        "(response_id varchar, answered_at timestamptz, named_contact_id varchar, has_case boolean, touch_row bigint)"
     )
-    columns = [r[0] for r in con.execute("describe answer_levers").fetchall()]
-    text = resources.files("transforms").joinpath("kpis.yaml").read_text()
-    parse(yaml.safe_load(text).get("drivers"), columns)
-
-
-def _floats(column: np.ndarray) -> np.ndarray:
-    """A fetched column as floats, SQL NULL as NaN (fetchnumpy returns masked arrays for NULLs)."""
-    return np.ma.filled(np.ma.asarray(column).astype(float), np.nan)
+    touch_sql = model_sql("levers", "answer_touchpoints")
+    first, last = con.execute("select min(occurred_at), max(occurred_at) from lever_answers").fetchall()[0]
+    while first is not None and first <= last:
+        con.execute("delete from lever_chunk")
+        con.execute("insert into lever_chunk values (?, ?)", [first, first + _TOUCH_CHUNK])
+        con.execute(f"insert into answer_touchpoints {touch_sql}", bound(touch_sql, parameters))
+        first += _TOUCH_CHUNK
+    sql = model_sql("levers", "answer_levers")
+    con.execute(f"create or replace temp table answer_levers as {sql}", bound(sql, parameters))
+    columns = {r[0] for r in con.execute("describe answer_levers").fetchall()}
+    for lever_id in load_drivers().levers:  # the catalogue as parsed once per process (parse checks the same)
+        if not {lever_id, f"{lever_id}_ok"} <= columns:
+            raise DriverCatalogueError(
+                f"lever '{lever_id}': transforms/levers/answer_levers.sql has no column {lever_id} and {lever_id}_ok"
+            )
 
 
 # Lever values enter the moment sums as integers of 1/_SCALE of their unit (milliseconds for times):
 # integer sums are exact, so they do not depend on the order DuckDB's threads add them in and a rebuild
 # gives the same numbers to the last bit.
 _SCALE = 1000
-_MODEL_CHUNK = 200  # models whose resampled matrices are held at once (memory: ~200 x 201 x k x k)
+_MODEL_CHUNK = 200
+# Answers joined with their touchpoints a chunk of time at a time (answer_touchpoints.sql says why):
+# two months, measured at 10M events as cheap as one month and cheaper than 4 or 6.
+_TOUCH_CHUNK = timedelta(days=61)  # models whose resampled matrices are held at once (memory: ~200 x 201 x k x k)
 
 
 def _moments_sql(columns: list[str]) -> str:
-    """Per period of rebuild_driver_periods, scope, bootstrap group and pattern of present columns, the
+    """Per week, month, channel, segment, bootstrap group and pattern of present columns (a cell), the
     answers' count and sums of each column, of its square and of each product of two columns (in 1/_SCALE
     units), from temp table answer_levers. `columns`: checked identifiers of answer_levers."""
     width = len(columns)
@@ -402,13 +434,13 @@ def _moments_sql(columns: list[str]) -> str:
         f"cast(round(cast({identifier(c)} as double) * {_SCALE}) as bigint) as x{i}" for i, c in enumerate(columns)
     )
     present = " + ".join(f"cast(x{i} is not null as bigint) * {1 << i}" for i in range(width))
-    pairs = [(i, j) for i in range(width) for j in range(i + 1, width)]
-    sums = [f"sum(x{i}) as s{i}" for i in range(width)]
-    sums += [f"sum(x{i} * x{i}) as q{i}" for i in range(width)]
-    sums += [f"sum(x{i} * x{j}) as c{i}_{j}" for i, j in pairs]
-    names = ["n"] + [f"s{i}" for i in range(width)] + [f"q{i}" for i in range(width)]
-    names += [f"c{i}_{j}" for i, j in pairs]
-    totals = ", ".join(f"cast(sum({name}) as double) as {name}" for name in names)
+    # 0 where a column is absent from a pattern: plain arrays, not masked ones; a cell's sums are exact
+    # integers, converted to doubles once (deterministically)
+    sums = [f"cast(coalesce(sum(x{i}), 0) as double) as s{i}" for i in range(width)]
+    sums += [f"cast(coalesce(sum(x{i} * x{i}), 0) as double) as q{i}" for i in range(width)]
+    sums += [
+        f"cast(coalesce(sum(x{i} * x{j}), 0) as double) as c{i}_{j}" for i in range(width) for j in range(i + 1, width)
+    ]
     return f"""
 with answers as (
     select
@@ -421,78 +453,107 @@ with answers as (
     from answer_levers
 ),
 
-cells as (
-    select
-        week, month, channel, segment, bootstrap_group, {present} as present,
-        count(*) as n, {", ".join(sums)}
-    from answers
-    group by all
-),
-
-periods as (
-    select 'week' as period_type, week as period_start, * exclude (week, month) from cells
-    union all
-    select 'month', month, * exclude (week, month) from cells
-),
-
-rebuilt as (
-    select p.*
-    from periods as p
-    inner join rebuild_driver_periods using (period_type, period_start)
-),
-
 final as (
     select
-        period_type,
-        period_start,
-        case
-            when grouping(channel) = 0 then 'channel:' || channel
-            when grouping(segment) = 0 then 'segment:' || segment
-            else 'all'
-        end as scope,
-        bootstrap_group,
-        present,
-        {totals}
-    from rebuilt
-    group by grouping sets ((period_type, period_start, bootstrap_group, present),
-        (period_type, period_start, channel, bootstrap_group, present),
-        (period_type, period_start, segment, bootstrap_group, present))
+        week, month, channel, segment, bootstrap_group, {present} as present,
+        cast(count(*) as double) as n, {", ".join(sums)}
+    from answers
+    group by all
 )
 
 select * from final
-where scope is not null
-order by period_type, period_start, scope, bootstrap_group, present
 """  # noqa: S608 - identifiers checked, values bound
+
+
+def _roll_up(cells: dict[str, np.ndarray], periods: set[tuple[str, date]]) -> tuple[dict[str, np.ndarray], list]:
+    """The cells added up per model (period of `periods`, scope) and per bootstrap group and pattern, in
+    a fixed order (so the same doubles whatever order DuckDB returned the cells in); the models, each
+    (period_type, period_start, scope, first row, end row) of the rows returned."""
+    channels, channel_names = pd.factorize(cells["channel"], sort=True)  # None -> -1: no channel scope
+    segments, segment_names = pd.factorize(cells["segment"], sort=True)
+    weeks, months = cells["week"].astype(np.int64), cells["month"].astype(np.int64)
+    group, present = cells["bootstrap_group"], cells["present"]
+    # one total order of the cells: each sum below adds the same numbers in the same order in every build
+    by_cell = np.lexsort((present, group, segments, channels, months, weeks))
+    channels, segments, weeks, months = channels[by_cell], segments[by_cell], weeks[by_cell], months[by_cell]
+    group, present = group[by_cell], present[by_cell]
+    targets: list[np.ndarray] = []
+    sources: list[np.ndarray] = []
+    out: dict[str, list[np.ndarray]] = {"bootstrap_group": [], "present": []}
+    models = []
+    first = 0
+    for period_type, starts in (("week", weeks), ("month", months)):
+        wanted = np.isin(
+            starts, [np.datetime64(start, "D").astype(np.int64) for kind, start in periods if kind == period_type]
+        )
+        for prefix, codes, names in (("", None, None), ("channel", channels, channel_names),
+                                     ("segment", segments, segment_names)):  # fmt: skip
+            scope = np.zeros(len(starts), dtype=np.int64) if codes is None else codes
+            chosen = np.flatnonzero(wanted & (scope >= 0))
+            if not len(chosen):
+                continue
+            order = chosen[np.lexsort((chosen, present[chosen], group[chosen], scope[chosen], starts[chosen]))]
+            key = np.column_stack([starts[order], scope[order], group[order], present[order]])
+            new = np.r_[True, np.any(key[1:] != key[:-1], axis=1)]
+            runs = np.flatnonzero(new)
+            targets.append(first + np.cumsum(new) - 1)
+            sources.append(order)
+            out["bootstrap_group"].append(group[order][runs])
+            out["present"].append(present[order][runs])
+            model_keys = key[runs, :2]
+            bounds = np.flatnonzero(np.r_[True, np.any(model_keys[1:] != model_keys[:-1], axis=1), True])
+            for a, b in itertools.pairwise(bounds.tolist()):
+                start = np.datetime64(int(model_keys[a, 0]), "D").astype(date)
+                label = "all" if codes is None else f"{prefix}:{names[model_keys[a, 1]]}"
+                models.append((period_type, start, label, first + a, first + b))
+            first += len(runs)
+    if not models:
+        return {}, []
+    # each rolled-up row is the sum of its cells: a 0/1 matrix times the cells' sums (rows in cell order)
+    target, source = np.concatenate(targets), np.concatenate(sources)
+    adding = sparse.csr_matrix((np.ones(len(target)), (target, source)), shape=(first, len(by_cell)))
+    rolled = {name: np.concatenate(arrays) for name, arrays in out.items()}
+    rolled["values"] = adding @ cells["values"][by_cell]
+    return rolled, models
 
 
 def _model_moments(
     cells: dict[str, np.ndarray], rows: np.ndarray, columns: list[int], outcome: int, groups: int
-) -> np.ndarray:
-    """The moment sums (groups, 4, k, k) of one model (`rows` of the cells, sorted by bootstrap group)
-    over its `columns` (indexes of the moments query's columns), the outcome's answers only."""
-    present = cells["present"][rows]
-    rows = rows[(present >> outcome) & 1 == 1]
-    if not len(rows):
-        return np.zeros((groups, 4, len(columns), len(columns)))
-    bits = ((cells["present"][rows, None] >> np.asarray(columns)) & 1).astype(float)
-    n = cells["n"][rows]
-    sums = cells["s"][rows][:, columns]
-    squares = cells["q"][rows][:, columns]
-    cross = cells["products"][rows][:, cells["product_index"][np.ix_(columns, columns)]]
-    contributions = np.stack(
-        [
-            n[:, None, None] * bits[:, :, None] * bits[:, None, :],
-            sums[:, :, None] * bits[:, None, :],
-            squares[:, :, None] * bits[:, None, :],
-            cross,
-        ],
-        axis=1,
-    )
+) -> GroupMoments:
+    """The moment sums of one model per bootstrap group, from its `rows` of the moments query (one per
+    group and pattern of present columns), over its `columns`, the answers with the outcome only.
+
+    Features per group: for each pattern, the count of answers and the sums of each column and of its
+    square (count, sums and squares of a pair are those of the patterns where both are present), then
+    the sums of the products of two columns. Far fewer numbers to resample than 4 p x p matrices."""
+    rows = rows[(cells["present"][rows] >> outcome) & 1 == 1]
+    patterns, which = np.unique(cells["present"][rows], return_inverse=True)
+    k, kinds = len(columns), len(patterns)
+    bits = ((patterns[:, None] >> np.asarray(columns)) & 1).astype(float)  # (patterns, k)
     group = cells["bootstrap_group"][rows]
-    starts = np.flatnonzero(np.diff(group, prepend=-1))
-    out = np.zeros((groups, 4, len(columns), len(columns)))
-    out[group[starts]] = np.add.reduceat(contributions, starts, axis=0)
-    return out
+    linear = np.zeros((groups, kinds, 1 + 2 * k))  # a group has one row per pattern at most
+    linear[group, which, 0] = cells["n"][rows]
+    linear[group, which, 1 : k + 1] = cells["s"][rows][:, columns]
+    linear[group, which, k + 1 :] = cells["q"][rows][:, columns]
+    upper = np.triu_indices(k)
+    cross = np.zeros((groups, len(upper[0])))
+    np.add.at(cross, group, cells["products"][rows][:, cells["product_index"][np.ix_(columns, columns)][upper]])
+    pair_counts = (bits[:, :, None] * bits[:, None, :]).reshape(kinds, k * k)
+
+    def expand(features: np.ndarray) -> np.ndarray:
+        m = len(features)
+        per_pattern = features[:, : kinds * (1 + 2 * k)].reshape(m, kinds, 1 + 2 * k)
+        out = np.empty((m, 4, k, k))
+        out[:, 0] = (per_pattern[:, :, 0] @ pair_counts).reshape(m, k, k)
+        for kind, first in ((1, 1), (2, k + 1)):  # sums and squares of x_i where x_j is present too
+            values = per_pattern[:, :, first : first + k].transpose(0, 2, 1).reshape(m * k, kinds)
+            out[:, kind] = (values @ bits).reshape(m, k, k)
+        products = features[:, kinds * (1 + 2 * k) :]
+        out[:, 3][:, upper[0], upper[1]] = products
+        out[:, 3][:, upper[1], upper[0]] = products
+        return out
+
+    return GroupMoments(np.concatenate([linear.reshape(groups, -1), cross], axis=1), expand)
 
 
 def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tuple[Any, ...]]:
@@ -506,40 +567,50 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
     columns = [*active, *OUTCOMES]
     if len(columns) > 62:
         raise DriverCatalogueError(f"drivers: {len(columns)} levers and outcomes, at most 62 fit a pattern of bits")
-    sql = _moments_sql(columns)
+    periods = {
+        (kind, start)
+        for kind, start in con.execute("select period_type, period_start from rebuild_driver_periods").fetchall()
+    }
     fetched = con.execute(
-        sql, {"bootstrap_seed": settings.bootstrap_seed, "bootstrap_groups": settings.bootstrap_groups}
+        _moments_sql(columns),
+        {"bootstrap_seed": settings.bootstrap_seed, "bootstrap_groups": settings.bootstrap_groups},
     ).fetchnumpy()
-    if len(fetched["n"]) == 0:
+    if len(fetched["n"]) == 0 or not periods:
         return []
     width = len(columns)
     pairs = [(i, j) for i in range(width) for j in range(i + 1, width)]
-
-    def matrix(names: list[str], scale: float) -> np.ndarray:
-        if not names:
-            return np.zeros((len(fetched["n"]), 0))
-        return np.column_stack([_floats(fetched[name]) for name in names]) / scale
-
-    squares = matrix([f"q{i}" for i in range(width)], _SCALE**2)
+    names = ["n", *(f"s{i}" for i in range(width)), *(f"q{i}" for i in range(width)), *(f"c{i}_{j}" for i, j in pairs)]
+    rolled, keys = _roll_up(
+        {
+            "week": np.asarray(fetched["week"]).astype("datetime64[D]"),
+            "month": np.asarray(fetched["month"]).astype("datetime64[D]"),
+            "channel": np.asarray(fetched["channel"], dtype=object),
+            "segment": np.asarray(fetched["segment"], dtype=object),
+            "bootstrap_group": np.asarray(fetched["bootstrap_group"], dtype=np.int64),
+            "present": np.asarray(fetched["present"], dtype=np.int64),
+            "values": np.column_stack([np.asarray(fetched[name], dtype=float) for name in names]),
+        },
+        periods,
+    )
+    if not keys:
+        return []
+    values = rolled["values"]
+    squares = values[:, 1 + width : 1 + 2 * width] / _SCALE**2
     # products: the squares first, then each pair; product_index[i, j] is the column of x_i x_j
     product_index = np.diag(np.arange(width))
     for k, (i, j) in enumerate(pairs):
         product_index[i, j] = product_index[j, i] = width + k
     cells = {
-        "present": np.asarray(fetched["present"], dtype=np.int64),
-        "bootstrap_group": np.asarray(fetched["bootstrap_group"], dtype=np.int64),
-        "n": _floats(fetched["n"]),
-        "s": np.nan_to_num(matrix([f"s{i}" for i in range(width)], _SCALE)),
-        "q": np.nan_to_num(squares),
-        "products": np.nan_to_num(np.column_stack([squares, matrix([f"c{i}_{j}" for i, j in pairs], _SCALE**2)])),
+        "present": rolled["present"],
+        "bootstrap_group": rolled["bootstrap_group"],
+        "n": values[:, 0],
+        "s": values[:, 1 : 1 + width] / _SCALE,
+        "q": squares,
+        "products": np.column_stack([squares, values[:, 1 + 2 * width :] / _SCALE**2]),
         "product_index": product_index,
     }
-    period_starts = np.asarray(fetched["period_start"]).astype("datetime64[D]").astype(object)
-    keys = list(zip(fetched["period_type"].tolist(), period_starts.tolist(), fetched["scope"].tolist(), strict=True))
-    starts = [0] + [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]] + [len(keys)]
     models = []
-    for first, last in itertools.pairwise(starts):
-        period_type, period_start, scope = keys[first]
+    for period_type, period_start, scope, first, last in keys:
         for outcome in OUTCOMES:
             levers = [lever for lever in active if outcome in settings.levers[lever].outcomes]
             outcome_column = columns.index(outcome)

@@ -107,7 +107,8 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
     x = rng.normal(size=(3000, 3))
     values = np.column_stack([x, x @ [1.0, 0.5, 0.0] + rng.normal(size=3000)])
     settings = settings_with(min_n=100)
-    moments = drivers.group_moments(values, rng.integers(0, settings.bootstrap_groups, 3000), settings.bootstrap_groups)
+    groups = rng.integers(0, settings.bootstrap_groups, 3000)
+    moments = drivers.GroupMoments.of(drivers.group_moments(values, groups, settings.bootstrap_groups))
     one = drivers.estimate_model(moments, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
     two = drivers.estimate_model(moments, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
     assert one is not None and two is not None
