@@ -20,14 +20,16 @@ the raw weight of lever j is sum_k Lambda_jk^2 beta_k^2. The weights sum to R^2 
 
 Bootstrap: each answer belongs to one of `bootstrap_groups` groups drawn from its response_id; the
 moment sums of the answers (count, sums, squares and products of the levers, per pattern of present
-levers) are added up in SQL per period, channel, segment and group (`_moments_sql`), then per scope,
-and a resample draws groups with replacement (docs/warehouse.md "Key drivers" says why that is a valid
-bootstrap). The correlation matrices of every model (estimate and resamples) are then projected and
-decomposed together, a few numpy calls per matrix size instead of several per model.
+levers) are added up in SQL per week, month, channel, segment and group (`_moments_sql`), then per
+period and scope in a fixed order (`_roll_up`), and a resample draws groups with replacement
+(docs/warehouse.md "Key drivers" says why that is a valid bootstrap). The correlation matrices of
+every model (estimate and resamples) are then projected and decomposed together, a few numpy calls
+per matrix size instead of several per model.
 
-Deterministic: the sums are exact integers (lever values in thousandths of their unit), the groups
-come from the answers' ids and each model's random stream is seeded from the catalogue's
-`bootstrap_seed` and the model's key, so a rebuild (incremental or full) gives the same numbers.
+Deterministic: the cells' sums are exact integers (lever values in thousandths of their unit), the
+roll-up adds them in a fixed order, the groups come from the answers' ids and each model's random
+stream is seeded from the catalogue's `bootstrap_seed` and the model's key, so a rebuild
+(incremental or full) gives the same numbers.
 """
 
 from __future__ import annotations
@@ -419,10 +421,10 @@ def build_answer_levers(con: duckdb.DuckDBPyConnection, build_parameters: dict[s
 # integer sums are exact, so they do not depend on the order DuckDB's threads add them in and a rebuild
 # gives the same numbers to the last bit.
 _SCALE = 1000
-_MODEL_CHUNK = 200
+_MODEL_CHUNK = 200  # models whose resampled matrices are held at once (memory: ~200 x 201 x k x k)
 # Answers joined with their touchpoints a chunk of time at a time (answer_touchpoints.sql says why):
 # two months, measured at 10M events as cheap as one month and cheaper than 4 or 6.
-_TOUCH_CHUNK = timedelta(days=61)  # models whose resampled matrices are held at once (memory: ~200 x 201 x k x k)
+_TOUCH_CHUNK = timedelta(days=61)
 
 
 def _moments_sql(columns: list[str]) -> str:
