@@ -421,17 +421,20 @@ def build_answer_levers(con: duckdb.DuckDBPyConnection, build_parameters: dict[s
 # integer sums are exact, so they do not depend on the order DuckDB's threads add them in and a rebuild
 # gives the same numbers to the last bit.
 _SCALE = 1000
+_LARGEST_NARROW = 3.0e9  # (3e9)^2 < 2^63: larger values (in 1/_SCALE units) take 128-bit products
 _MODEL_CHUNK = 200  # models whose resampled matrices are held at once (memory: ~200 x 201 x k x k)
 # Answers joined with their touchpoints a chunk of time at a time (answer_touchpoints.sql says why):
 # two months, measured at 10M events as cheap as one month and cheaper than 4 or 6.
 _TOUCH_CHUNK = timedelta(days=61)
 
 
-def _moments_sql(columns: list[str]) -> str:
+def _moments_sql(columns: list[str], wide: bool = False) -> str:
     """Per week, month, channel, segment, bootstrap group and pattern of present columns (a cell), the
     answers' count and sums of each column, of its square and of each product of two columns (in 1/_SCALE
-    units), from temp table answer_levers. `columns`: checked identifiers of answer_levers."""
+    units), from temp table answer_levers. `columns`: checked identifiers of answer_levers. `wide`:
+    products in 128 bits (slower), for values too large for a product of two 64-bit integers."""
     width = len(columns)
+    product = "cast(x{} as hugeint) * x{}" if wide else "x{} * x{}"
     values = ", ".join(
         f"cast(round(cast({identifier(c)} as double) * {_SCALE}) as bigint) as x{i}" for i, c in enumerate(columns)
     )
@@ -439,9 +442,11 @@ def _moments_sql(columns: list[str]) -> str:
     # 0 where a column is absent from a pattern: plain arrays, not masked ones; a cell's sums are exact
     # integers, converted to doubles once (deterministically)
     sums = [f"cast(coalesce(sum(x{i}), 0) as double) as s{i}" for i in range(width)]
-    sums += [f"cast(coalesce(sum(x{i} * x{i}), 0) as double) as q{i}" for i in range(width)]
+    sums += [f"cast(coalesce(sum({product.format(i, i)}), 0) as double) as q{i}" for i in range(width)]
     sums += [
-        f"cast(coalesce(sum(x{i} * x{j}), 0) as double) as c{i}_{j}" for i in range(width) for j in range(i + 1, width)
+        f"cast(coalesce(sum({product.format(i, j)}), 0) as double) as c{i}_{j}"
+        for i in range(width)
+        for j in range(i + 1, width)
     ]
     return f"""
 with answers as (
@@ -562,11 +567,16 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
     """The rows of driver_estimates for the periods of rebuild_driver_periods (from answer_levers)."""
     lever_ids = list(settings.levers)
     # levers no answer of the build has (no verbatim analysed, say) leave every model: not summed
-    counts = con.execute(
-        "select " + ", ".join(f"count({identifier(lever)})" for lever in lever_ids) + " from answer_levers"  # noqa: S608
+    # and the largest value of each: the product of two must fit 64 bits in 1/_SCALE units
+    stats = con.execute(
+        "select "  # noqa: S608
+        + ", ".join(f"count({c}), max(abs(cast({c} as double)))" for c in map(identifier, [*lever_ids, *OUTCOMES]))
+        + " from answer_levers"
     ).fetchall()[0]
-    active = [lever for lever, count in zip(lever_ids, counts, strict=True) if count]
+    counts, largest = stats[0::2], [value or 0.0 for value in stats[1::2]]
+    active = [lever for lever, count in zip(lever_ids, counts[: len(lever_ids)], strict=True) if count]
     columns = [*active, *OUTCOMES]
+    wide = max(largest) * _SCALE >= _LARGEST_NARROW
     if len(columns) > 62:
         raise DriverCatalogueError(f"drivers: {len(columns)} levers and outcomes, at most 62 fit a pattern of bits")
     periods = {
@@ -574,7 +584,7 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
         for kind, start in con.execute("select period_type, period_start from rebuild_driver_periods").fetchall()
     }
     fetched = con.execute(
-        _moments_sql(columns),
+        _moments_sql(columns, wide),
         {"bootstrap_seed": settings.bootstrap_seed, "bootstrap_groups": settings.bootstrap_groups},
     ).fetchnumpy()
     if len(fetched["n"]) == 0 or not periods:

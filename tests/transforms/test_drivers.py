@@ -359,3 +359,24 @@ def test_catalogue_errors_name_the_lever_and_key() -> None:
         drivers.parse(broken)
     with pytest.raises(drivers.DriverCatalogueError, match="lever 'wait'.*no column"):
         drivers.parse(block, columns=["abandonment"])
+
+
+def test_moment_sums_of_values_beyond_64_bit_products_are_exact() -> None:
+    # a wait of 1e10 s (garbage, but accepted by the contract) squared in milliseconds overflows 64 bits:
+    # the moments then use 128-bit products, equal to the narrow ones where both fit
+    con = duckdb.connect()
+    sql = {wide: drivers._moments_sql(["wait", "nps"], wide) for wide in (False, True)}
+    parameters = {"bootstrap_seed": 15, "bootstrap_groups": 100}
+    for wait in (999.5, 1e10):
+        con.execute(
+            "create or replace temp table answer_levers as select 'r' || i as response_id, date '2026-03-09' as day, "
+            "'phone' as channel, null as segment, (i % 11)::double as nps, ? as wait from range(300) t(i)",
+            [wait],
+        )
+        wide = con.execute(f"select sum(q0), sum(c0_1), sum(n) from ({sql[True]})", parameters).fetchall()[0]
+        nps = sum(i % 11 for i in range(300))
+        assert wide == pytest.approx((300 * (wait * 1000) ** 2, wait * 1000 * nps * 1000, 300), rel=1e-12)
+        if wait < 1e6:
+            assert (
+                con.execute(f"select sum(q0), sum(c0_1), sum(n) from ({sql[False]})", parameters).fetchall()[0] == wide
+            )
