@@ -409,6 +409,9 @@ def build_answer_levers(con: duckdb.DuckDBPyConnection, build_parameters: dict[s
         first += _TOUCH_CHUNK
     sql = model_sql("levers", "answer_levers")
     con.execute(f"create or replace temp table answer_levers as {sql}", bound(sql, parameters))
+    # the steps' tables hold customer ids: not kept on the connection after the build step
+    for table in ("lever_answers", "lever_chunk", "answer_touchpoints"):
+        con.execute(f"drop table {table}")
     columns = {r[0] for r in con.execute("describe answer_levers").fetchall()}
     for lever_id in load_drivers().levers:  # the catalogue as parsed once per process (parse checks the same)
         if not {lever_id, f"{lever_id}_ok"} <= columns:
