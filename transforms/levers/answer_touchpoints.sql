@@ -5,8 +5,8 @@
 -- customer and time are read here (the other columns of the few near an answer are read by row id in
 -- answer_levers.sql). transforms/drivers.py inserts them into temp table answer_touchpoints a time
 -- chunk of answers at a time: a join of each chunk's answers with its touchpoints (their sargable
--- time range skips the other row groups) keeps the hash table small, ~3 x cheaper than one join of
--- every answer with every touchpoint at 10M events.
+-- time range skips the other row groups) keeps the hash table small: at 10M events 0.8-1.0 CPU s in
+-- two-month chunks against 1.7-3.9 for one join of every answer with every touchpoint.
 with answers as (
     select response_id, customer_id, occurred_at, contact_id, case_id
     from lever_answers
