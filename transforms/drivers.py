@@ -18,16 +18,27 @@ than `min_n` answers with its outcome has no row.
 Johnson (2000): with R_xx = V diag(l) V' and Lambda = R_xx^(1/2) = V diag(sqrt l) V', beta = Lambda^-1 r_xy;
 the raw weight of lever j is sum_k Lambda_jk^2 beta_k^2. The weights sum to R^2 = r_xy' R_xx^-1 r_xy.
 
-Deterministic: answers are read in response_id order and each model's random stream is seeded from
-the catalogue's `bootstrap_seed` and the model's key, so a rebuild (incremental or full) gives the
-same numbers.
+Bootstrap: each answer belongs to one of `bootstrap_groups` groups drawn from its response_id; the
+moment sums of the answers (count, sums, squares and products of the levers, per pattern of present
+levers) are added up in SQL per week, month, channel, segment and group (`_moments_sql`), then per
+period and scope in a fixed order (`_roll_up`), and a resample draws groups with replacement
+(docs/warehouse.md "Key drivers" says why that is a valid bootstrap). The correlation matrices of
+every model (estimate and resamples) are then projected and decomposed together, a few numpy calls
+per matrix size instead of several per model.
+
+Deterministic: the cells' sums are exact integers (lever values in thousandths of their unit), the
+roll-up adds them in a fixed order, the groups come from the answers' ids and each model's random
+stream is seeded from the catalogue's `bootstrap_seed` and the model's key, so a rebuild
+(incremental or full) gives the same numbers.
 """
 
 from __future__ import annotations
 
+import itertools
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -36,6 +47,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import yaml
+from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from transforms.catalogue import load_catalogue
@@ -195,15 +207,30 @@ def pairwise_correlations(moments: np.ndarray) -> np.ndarray:
     return corr
 
 
+def _positive_definite(flat: np.ndarray) -> np.ndarray:
+    """Which matrices of (m, p, p) have a Cholesky factor (positive definite), far cheaper than their
+    eigenvalues. numpy's batched Cholesky leaves NaN where a matrix has none; its public wrapper raises
+    for the whole batch instead, so the gufunc is called directly (eigenvalues where it is missing)."""
+    cholesky = getattr(getattr(np.linalg, "_umath_linalg", None), "cholesky_lo", None)
+    if cholesky is None:
+        return np.linalg.eigvalsh(flat)[:, 0] > 0
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(cholesky(flat, signature="d->d")[:, 0, 0])
+
+
 def positive_semidefinite(corr: np.ndarray) -> np.ndarray:
     """A pairwise correlation matrix can be indefinite (its entries come from different answers), which
     would let R^2 exceed 1: negative eigenvalues are set to 0 and the unit diagonal restored (one step
     of Higham's 2002 nearest-correlation projection). Matrices (..., p, p) that are positive
-    semi-definite are left as they are (only the others pay for the eigenvectors)."""
+    semi-definite are left as they are (only the others pay for the eigenvectors; a Cholesky factor
+    clears the positive definite ones first)."""
     p = corr.shape[-1]
     flat = corr.reshape(-1, p, p)
-    indefinite = np.linalg.eigvalsh(flat)[:, 0] < 0
-    if not indefinite.any():
+    suspect = np.flatnonzero(~_positive_definite(flat))
+    if not len(suspect):
+        return corr
+    indefinite = suspect[np.linalg.eigvalsh(flat[suspect])[:, 0] < 0]
+    if not len(indefinite):
         return corr
     eigenvalues, vectors = np.linalg.eigh(flat[indefinite])
     fixed = (vectors * np.maximum(eigenvalues, 0.0)[:, None, :]) @ np.swapaxes(vectors, -1, -2)
@@ -223,51 +250,110 @@ class Estimate:
     r2: float
 
 
+def group_moments(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Pairwise moment sums (n_groups, 4, p, p) of the rows of `values` (m, p; NaN: missing) per bootstrap
+    group (`groups`: each row's group in [0, n_groups)): what the build computes in SQL per answer group."""
+    out = np.zeros((n_groups, 4, values.shape[1], values.shape[1]))
+    for group in np.unique(groups):
+        out[group] = _moments(values[groups == group])
+    return out
+
+
+@dataclass(frozen=True)
+class GroupMoments:
+    """A model's moment sums per bootstrap group as `features` (groups, f), which add up over answers and
+    groups, and `expand`, which turns sums of features (m, f) into pairwise moment sums (m, 4, p, p)."""
+
+    features: np.ndarray
+    expand: Callable[[np.ndarray], np.ndarray]
+
+    @classmethod
+    def of(cls, moments: np.ndarray) -> GroupMoments:
+        """From pairwise moment sums per group (groups, 4, p, p), as group_moments gives them."""
+        p = moments.shape[-1]
+        return cls(moments.reshape(len(moments), -1), lambda features: features.reshape(-1, 4, p, p))
+
+
 def estimate_model(
-    values: np.ndarray, names: list[str], settings: DriverSettings, rng: np.random.Generator
+    moments: GroupMoments, names: list[str], settings: DriverSettings, rng: np.random.Generator
 ) -> Estimate | None:
-    """Relative weights of the levers (columns of `values` but the last) on the outcome (the last column,
-    never NaN), with bootstrap 95 % intervals; None below min_n."""
-    n_rows, width = values.shape
-    if n_rows < settings.min_n:
+    """Relative weights of the levers (`names`, columns of the moments but the last) on the outcome (the
+    last column; moments over the answers with the outcome), with bootstrap 95 % intervals, from the
+    moment sums of each bootstrap group of answers; None below min_n."""
+    return estimate_models([(moments, names, rng)], settings)[0]
+
+
+def estimate_models(
+    models: list[tuple[GroupMoments, list[str], np.random.Generator]], settings: DriverSettings
+) -> list[Estimate | None]:
+    """estimate_model for many models at once: the correlation matrices of all models (point estimate
+    and resamples) of one size are projected and decomposed in one call of each numpy function."""
+    prepared = [_resample(moments, names, settings, rng) for moments, names, rng in models]
+    sizes: dict[int, list[int]] = {}
+    for i, model in enumerate(prepared):
+        if model is not None:
+            sizes.setdefault(model[1].shape[-1], []).append(i)
+    weights: dict[int, np.ndarray] = {}
+    for members in sizes.values():
+        stacked = np.concatenate([prepared[i][1] for i in members])  # type: ignore[index]
+        flat = relative_weights(positive_semidefinite(stacked))
+        first = 0
+        for i in members:
+            count = len(prepared[i][1])  # type: ignore[index]
+            weights[i] = flat[first : first + count]
+            first += count
+    out: list[Estimate | None] = []
+    for i, model in enumerate(prepared):
+        if model is None:
+            out.append(None)
+            continue
+        keep, _, count = model
+        point, resampled = weights[i][0], weights[i][1:]
+        if point.sum() < 1e-12:  # the levers explain nothing: no share to report
+            out.append(None)
+            continue
+        low, high = _percentiles(resampled, (2.5, 97.5))
+        out.append(
+            Estimate(
+                levers=[models[i][1][j] for j in keep],
+                importance=point,
+                low=low,
+                high=high,
+                n=count[keep, -1].astype(int),
+                r2=min(float(point.sum()), 1.0),
+            )
+        )
+    return out
+
+
+def _resample(
+    moments: GroupMoments, names: list[str], settings: DriverSettings, rng: np.random.Generator
+) -> tuple[list[int], np.ndarray, np.ndarray] | None:
+    """The levers a model keeps, the correlation matrices of its estimate and of its bootstrap resamples
+    (1 + bootstrap_samples, k + 1, k + 1), and its pairwise counts; None when it has no estimate.
+
+    Bootstrap: each resample draws as many groups as there are, with replacement, and adds their moment
+    sums (moments add up: a resampled group is the sum of its answers' moments)."""
+    features = moments.features
+    summed = features.sum(axis=0)
+    total = moments.expand(summed[None])[0]
+    width = total.shape[-1]
+    count = total[0]
+    if count[-1, -1] < settings.min_n:
         return None
-    # Moments per group of answers, then their sum for the estimate. Bootstrap: resample answers (or,
-    # above bootstrap_groups answers, random groups of answers: moments add up, so a resampled group is
-    # the sum of its answers' moments). Answer k of a random order goes to group k mod `groups`: sizes
-    # differ by one answer at most.
-    order = rng.permutation(n_rows)
-    groups = min(n_rows, settings.bootstrap_groups)
-    size = -(-n_rows // groups)
-    padded = np.full((groups * size, width), np.nan)  # padding rows are all missing: they add 0
-    slots = np.arange(n_rows)
-    padded[(slots % groups) * size + slots // groups] = values[order]
-    group_moments = _moments(padded.reshape(groups, size, width))
-    total = group_moments.sum(axis=0)
-    count, var = total[0], total[2] / np.maximum(total[0], 1) - (total[1] / np.maximum(total[0], 1)) ** 2
+    var = total[2] / np.maximum(count, 1) - (total[1] / np.maximum(count, 1)) ** 2
     keep = [j for j in range(len(names)) if count[j, -1] >= settings.min_n and var[j, -1] > 1e-12]
     if not keep or var[-1, -1] <= 1e-12:
         return None
     columns = [*keep, width - 1]
-    point = relative_weights(positive_semidefinite(pairwise_correlations(total[:, columns][:, :, columns])))
-    if point.sum() < 1e-12:  # the levers explain nothing: no share to report
-        return None
-    group_moments = group_moments[:, :, columns][:, :, :, columns].reshape(groups, -1)
-    # each resample draws `groups` groups with replacement: how many times each group is drawn
+    groups = len(features)
+    # how many times each group is drawn in each resample
     picks = rng.integers(0, groups, size=(settings.bootstrap_samples, groups))
     picks += np.arange(settings.bootstrap_samples)[:, None] * groups
     draws = np.bincount(picks.ravel(), minlength=settings.bootstrap_samples * groups)
     draws = draws.reshape(settings.bootstrap_samples, groups)
-    resampled = (draws.astype(float) @ group_moments).reshape(-1, 4, len(columns), len(columns))
-    weights = relative_weights(positive_semidefinite(pairwise_correlations(resampled)))
-    low, high = _percentiles(weights, (2.5, 97.5))
-    return Estimate(
-        levers=[names[j] for j in keep],
-        importance=point,
-        low=low,
-        high=high,
-        n=count[keep, -1].astype(int),
-        r2=min(float(point.sum()), 1.0),
-    )
+    resampled = moments.expand(np.vstack([summed, draws.astype(float) @ features]))
+    return keep, pairwise_correlations(resampled[:, :, columns][:, :, :, columns]), count
 
 
 def _percentiles(samples: np.ndarray, percents: tuple[float, ...]) -> list[np.ndarray]:
@@ -301,87 +387,274 @@ def lever_parameters() -> dict[str, Any]:
 
 
 def build_answer_levers(con: duckdb.DuckDBPyConnection, build_parameters: dict[str, Any]) -> None:
-    """Temp table answer_levers: the answers of the periods of rebuild_driver_periods with their levers.
+    """Temp table answer_levers: the answers of the periods of rebuild_driver_periods with their levers
+    (transforms/levers/: lever_answers.sql, then answer_touchpoints.sql per time chunk of answers, then
+    answer_levers.sql).
 
     Raises DriverCatalogueError when a lever of the catalogue has no column in answer_levers.sql.
     """
-    sql = model_sql("levers", "answer_levers")
+    parameters = {**build_parameters, **lever_parameters()}
+    con.execute(f"create or replace temp table lever_answers as {model_sql('levers', 'lever_answers')}")
+    con.execute("create or replace temp table lever_chunk (chunk_from timestamptz, chunk_to timestamptz)")
     con.execute(
-        f"create or replace temp table answer_levers as {sql}", bound(sql, {**build_parameters, **lever_parameters()})
+        "create or replace temp table answer_touchpoints "
+        "(response_id varchar, answered_at timestamptz, named_contact_id varchar, has_case boolean, touch_row bigint)"
     )
-    columns = [r[0] for r in con.execute("describe answer_levers").fetchall()]
-    text = resources.files("transforms").joinpath("kpis.yaml").read_text()
-    parse(yaml.safe_load(text).get("drivers"), columns)
+    touch_sql = model_sql("levers", "answer_touchpoints")
+    first, last = con.execute("select min(occurred_at), max(occurred_at) from lever_answers").fetchall()[0]
+    while first is not None and first <= last:
+        con.execute("delete from lever_chunk")
+        con.execute("insert into lever_chunk values (?, ?)", [first, first + _TOUCH_CHUNK])
+        con.execute(f"insert into answer_touchpoints {touch_sql}", bound(touch_sql, parameters))
+        first += _TOUCH_CHUNK
+    sql = model_sql("levers", "answer_levers")
+    con.execute(f"create or replace temp table answer_levers as {sql}", bound(sql, parameters))
+    # the steps' tables hold customer ids: not kept on the connection after the build step
+    for table in ("lever_answers", "lever_chunk", "answer_touchpoints"):
+        con.execute(f"drop table {table}")
+    columns = {r[0] for r in con.execute("describe answer_levers").fetchall()}
+    for lever_id in load_drivers().levers:  # the catalogue as parsed once per process (parse checks the same)
+        if not {lever_id, f"{lever_id}_ok"} <= columns:
+            raise DriverCatalogueError(
+                f"lever '{lever_id}': transforms/levers/answer_levers.sql has no column {lever_id} and {lever_id}_ok"
+            )
 
 
-def _floats(column: np.ndarray) -> np.ndarray:
-    """A fetched column as floats, SQL NULL as NaN (fetchnumpy returns masked arrays for NULLs)."""
-    return np.ma.filled(np.ma.asarray(column).astype(float), np.nan)
+# Lever values enter the moment sums as integers of 1/_SCALE of their unit (milliseconds for times):
+# integer sums are exact, so they do not depend on the order DuckDB's threads add them in and a rebuild
+# gives the same numbers to the last bit.
+_SCALE = 1000
+_LARGEST_NARROW = 3.0e9  # (3e9)^2 < 2^63: larger values (in 1/_SCALE units) take 128-bit products
+_MODEL_CHUNK = 200  # models whose resampled matrices are held at once (memory: ~200 x 201 x k x k)
+# Answers joined with their touchpoints a chunk of time at a time (answer_touchpoints.sql says why):
+# two months, measured at 10M events as cheap as one month and cheaper than 4 or 6.
+_TOUCH_CHUNK = timedelta(days=61)
+
+
+def _moments_sql(columns: list[str], wide: bool = False) -> str:
+    """Per week, month, channel, segment, bootstrap group and pattern of present columns (a cell), the
+    answers' count and sums of each column, of its square and of each product of two columns (in 1/_SCALE
+    units), from temp table answer_levers. `columns`: checked identifiers of answer_levers. `wide`:
+    products in 128 bits (slower), for values too large for a product of two 64-bit integers."""
+    width = len(columns)
+    product = "cast(x{} as hugeint) * x{}" if wide else "x{} * x{}"
+    values = ", ".join(
+        f"cast(round(cast({identifier(c)} as double) * {_SCALE}) as bigint) as x{i}" for i, c in enumerate(columns)
+    )
+    present = " + ".join(f"cast(x{i} is not null as bigint) * {1 << i}" for i in range(width))
+    # 0 where a column is absent from a pattern: plain arrays, not masked ones; a cell's sums are exact
+    # integers, converted to doubles once (deterministically)
+    sums = [f"cast(coalesce(sum(x{i}), 0) as double) as s{i}" for i in range(width)]
+    sums += [f"cast(coalesce(sum({product.format(i, i)}), 0) as double) as q{i}" for i in range(width)]
+    sums += [
+        f"cast(coalesce(sum({product.format(i, j)}), 0) as double) as c{i}_{j}"
+        for i in range(width)
+        for j in range(i + 1, width)
+    ]
+    return f"""
+with answers as (
+    select
+        cast(date_trunc('week', day) as date) as week,
+        cast(date_trunc('month', day) as date) as month,
+        nullif(channel, '') as channel,
+        nullif(segment, '') as segment,
+        hash(response_id, $bootstrap_seed) % $bootstrap_groups as bootstrap_group,
+        {values}
+    from answer_levers
+),
+
+final as (
+    select
+        week, month, channel, segment, bootstrap_group, {present} as present,
+        cast(count(*) as double) as n, {", ".join(sums)}
+    from answers
+    group by all
+)
+
+select * from final
+"""  # noqa: S608 - identifiers checked, values bound
+
+
+def _roll_up(cells: dict[str, np.ndarray], periods: set[tuple[str, date]]) -> tuple[dict[str, np.ndarray], list]:
+    """The cells added up per model (period of `periods`, scope) and per bootstrap group and pattern, in
+    a fixed order (so the same doubles whatever order DuckDB returned the cells in); the models, each
+    (period_type, period_start, scope, first row, end row) of the rows returned."""
+    channels, channel_names = pd.factorize(cells["channel"], sort=True)  # None -> -1: no channel scope
+    segments, segment_names = pd.factorize(cells["segment"], sort=True)
+    weeks, months = cells["week"].astype(np.int64), cells["month"].astype(np.int64)
+    group, present = cells["bootstrap_group"], cells["present"]
+    # one total order of the cells: each sum below adds the same numbers in the same order in every build
+    by_cell = np.lexsort((present, group, segments, channels, months, weeks))
+    channels, segments, weeks, months = channels[by_cell], segments[by_cell], weeks[by_cell], months[by_cell]
+    group, present = group[by_cell], present[by_cell]
+    targets: list[np.ndarray] = []
+    sources: list[np.ndarray] = []
+    out: dict[str, list[np.ndarray]] = {"bootstrap_group": [], "present": []}
+    models = []
+    first = 0
+    for period_type, starts in (("week", weeks), ("month", months)):
+        wanted = np.isin(
+            starts, [np.datetime64(start, "D").astype(np.int64) for kind, start in periods if kind == period_type]
+        )
+        for prefix, codes, names in (("", None, None), ("channel", channels, channel_names),
+                                     ("segment", segments, segment_names)):  # fmt: skip
+            scope = np.zeros(len(starts), dtype=np.int64) if codes is None else codes
+            chosen = np.flatnonzero(wanted & (scope >= 0))
+            if not len(chosen):
+                continue
+            order = chosen[np.lexsort((chosen, present[chosen], group[chosen], scope[chosen], starts[chosen]))]
+            key = np.column_stack([starts[order], scope[order], group[order], present[order]])
+            new = np.r_[True, np.any(key[1:] != key[:-1], axis=1)]
+            runs = np.flatnonzero(new)
+            targets.append(first + np.cumsum(new) - 1)
+            sources.append(order)
+            out["bootstrap_group"].append(group[order][runs])
+            out["present"].append(present[order][runs])
+            model_keys = key[runs, :2]
+            bounds = np.flatnonzero(np.r_[True, np.any(model_keys[1:] != model_keys[:-1], axis=1), True])
+            for a, b in itertools.pairwise(bounds.tolist()):
+                start = np.datetime64(int(model_keys[a, 0]), "D").astype(date)
+                label = "all" if codes is None else f"{prefix}:{names[model_keys[a, 1]]}"
+                models.append((period_type, start, label, first + a, first + b))
+            first += len(runs)
+    if not models:
+        return {}, []
+    # each rolled-up row is the sum of its cells: a 0/1 matrix times the cells' sums (rows in cell order)
+    target, source = np.concatenate(targets), np.concatenate(sources)
+    adding = sparse.csr_matrix((np.ones(len(target)), (target, source)), shape=(first, len(by_cell)))
+    rolled = {name: np.concatenate(arrays) for name, arrays in out.items()}
+    rolled["values"] = adding @ cells["values"][by_cell]
+    return rolled, models
+
+
+def _model_moments(
+    cells: dict[str, np.ndarray], rows: np.ndarray, columns: list[int], outcome: int, groups: int
+) -> GroupMoments:
+    """The moment sums of one model per bootstrap group, from its `rows` of the moments query (one per
+    group and pattern of present columns), over its `columns`, the answers with the outcome only.
+
+    Features per group: for each pattern, the count of answers and the sums of each column and of its
+    square (count, sums and squares of a pair are those of the patterns where both are present), then
+    the sums of the products of two columns. Far fewer numbers to resample than 4 p x p matrices."""
+    rows = rows[(cells["present"][rows] >> outcome) & 1 == 1]
+    patterns, which = np.unique(cells["present"][rows], return_inverse=True)
+    k, kinds = len(columns), len(patterns)
+    bits = ((patterns[:, None] >> np.asarray(columns)) & 1).astype(float)  # (patterns, k)
+    group = cells["bootstrap_group"][rows]
+    linear = np.zeros((groups, kinds, 1 + 2 * k))  # a group has one row per pattern at most
+    linear[group, which, 0] = cells["n"][rows]
+    linear[group, which, 1 : k + 1] = cells["s"][rows][:, columns]
+    linear[group, which, k + 1 :] = cells["q"][rows][:, columns]
+    upper = np.triu_indices(k)
+    cross = np.zeros((groups, len(upper[0])))
+    np.add.at(cross, group, cells["products"][rows][:, cells["product_index"][np.ix_(columns, columns)][upper]])
+    pair_counts = (bits[:, :, None] * bits[:, None, :]).reshape(kinds, k * k)
+
+    def expand(features: np.ndarray) -> np.ndarray:
+        m = len(features)
+        per_pattern = features[:, : kinds * (1 + 2 * k)].reshape(m, kinds, 1 + 2 * k)
+        out = np.empty((m, 4, k, k))
+        out[:, 0] = (per_pattern[:, :, 0] @ pair_counts).reshape(m, k, k)
+        for kind, first in ((1, 1), (2, k + 1)):  # sums and squares of x_i where x_j is present too
+            values = per_pattern[:, :, first : first + k].transpose(0, 2, 1).reshape(m * k, kinds)
+            out[:, kind] = (values @ bits).reshape(m, k, k)
+        products = features[:, kinds * (1 + 2 * k) :]
+        out[:, 3][:, upper[0], upper[1]] = products
+        out[:, 3][:, upper[1], upper[0]] = products
+        return out
+
+    return GroupMoments(np.concatenate([linear.reshape(groups, -1), cross], axis=1), expand)
 
 
 def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tuple[Any, ...]]:
     """The rows of driver_estimates for the periods of rebuild_driver_periods (from answer_levers)."""
-    periods = con.execute("select period_type, period_start from rebuild_driver_periods order by all").fetchall()
     lever_ids = list(settings.levers)
-    # lever ids are keys of the catalogue, checked against the columns of answer_levers.sql
-    data = con.execute(
-        "select day, channel, coalesce(segment, '') as segment, nps, csat, "  # noqa: S608
-        + ", ".join(f"cast({identifier(lever)} as double) as {lever}" for lever in lever_ids)
-        + " from answer_levers order by response_id"
+    # levers no answer of the build has (no verbatim analysed, say) leave every model: not summed
+    # and the largest value of each: the product of two must fit 64 bits in 1/_SCALE units
+    stats = con.execute(
+        "select "  # noqa: S608
+        + ", ".join(f"count({c}), max(abs(cast({c} as double)))" for c in map(identifier, [*lever_ids, *OUTCOMES]))
+        + " from answer_levers"
+    ).fetchall()[0]
+    counts, largest = stats[0::2], [value or 0.0 for value in stats[1::2]]
+    active = [lever for lever, count in zip(lever_ids, counts[: len(lever_ids)], strict=True) if count]
+    columns = [*active, *OUTCOMES]
+    wide = max(largest) * _SCALE >= _LARGEST_NARROW
+    if len(columns) > 62:
+        raise DriverCatalogueError(f"drivers: {len(columns)} levers and outcomes, at most 62 fit a pattern of bits")
+    periods = {
+        (kind, start)
+        for kind, start in con.execute("select period_type, period_start from rebuild_driver_periods").fetchall()
+    }
+    fetched = con.execute(
+        _moments_sql(columns, wide),
+        {"bootstrap_seed": settings.bootstrap_seed, "bootstrap_groups": settings.bootstrap_groups},
     ).fetchnumpy()
-    if not periods or len(data["day"]) == 0:
+    if len(fetched["n"]) == 0 or not periods:
         return []
-    days = np.asarray(data["day"], dtype="datetime64[D]")
-    starts = {
-        "week": days - ((days.astype("int64") - 4) % 7),  # ISO weeks start on Monday (1970-01-05 was one)
-        "month": days.astype("datetime64[M]").astype("datetime64[D]"),
+    width = len(columns)
+    pairs = [(i, j) for i in range(width) for j in range(i + 1, width)]
+    names = ["n", *(f"s{i}" for i in range(width)), *(f"q{i}" for i in range(width)), *(f"c{i}_{j}" for i, j in pairs)]
+    rolled, keys = _roll_up(
+        {
+            "week": np.asarray(fetched["week"]).astype("datetime64[D]"),
+            "month": np.asarray(fetched["month"]).astype("datetime64[D]"),
+            "channel": np.asarray(fetched["channel"], dtype=object),
+            "segment": np.asarray(fetched["segment"], dtype=object),
+            "bootstrap_group": np.asarray(fetched["bootstrap_group"], dtype=np.int64),
+            "present": np.asarray(fetched["present"], dtype=np.int64),
+            "values": np.column_stack([np.asarray(fetched[name], dtype=float) for name in names]),
+        },
+        periods,
+    )
+    if not keys:
+        return []
+    values = rolled["values"]
+    squares = values[:, 1 + width : 1 + 2 * width] / _SCALE**2
+    # products: the squares first, then each pair; product_index[i, j] is the column of x_i x_j
+    product_index = np.diag(np.arange(width))
+    for k, (i, j) in enumerate(pairs):
+        product_index[i, j] = product_index[j, i] = width + k
+    cells = {
+        "present": rolled["present"],
+        "bootstrap_group": rolled["bootstrap_group"],
+        "n": values[:, 0],
+        "s": values[:, 1 : 1 + width] / _SCALE,
+        "q": squares,
+        "products": np.column_stack([squares, values[:, 1 + 2 * width :] / _SCALE**2]),
+        "product_index": product_index,
     }
-    # The answers of each period as one block of row numbers, in response_id order (a stable sort):
-    # each period then reads its own rows only, not a mask over all the answers of the build.
-    blocks = {}
-    for period_type, period_starts in starts.items():
-        order = np.argsort(period_starts, kind="stable")
-        values, first = np.unique(period_starts[order], return_index=True)
-        bounds = [*first[1:], len(order)]
-        blocks[period_type] = {v: order[a:b] for v, a, b in zip(values.tolist(), first.tolist(), bounds, strict=True)}
-    # codes of the sorted labels, as np.unique(return_inverse=True) gives, by hashing (sorting 1M strings is slow)
-    channels, channel_names = pd.factorize(np.asarray(data["channel"], dtype=object), sort=True)
-    segments, segment_names = pd.factorize(np.asarray(data["segment"], dtype=object), sort=True)
-    table = np.column_stack([_floats(data[lever]) for lever in lever_ids])
-    outcomes = np.column_stack([_floats(data[o]) for o in OUTCOMES])
-    lever_columns = {
-        outcome: [i for i, lever in enumerate(lever_ids) if outcome in settings.levers[lever].outcomes]
-        for outcome in OUTCOMES
-    }
+    models = []
+    for period_type, period_start, scope, first, last in keys:
+        for outcome in OUTCOMES:
+            levers = [lever for lever in active if outcome in settings.levers[lever].outcomes]
+            outcome_column = columns.index(outcome)
+            model_columns = [columns.index(lever) for lever in levers] + [outcome_column]
+            seed = model_seed(settings.bootstrap_seed, period_type, period_start, scope, outcome)
+            key = (period_type, period_start, scope, outcome)
+            models.append((key, np.arange(first, last), model_columns, outcome_column, levers, seed))
     rows: list[tuple[Any, ...]] = []
-    for period_type, period_start in periods:
-        block = blocks[period_type].get(np.datetime64(period_start, "D").astype(object))
-        if block is None:
-            continue
-        block_table, block_outcomes = table[block], outcomes[block]
-        scopes = [("all", np.ones(len(block), dtype=bool))]
-        for prefix, labels, codes in (("channel", channel_names, channels), ("segment", segment_names, segments)):
-            block_codes = codes[block]
-            for code in np.unique(block_codes):
-                if labels[code]:  # no segment: in no segment scope
-                    scopes.append((f"{prefix}:{labels[code]}", block_codes == code))
-        for scope, selected in scopes:
-            for k, outcome in enumerate(OUTCOMES):
-                chosen = selected & ~np.isnan(block_outcomes[:, k])
-                if np.count_nonzero(chosen) < settings.min_n:
-                    continue
-                columns = lever_columns[outcome]
-                values = np.column_stack([block_table[chosen][:, columns], block_outcomes[chosen, k]])
-                names = [lever_ids[i] for i in columns]
-                seed = model_seed(settings.bootstrap_seed, period_type, period_start, scope, outcome)
-                result = estimate_model(values, names, settings, np.random.default_rng(seed))
-                if result is None:
-                    continue
-                for i, lever in enumerate(result.levers):
-                    rows.append(
-                        (period_type, period_start, scope, outcome, lever, float(result.importance[i]),
-                         float(result.low[i]), float(result.high[i]), int(result.n[i]), result.r2)
-                    )  # fmt: skip
+    for chunk in range(0, len(models), _MODEL_CHUNK):
+        batch = models[chunk : chunk + _MODEL_CHUNK]
+        estimates = estimate_models(
+            [
+                (
+                    _model_moments(cells, members, model_columns, outcome_column, settings.bootstrap_groups),
+                    levers,
+                    np.random.default_rng(seed),
+                )
+                for _, members, model_columns, outcome_column, levers, seed in batch
+            ],
+            settings,
+        )
+        for (key, *_), result in zip(batch, estimates, strict=True):
+            if result is None:
+                continue
+            for i, lever in enumerate(result.levers):
+                rows.append(
+                    (*key, lever, float(result.importance[i]), float(result.low[i]), float(result.high[i]),
+                     int(result.n[i]), result.r2)
+                )  # fmt: skip
     return rows
 
 

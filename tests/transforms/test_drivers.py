@@ -107,8 +107,10 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
     x = rng.normal(size=(3000, 3))
     values = np.column_stack([x, x @ [1.0, 0.5, 0.0] + rng.normal(size=3000)])
     settings = settings_with(min_n=100)
-    one = drivers.estimate_model(values, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
-    two = drivers.estimate_model(values, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
+    groups = rng.integers(0, settings.bootstrap_groups, 3000)
+    moments = drivers.GroupMoments.of(drivers.group_moments(values, groups, settings.bootstrap_groups))
+    one = drivers.estimate_model(moments, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
+    two = drivers.estimate_model(moments, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
     assert one is not None and two is not None
     np.testing.assert_array_equal(one.low, two.low)
     np.testing.assert_array_equal(one.high, two.high)
@@ -118,6 +120,61 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
     assert one.importance[0] > one.importance[1] > one.importance[2]
     assert one.high[2] < 0.005
     assert one.r2 == pytest.approx(1.25 / 2.25, abs=0.03)  # var explained 1 + 0.25 of 2.25
+
+
+def test_the_build_s_estimate_and_interval_equal_a_resampling_of_the_answers_themselves() -> None:
+    # 400 answers of one week with three levers that apply to all of them (complete data: pairwise =
+    # ordinary correlations, positive definite, no projection). The build sums moments per bootstrap
+    # group in SQL; here each resample is built from the answers themselves, by the documented rule:
+    # answer -> group hash(response_id, bootstrap_seed) % bootstrap_groups, each resample draws
+    # bootstrap_groups groups with replacement from the model's seeded stream (an answer counts as many
+    # times as its group is drawn), weights by Johnson's SVD procedure, percentiles as numpy's.
+    settings = settings_with(min_n=100, bootstrap_samples=60)
+    rng = np.random.default_rng(11)
+    n = 400
+    x = rng.integers(0, 5, size=(n, 3)).astype(float) + np.round(rng.normal(size=(n, 3)), 3)
+    x[:, 1] = (x[:, 1] > 2).astype(float)
+    nps = np.clip(np.round(x @ [1.0, 2.0, 0.3] + rng.normal(scale=2.0, size=n)), 0, 10)
+    con = duckdb.connect()
+    lever_ids = list(settings.levers)
+    columns = {"wait": x[:, 0], "complaint": x[:, 1], "effort": x[:, 2]}
+    con.execute(
+        "create temp table answer_levers (response_id varchar, day date, channel varchar, segment varchar, "
+        "nps double, csat double, " + ", ".join(f"{lever} double" for lever in lever_ids) + ")"
+    )
+    con.executemany(
+        "insert into answer_levers values (?, ?, 'phone', null, ?, null, " + ", ".join("?" for _ in lever_ids) + ")",
+        [
+            [f"r{i}", date(2026, 3, 9 + i % 7), float(nps[i])]
+            + [columns.get(lever, [None] * n)[i] for lever in lever_ids]
+            for i in range(n)
+        ],
+    )
+    con.execute(
+        "create temp table rebuild_driver_periods as select 'week' as period_type, date '2026-03-09' as period_start"
+    )
+    rows = {
+        (scope, driver): (importance, low, high, count)
+        for _, _, scope, outcome, driver, importance, low, high, count, _ in drivers._models(con, settings)
+        if outcome == "nps"
+    }
+    names = ["wait", "complaint", "effort"]
+    assert {scope for scope, _ in rows} == {"all", "channel:phone"}
+    group_of = dict(con.execute("select response_id, hash(response_id, 15) % 100 from answer_levers").fetchall())
+    groups = np.array([group_of[f"r{i}"] for i in range(n)])
+    stream = np.random.default_rng(drivers.model_seed(15, "week", date(2026, 3, 9), "all", "nps"))
+    picks = stream.integers(0, 100, size=(60, 100))
+    resampled = []
+    for pick in picks:
+        times = np.bincount(pick, minlength=100)[groups]
+        resampled.append(johnson_by_svd(np.repeat(x, times, axis=0), np.repeat(nps, times)))
+    low, high = np.percentile(resampled, [2.5, 97.5], axis=0)
+    expected = johnson_by_svd(x, nps)
+    for j, name in enumerate(names):
+        importance, got_low, got_high, count = rows[("all", name)]
+        assert count == n
+        assert importance == pytest.approx(expected[j], rel=1e-9)
+        assert (got_low, got_high) == pytest.approx((low[j], high[j]), rel=1e-9)
 
 
 # -- the answer <-> interaction join and the performance, by hand -------------------------------------------
@@ -302,3 +359,24 @@ def test_catalogue_errors_name_the_lever_and_key() -> None:
         drivers.parse(broken)
     with pytest.raises(drivers.DriverCatalogueError, match="lever 'wait'.*no column"):
         drivers.parse(block, columns=["abandonment"])
+
+
+def test_moment_sums_of_values_beyond_64_bit_products_are_exact() -> None:
+    # a wait of 1e10 s (garbage, but accepted by the contract) squared in milliseconds overflows 64 bits:
+    # the moments then use 128-bit products, equal to the narrow ones where both fit
+    con = duckdb.connect()
+    sql = {wide: drivers._moments_sql(["wait", "nps"], wide) for wide in (False, True)}
+    parameters = {"bootstrap_seed": 15, "bootstrap_groups": 100}
+    for wait in (999.5, 1e10):
+        con.execute(
+            "create or replace temp table answer_levers as select 'r' || i as response_id, date '2026-03-09' as day, "
+            "'phone' as channel, null as segment, (i % 11)::double as nps, ? as wait from range(300) t(i)",
+            [wait],
+        )
+        wide = con.execute(f"select sum(q0), sum(c0_1), sum(n) from ({sql[True]})", parameters).fetchall()[0]
+        nps = sum(i % 11 for i in range(300))
+        assert wide == pytest.approx((300 * (wait * 1000) ** 2, wait * 1000 * nps * 1000, 300), rel=1e-12)
+        if wait < 1e6:
+            assert (
+                con.execute(f"select sum(q0), sum(c0_1), sum(n) from ({sql[False]})", parameters).fetchall()[0] == wide
+            )

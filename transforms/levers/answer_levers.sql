@@ -3,7 +3,8 @@
 -- per lever, whether it was at the catalogue's "good" level (`<lever>_ok`, the base of `performance`).
 -- Built as temp table answer_levers by transforms/drivers.py, never stored: it is per answer (erasure
 -- has nothing to chase), and the lever definitions of transforms/kpis.yaml (`drivers:`) describe each
--- column.
+-- column. Reads temp tables lever_answers (the answers, lever_answers.sql) and answer_touchpoints (the
+-- touchpoints near each answer, by row id, answer_touchpoints.sql).
 --
 -- The interaction an answer follows: the customer's touchpoints within $answer_window_h hours before
 -- the answer (its window). In it, the contact named by the answer's contact_id; for an answer linked to
@@ -19,112 +20,89 @@
 -- fixed): 1 when the answer's verbatim mentions the topic and its sentiment is negative (the analysis of
 -- staging.verbatim_analysis has one sentiment per answer), else 0; NULL for an answer without a verbatim.
 with answers as (
-    select *
-    from staging.stg_survey_responses
-    where occurred_at >= staging.day_start((select min(period_start) from rebuild_driver_periods))
-        and occurred_at < staging.day_start((select max(period_start) from rebuild_driver_periods) + 31)
-        and (nps is not null or csat is not null)
-        and (
-            cast(date_trunc('week', day) as date) in (select period_start from rebuild_driver_periods where period_type = 'week')
-            or cast(date_trunc('month', day) as date) in (
-                select period_start from rebuild_driver_periods where period_type = 'month'
-            )
-        )
+    select * from lever_answers
 ),
 
-bounds as (
-    select
-        min(occurred_at) - to_hours(cast($answer_window_h as bigint)) as first_at,
-        max(occurred_at) + to_hours(cast($fcr_window_h as bigint)) as last_at
-    from answers
+near as (
+    select * from answer_touchpoints
 ),
 
--- contacts and case openings of the customers, from the first window to the last repeat window
+-- The touchpoints that can make a lever: contacts, case openings and failed journey steps, read from
+-- the raw rows as staging.stg_contacts and stg_case_events select them, for those near an answer only
+-- (by row id: the scan skips the others)
 touchpoints as (
-    select customer_id, occurred_at, 'contact' as event_type, contact_id, outcome, wait_s, handle_s, reason,
-        false as is_complaint
-    from staging.stg_contacts
-    where occurred_at >= (select first_at from bounds) and occurred_at <= (select last_at from bounds)
-    union all
-    select customer_id, occurred_at, event_type, null, null, null, null, reason, is_complaint
-    from staging.stg_case_events
-    where occurred_at >= (select first_at from bounds) and occurred_at <= (select last_at from bounds)
-        and event_type = 'case_opened'
-),
-
--- journey steps have no staging view: the raw rows, by their sargable time range
-failed_steps as (
-    select customer_id, occurred_at
+    select
+        rowid as touch_row,
+        occurred_at,
+        event_type,
+        -- as in staging.stg_contacts (a case opening has no contact, outcome, wait nor handling time)
+        case when event_type = 'contact' then contact_id end as contact_id,
+        case when event_type = 'contact' then outcome end as outcome,
+        case when event_type = 'contact' then wait_s end as wait_s,
+        case when event_type = 'contact' and outcome = 'answered' then talk_s + hold_s + acw_s end as handle_s,
+        reason,
+        event_type = 'case_opened' and coalesce(is_complaint, false) as is_complaint
     from raw.touchpoints
-    where occurred_at >= (select first_at from bounds) and occurred_at <= (select max(occurred_at) from answers)
-        and event_type = 'journey_step' and step_status = 'failed'
+    where rowid in (select touch_row from near)
+        and (event_type in ('contact', 'case_opened') or (event_type = 'journey_step' and step_status = 'failed'))
 ),
 
-in_window as (
-    select a.response_id, t.*
-    from answers as a
-    inner join touchpoints as t
-        on t.customer_id = a.customer_id
-        and t.occurred_at <= a.occurred_at
-        and t.occurred_at >= a.occurred_at - to_hours(cast($answer_window_h as bigint))
+near_touchpoints as (
+    select
+        n.response_id,
+        n.named_contact_id,
+        n.has_case,
+        t.*,
+        t.occurred_at <= n.answered_at
+            and t.occurred_at >= n.answered_at - to_hours(cast($answer_window_h as bigint)) as in_window
+    from near as n
+    inner join touchpoints as t using (touch_row)
 ),
 
+-- what each answer's window holds (answers with no touchpoint near have no row: 0 and NULL below)
 window_summary as (
     select
         response_id,
-        count(*) filter (where outcome = 'abandoned') as abandoned,
-        count(*) filter (where is_complaint) as complaints,
-        count(*) filter (where event_type = 'contact' or event_type = 'case_opened') as contacts,
-        arg_max(contact_id, occurred_at) filter (where event_type = 'contact') as last_contact_id
-    from in_window
+        count(*) filter (where in_window and outcome = 'abandoned') as abandoned,
+        count(*) filter (where in_window and is_complaint) as complaints,
+        count(*) filter (where in_window and event_type in ('contact', 'case_opened')) as contacts,
+        arg_max(contact_id, occurred_at) filter (where in_window and event_type = 'contact') as last_contact_id,
+        count(*) filter (where in_window and event_type = 'journey_step') as failed,
+        any_value(named_contact_id) as named_contact_id,
+        bool_or(has_case) as has_case
+    from near_touchpoints
     group by response_id
 ),
 
-steps_summary as (
-    select a.response_id, count(*) as failed
-    from answers as a
-    inner join failed_steps as f
-        on f.customer_id = a.customer_id
-        and f.occurred_at <= a.occurred_at
-        and f.occurred_at >= a.occurred_at - to_hours(cast($answer_window_h as bigint))
-    group by a.response_id
-),
-
 -- the live contact an answer follows: the one it names, else (no case link) the window's last one
-followed as (
-    select
-        a.response_id,
-        case
-            when a.contact_id is not null then a.contact_id
-            when a.case_id is null then w.last_contact_id
-        end as followed_contact_id
-    from answers as a
-    left join window_summary as w using (response_id)
-),
-
 contact_levers as (
     select
-        f.response_id,
+        w.response_id,
         t.outcome,
         t.wait_s,
         t.handle_s,
         t.occurred_at,
-        t.reason,
-        t.customer_id
-    from followed as f
-    inner join in_window as t
-        on t.response_id = f.response_id
-        and t.contact_id = f.followed_contact_id
+        t.reason
+    from window_summary as w
+    inner join near_touchpoints as t
+        on t.response_id = w.response_id
+        and t.in_window
         and t.event_type = 'contact'
+        and t.contact_id = case
+            when w.named_contact_id is not null then w.named_contact_id
+            when not w.has_case then w.last_contact_id
+        end
 ),
 
 -- FCR as in kpi_service_daily: an answered contact is repeated when the same customer has another
--- contact or case_opened with the same reason strictly later and at most $fcr_window_h after it
+-- contact or case_opened with the same reason strictly later and at most $fcr_window_h after it (all
+-- of them are among the answer's near touchpoints: the contact is at most answer_window_h before it)
 repeats as (
     select c.response_id, count(t.occurred_at) > 0 as repeated
     from contact_levers as c
-    left join touchpoints as t
-        on t.customer_id = c.customer_id
+    left join near_touchpoints as t
+        on t.response_id = c.response_id
+        and t.event_type in ('contact', 'case_opened')
         and t.reason = c.reason
         and t.occurred_at > c.occurred_at
         and t.occurred_at <= c.occurred_at + to_hours(cast($fcr_window_h as bigint))
@@ -132,10 +110,17 @@ repeats as (
     group by c.response_id
 ),
 
+followed as (
+    select c.*, r.repeated
+    from contact_levers as c
+    left join repeats as r using (response_id)
+),
+
 linked_cases as (
     select a.response_id, coalesce(c.is_complaint, false) as is_complaint
     from answers as a
     inner join staging.stg_cases as c using (case_id)
+    where a.case_id is not null
 ),
 
 -- the answers' analysed verbatims (transforms/verbatims/store.py): the verbatim levers
@@ -188,29 +173,27 @@ final as (
         end as link,
         c.wait_s as wait,
         cast(coalesce(w.abandoned, 0) > 0 as integer) as abandonment,
-        case when c.outcome = 'answered' then cast(not r.repeated as integer) end as first_contact_resolution,
+        case when c.outcome = 'answered' then cast(not c.repeated as integer) end as first_contact_resolution,
         case when c.outcome = 'answered' then c.handle_s end as handling_time,
         a.ces as effort,
         a.csat - a.expected as expectation_gap,
         cast(coalesce(w.complaints, 0) > 0 or coalesce(lc.is_complaint, false) as integer) as complaint,
         greatest(coalesce(w.contacts, 0) - 1, 0) as repeat_contacts,
-        coalesce(s.failed, 0) as failed_steps,
+        coalesce(w.failed, 0) as failed_steps,
         c.wait_s <= $service_level_target_s as wait_ok,
         coalesce(w.abandoned, 0) = 0 as abandonment_ok,
-        case when c.outcome = 'answered' then not r.repeated end as first_contact_resolution_ok,
+        case when c.outcome = 'answered' then not c.repeated end as first_contact_resolution_ok,
         case when c.outcome = 'answered' then c.handle_s <= $aht_target_s end as handling_time_ok,
         a.is_easy as effort_ok,
         a.csat >= a.expected as expectation_gap_ok,
         not (coalesce(w.complaints, 0) > 0 or coalesce(lc.is_complaint, false)) as complaint_ok,
         coalesce(w.contacts, 0) <= 1 as repeat_contacts_ok,
-        coalesce(s.failed, 0) = 0 as failed_steps_ok,
+        coalesce(w.failed, 0) = 0 as failed_steps_ok,
         v.* exclude (response_id)
     from answers as a
     left join window_summary as w using (response_id)
-    left join contact_levers as c using (response_id)
-    left join repeats as r using (response_id)
+    left join followed as c using (response_id)
     left join linked_cases as lc using (response_id)
-    left join steps_summary as s using (response_id)
     left join verbatim_levers as v using (response_id)
 )
 
