@@ -13,7 +13,7 @@ import pytest
 
 from cxpulse.config import Settings
 from tests.builders import built_warehouse
-from transforms import drivers
+from transforms import drivers, relative_weights
 from transforms.runner import build
 from warehouse.db import connect
 
@@ -41,7 +41,7 @@ def test_relative_weights_match_the_published_rwa_figures_on_mtcars() -> None:
     # Published output of R package rwa (README of github.com/martinctc/rwa, "Basic example"):
     # rwa(mtcars, outcome = "mpg", predictors = c("cyl", "disp", "hp", "gear")): R^2 0.7791896,
     # raw relative weights cyl 0.2284797, disp 0.2221469, hp 0.2321744, gear 0.0963886.
-    weights = drivers.relative_weights(corr_outcome_last(MTCARS))
+    weights = relative_weights.relative_weights(corr_outcome_last(MTCARS))
     np.testing.assert_allclose(weights, [0.2284797, 0.2221469, 0.2321744, 0.0963886], atol=5e-7)
     assert weights.sum() == pytest.approx(0.7791896, abs=5e-7)
 
@@ -63,7 +63,7 @@ def test_relative_weights_equal_an_independent_computation_and_sum_to_the_ols_r2
     rng = np.random.default_rng(7)
     x = rng.normal(size=(400, 5)) @ rng.normal(size=(5, 5))  # correlated predictors
     y = x @ np.array([0.5, -1.0, 0.2, 0.0, 2.0]) + rng.normal(scale=3.0, size=400)
-    weights = drivers.relative_weights(np.corrcoef(np.column_stack([x, y]), rowvar=False))
+    weights = relative_weights.relative_weights(np.corrcoef(np.column_stack([x, y]), rowvar=False))
     np.testing.assert_allclose(weights, johnson_by_svd(x, y), rtol=1e-9, atol=1e-12)
     design = np.column_stack([np.ones(len(x)), x])
     residuals = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
@@ -74,12 +74,12 @@ def test_relative_weights_equal_an_independent_computation_and_sum_to_the_ols_r2
 def test_uncorrelated_predictors_weigh_their_squared_correlation() -> None:
     corr = np.eye(4)
     corr[:3, 3] = corr[3, :3] = [0.5, 0.3, 0.1]
-    np.testing.assert_allclose(drivers.relative_weights(corr), [0.25, 0.09, 0.01], atol=1e-12)
+    np.testing.assert_allclose(relative_weights.relative_weights(corr), [0.25, 0.09, 0.01], atol=1e-12)
 
 
 def test_pairwise_correlations_use_the_rows_where_both_are_present() -> None:
     x = np.array([[1.0, 2.0, np.nan], [2.0, 1.0, 3.0], [3.0, np.nan, 1.0], [4.0, 5.0, 2.0], [5.0, 3.0, 5.0]])
-    corr = drivers.pairwise_correlations(drivers._moments(x))
+    corr = relative_weights.pairwise_correlations(relative_weights._moments(x))
     for i, j in itertools.combinations(range(3), 2):
         both = ~np.isnan(x[:, i]) & ~np.isnan(x[:, j])
         assert corr[i, j] == pytest.approx(np.corrcoef(x[both, i], x[both, j])[0, 1], abs=1e-12)
@@ -92,10 +92,10 @@ def test_an_indefinite_pairwise_matrix_is_projected_and_r2_stays_below_1() -> No
     # three levers pairwise +0.9, +0.9, -0.9 cannot all hold on the same answers (eigenvalue < 0)
     corr = np.array([[1, 0.9, -0.9, 0.8], [0.9, 1, 0.9, 0.8], [-0.9, 0.9, 1, 0.8], [0.8, 0.8, 0.8, 1]])
     assert np.linalg.eigvalsh(corr).min() < 0
-    fixed = drivers.positive_semidefinite(corr)
+    fixed = relative_weights.positive_semidefinite(corr)
     assert np.linalg.eigvalsh(fixed).min() > -1e-12
     np.testing.assert_allclose(np.diag(fixed), 1.0)
-    assert 0 <= drivers.relative_weights(fixed).sum() <= 1 + 1e-9
+    assert 0 <= relative_weights.relative_weights(fixed).sum() <= 1 + 1e-9
 
 
 def settings_with(**changes: int) -> drivers.DriverSettings:
@@ -108,9 +108,11 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_estimate() -> None:
     values = np.column_stack([x, x @ [1.0, 0.5, 0.0] + rng.normal(size=3000)])
     settings = settings_with(min_n=100)
     groups = rng.integers(0, settings.bootstrap_groups, 3000)
-    moments = drivers.GroupMoments.of(drivers.group_moments(values, groups, settings.bootstrap_groups))
-    one = drivers.estimate_model(moments, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
-    two = drivers.estimate_model(moments, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
+    moments = relative_weights.GroupMoments.of(
+        relative_weights.group_moments(values, groups, settings.bootstrap_groups)
+    )
+    one = relative_weights.estimate_model(moments, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
+    two = relative_weights.estimate_model(moments, ["a", "b", "c"], settings, np.random.default_rng([1, 2]))
     assert one is not None and two is not None
     np.testing.assert_array_equal(one.low, two.low)
     np.testing.assert_array_equal(one.high, two.high)
@@ -162,7 +164,7 @@ def test_the_build_s_estimate_and_interval_equal_a_resampling_of_the_answers_the
     assert {scope for scope, _ in rows} == {"all", "channel:phone"}
     group_of = dict(con.execute("select response_id, hash(response_id, 15) % 100 from answer_levers").fetchall())
     groups = np.array([group_of[f"r{i}"] for i in range(n)])
-    stream = np.random.default_rng(drivers.model_seed(15, "week", date(2026, 3, 9), "all", "nps"))
+    stream = np.random.default_rng(relative_weights.model_seed(15, "week", date(2026, 3, 9), "all", "nps"))
     picks = stream.integers(0, 100, size=(60, 100))
     resampled = []
     for pick in picks:
