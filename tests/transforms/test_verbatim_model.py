@@ -20,8 +20,21 @@ def test_the_character_n_grams_are_scikit_learn_s_char_wb() -> None:
     for text in ("Appli qui plante 3x/jour !!", "l'attente… 45 min", "ok", "👍 top", "re-re-rappel"):
         ours = [f[2:] for f in learned.text_features(text) if f.startswith("c:")]
         assert ours == char_wb(normalise(text)), text
-    words = [f for f in learned.text_features("pas de réseau") if not f.startswith("c:")]
+    words = [f for f in learned.text_features("pas de réseau") if f[:2] in ("w:", "b:")]
     assert words == ["w:pas", "w:de", "w:reseau", "b:pas de", "b:de reseau"]
+
+
+def test_the_cue_features_mark_negation_emoji_tone_and_length() -> None:
+    def cues(text: str) -> list[str]:
+        return [f for f in learned.text_features(text) if f[:2] not in ("w:", "b:", "c:")]
+
+    # the 3 words after a negator of sentiment.yaml are in its scope; "!" or "?" closes it
+    assert cues("Jamais déçu avec vous, vraiment") == ["n:decu", "n:avec", "n:vous", "l:3-5"]
+    assert cues("not fixed! great") == ["n:fixed", "l:3-5"]
+    assert cues("appli 👎👎") == ["e:👎", "e:👎", "l:1"]
+    assert cues("Super le « rappel garanti »…") == ["p:...", "p:quote", "l:3-5"]
+    assert cues("TOUJOURS RIEN ??") == ["p:!!", "p:caps", "l:2"]
+    assert cues(" ".join(["mot"] * 30)) == ["l:26+"]
 
 
 @pytest.fixture(scope="module")

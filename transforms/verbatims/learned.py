@@ -8,7 +8,10 @@ reads it, with numpy and no pickle (every array is numbers or fixed-width string
 - Features of an answer (`features`): the text normalised as the lexicon analyser does (lower case, no
   accents), its words and pairs of words, and the character n-grams of 2 to 5 letters inside each word
   padded with a space ("char_wb": typos, SMS spellings and French/English stems share most of their
-  n-grams). TF-IDF with sublinear term frequency and unit length, as scikit-learn's TfidfVectorizer.
+  n-grams), and a few cues of tone (`cue_features`, since `learned-2`): the words in the scope of a
+  negation ("jamais déçu", "not fixed"), emoji, "...", "!!" / "??", words in quotes ("rappel garanti"),
+  ALL CAPS and the length of the answer. TF-IDF with sublinear term frequency and unit length, as
+  scikit-learn's TfidfVectorizer.
 - Beside them a small block from the lexicon analyser (analyse.py): its topics, its sentiment class and
   score (the weight of the block against the text is chosen in training, per head, and folded into
   the stored coefficients). The learned weights decide how far to trust the hand-written cues, so the
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
+import unicodedata
 from functools import cache
 from importlib import resources
 
@@ -36,10 +41,15 @@ import numpy as np
 from transforms.verbatims.analyse import Analyser, Analysis, analyser, normalise, words
 
 # Bump when the code changes what an analysis gives for the same model file.
-CODE = "learned-1"
+CODE = "learned-2"
 MODEL_FILE = "model.npz"
 SENTIMENTS = ("negative", "neutral", "positive")
 CHAR_NGRAMS = (2, 5)
+NEGATION_SCOPE = 3
+# the length buckets of cue_features: (most words, name)
+LENGTHS = ((1, "1"), (2, "2"), (5, "3-5"), (12, "6-12"), (25, "13-25"), (10**9, "26+"))
+_RUN = re.compile(r"[!?]{2,}")
+_QUOTED = re.compile(r"[\"\u00ab\u201c].+?[\"\u00bb\u201d]")
 
 
 def char_ngrams(word: str) -> list[str]:
@@ -51,12 +61,47 @@ def char_ngrams(word: str) -> list[str]:
     return [padded[i : i + n] for n in range(low, min(high, size) + 1) for i in range(size - n + 1)]
 
 
+def _length(count: int) -> str:
+    return next(name for top, name in LENGTHS if count <= top)
+
+
+def cue_features(text: str, tokens: list[str], negators: frozenset[str]) -> list[str]:
+    """The sentiment cues n-grams miss: the words in the scope of a negation ("n:" + word: the NEGATION_SCOPE
+    words after a negator of sentiment.yaml, up to a "!" or "?"), each emoji ("e:" + the symbol), marks of
+    tone ("p:..." trailing off, "p:!!" a run of "!" or "?", "p:quote" a word in quotes, "p:caps" shouting)
+    and the length of the answer in words ("l:" + a bucket: one-word answers lean one way, rants another)."""
+    out = []
+    scope = 0
+    for t in tokens:
+        if t in ("!", "?"):
+            scope = 0
+        elif t in negators:
+            scope = NEGATION_SCOPE
+        elif scope:
+            out.append("n:" + t)
+            scope -= 1
+    if not text.isascii():
+        out += ["e:" + c for c in text if unicodedata.category(c) == "So"]
+    if "..." in text or "\u2026" in text:
+        out.append("p:...")
+    if _RUN.search(text):
+        out.append("p:!!")
+    if _QUOTED.search(text):
+        out.append("p:quote")
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 4 and sum(c.isupper() for c in letters) > 0.7 * len(letters):
+        out.append("p:caps")
+    out.append("l:" + _length(sum(t not in ("!", "?") for t in tokens)))
+    return out
+
+
 def text_features(text: str) -> list[str]:
-    """The word, word-pair and character n-gram features of a text (with repeats: they are counts)."""
+    """The word, word-pair, character n-gram and cue features of a text (with repeats: they are counts)."""
     tokens = words(text)
     out = ["w:" + t for t in tokens]
     out += ["b:" + a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)]
     out += ["c:" + g for word in normalise(text).split() for g in char_ngrams(word)]
+    out += cue_features(text, tokens, analyser().negators)
     return out
 
 
@@ -107,7 +152,11 @@ class LearnedAnalyser:
     def scores(self, text: str, lexical: Analysis) -> np.ndarray:
         """The raw scores (log-odds) of the topics and the sentiment classes (text_features, counted)."""
         tokens = words(text)
-        found = [*("w:" + t for t in tokens), *("b:" + a + " " + b for a, b in zip(tokens, tokens[1:], strict=False))]
+        found = [
+            *("w:" + t for t in tokens),
+            *("b:" + a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)),
+            *cue_features(text, tokens, self.lexicon.negators),
+        ]
         counts: dict[int, int] = {}
         for f in found:
             i = self.vocabulary.get(f)
