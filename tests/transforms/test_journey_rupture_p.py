@@ -15,17 +15,22 @@ from statsmodels.stats.proportion import proportions_ztest
 from transforms import journeys
 
 
+def _p_values(rows: list[tuple[int, int, int, int]]) -> list[float | None]:
+    """journey_rupture_p over rows (a1, n1, a2, n2) in one DuckDB query, in their order."""
+    con = duckdb.connect()
+    journeys.register(con)
+    con.execute("create table t (i integer, a1 bigint, n1 bigint, a2 bigint, n2 bigint)")
+    con.executemany("insert into t values (?, ?, ?, ?, ?)", [(i, *r) for i, r in enumerate(rows)])
+    return [p for (p,) in con.execute("select journey_rupture_p(a1, n1, a2, n2) from t order by i").fetchall()]
+
+
 def test_rupture_p_matches_proportions_ztest_row_by_row() -> None:
     rng = random.Random(18)
     rows = []
     for _ in range(3000):  # more than one DuckDB chunk (2048 rows)
         n1, n2 = rng.randint(1, 400), rng.randint(1, 2000)
         rows.append((rng.randint(0, n1), n1, rng.randint(0, n2), n2))
-    con = duckdb.connect()
-    journeys.register(con)
-    con.execute("create table t (i integer, a1 bigint, n1 bigint, a2 bigint, n2 bigint)")
-    con.executemany("insert into t values (?, ?, ?, ?, ?)", [(i, *r) for i, r in enumerate(rows)])
-    got = [p for (p,) in con.execute("select journey_rupture_p(a1, n1, a2, n2) from t order by i").fetchall()]
+    got = _p_values(rows)
     for (a1, n1, a2, n2), p in zip(rows, got, strict=True):
         if a1 + a2 in (0, n1 + n2):
             assert p == 1.0  # both shares 0 or both 1: no evidence of a change
@@ -57,11 +62,7 @@ def test_rupture_p_matches_proportions_ztest_at_the_edges() -> None:
         (12, 100, 3, 400),  # a rupture-sized difference
         (999, 1000, 1, 1000),
     ]
-    con = duckdb.connect()
-    journeys.register(con)
-    con.execute("create table t (i integer, a1 bigint, n1 bigint, a2 bigint, n2 bigint)")
-    con.executemany("insert into t values (?, ?, ?, ?, ?)", [(i, *r) for i, r in enumerate(rows)])
-    got = [p for (p,) in con.execute("select journey_rupture_p(a1, n1, a2, n2) from t order by i").fetchall()]
+    got = _p_values(rows)
     for (a1, n1, a2, n2), p in zip(rows, got, strict=True):
         expected = float(proportions_ztest([a1, a2], [n1, n2])[1])
         assert p == pytest.approx(expected, rel=1e-9, abs=1e-300), (a1, n1, a2, n2)
