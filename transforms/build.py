@@ -141,12 +141,14 @@ def _parameters(settings: Settings) -> dict[str, Any]:
 
 
 def create_views(con: duckdb.DuckDBPyConnection, zone: str = "UTC") -> None:
-    """(Re)create the calendar macros for `zone` and the staging views from transforms/staging/*.sql.
+    """(Re)create the macros of transforms/macros/ (the calendar's for `zone`) and the staging views from
+    transforms/staging/*.sql.
 
     A staging model that is a table (STAGING_TABLES) and was a view in an older warehouse loses its
     view here; the next build creates the table (a full build).
     """
     calendar.create_macros(con, zone)
+    run_file(con, "macros", "scopes", {})
     verbatims.create_table(con)  # read by staging.stg_verbatim_topics
     for model in staging_views():
         con.execute(f"create or replace view staging.{identifier(model)} as {model_sql('staging', model)}")

@@ -1,4 +1,4 @@
-"""Reading and running the SQL files of transforms/: models, rebuild scopes, calendar macros.
+"""Reading and running the SQL files of transforms/: models, rebuild scopes, macros.
 
 Every SQL text the transforms run lives in a `.sql` file of this package: `staging/` and `marts/`
 (one model each), `rebuild/` (the incremental machinery: which days, cases and periods a build

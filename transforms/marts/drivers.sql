@@ -25,11 +25,7 @@ levels as (
     select
         period_type,
         period_start,
-        case
-            when grouping(channel) = 0 then 'channel:' || channel
-            when grouping(segment) = 0 then 'segment:' || segment
-            else 'all'
-        end as scope,
+        staging.scope_of(channel, segment) as scope,
         {'performance': avg(cast(columns('_ok$') as integer)), 'n': count(columns('_ok$'))}
     from periods
     group by grouping sets ((period_type, period_start), (period_type, period_start, channel),

@@ -83,11 +83,7 @@ measures as (
     select
         period_type,
         period_start,
-        case
-            when grouping(channel) = 0 then 'channel:' || channel
-            when grouping(segment) = 0 then 'segment:' || segment
-            else 'all'
-        end as scope,
+        staging.scope_of(channel, segment) as scope,
         count(nps) filter (where survey = 'relationship') as relationship_nps_n,
         count(*) filter (where survey = 'relationship' and is_promoter) as relationship_promoters,
         count(*) filter (where survey = 'relationship' and is_detractor) as relationship_detractors,
@@ -168,11 +164,7 @@ customer_touches as (
     select
         period_type,
         period_start,
-        case
-            when grouping(channel) = 0 then 'channel:' || channel
-            when grouping(segment) = 0 then 'segment:' || segment
-            else 'all'
-        end as scope,
+        staging.scope_of(channel, segment) as scope,
         bool_and(went_well) as all_went_well
     from several_touches
     group by grouping sets ((period_type, period_start, customer_key),
