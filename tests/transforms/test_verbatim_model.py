@@ -82,7 +82,7 @@ def test_the_shipped_model_file_holds_numbers_and_text_only() -> None:
 
 
 def test_the_shipped_model_file_is_what_the_training_rebuilds() -> None:
-    """python -m transforms.verbatims.train --check: same data and code, same bytes."""
+    """python -m transforms.verbatims.train --check: same data and code, the same model (train.check)."""
     assert train.main(["--check"]) == 0
 
 
@@ -93,3 +93,25 @@ def test_the_build_s_analyser_keeps_the_contract() -> None:
     assert_reads_plain_sentences(model)
     assert 0 < model.analyse("The agent was really kind and helpful, thanks", "en").sentiment_score <= 1
     assert model.analyse("ok").sentiment == "neutral"
+
+
+def test_the_check_accepts_other_last_bits_and_refuses_another_model() -> None:
+    """A rebuild on another CPU differs in the solvers' last bits (train.CHECK_PROBABILITY says how much
+    was seen): accepted; other thresholds, coefficients or vocabulary weights: refused."""
+    shipped = train.OUTPUT.read_bytes()
+    with np.load(io.BytesIO(shipped)) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+
+    def check(**changed: np.ndarray) -> str | None:
+        return train.check(shipped, train.serialise({**arrays, **changed}))
+
+    assert check(topic_coef=arrays["topic_coef"] * np.float32(1 + 1e-4)).startswith("equivalent")
+    one_step = arrays["topic_threshold"].copy()
+    one_step[0] += 0.025
+    assert check(topic_threshold=one_step).startswith("equivalent")
+    assert check(topic_threshold=np.full_like(arrays["topic_threshold"], 0.95)) is None
+    assert check(topic_coef=arrays["topic_coef"] * np.float32(1.1)) is None
+    assert check(sentiment_intercept=arrays["sentiment_intercept"] + np.float32([0.2, 0, 0])) is None
+    assert check(idf=arrays["idf"] * np.float32(2)) is None
+    assert train.check(shipped, shipped) == "identical to a rebuild"
+    assert train.check(None, shipped) is None
