@@ -163,6 +163,13 @@ def two_proportion_p(a1: pa.Array, n1: pa.Array, a2: pa.Array, n2: pa.Array) -> 
     return pa.array(out, pa.float64())
 
 
+def parameters() -> dict[str, Any]:
+    """The settings of journeys.yaml as bound parameters of the build ($switch_window_h, ...): the mart
+    reads them as constants, which the planner folds and estimates (a scalar subquery on the one-row
+    journey_settings became a cross product per row and hid the sizes the join order needs)."""
+    return dict(load_map().settings)
+
+
 def register(con: duckdb.DuckDBPyConnection) -> None:
     """The temp tables journey_map and journey_settings, and the function journey_rupture_p (see above)."""
     jmap = load_map()

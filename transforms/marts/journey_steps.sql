@@ -6,11 +6,7 @@
 -- (transforms/journeys.yaml, loaded by transforms/journeys.py); journey_rupture_p(): the p-value of the
 -- pooled two-proportion z-test (proportions_ztest's, in closed form: a Python UDF). Only the periods in temp
 -- table rebuild_journey_periods are written; the rupture test reads the baseline periods before them that are not rebuilt from their stored rows.
-with settings as (
-    select * from journey_settings
-),
-
--- the periods to write (the baseline periods before them that are not rebuilt are read from their stored
+with -- the periods to write (the baseline periods before them that are not rebuilt are read from their stored
 -- rows: temp table kept_journey_baselines, transforms/rebuild/mart_state.sql)
 needed_periods as (
     select period_type, period_start from rebuild_journey_periods
@@ -26,8 +22,7 @@ bounds as (
         )) + to_hours(cast(s.span_h as bigint)) as read_to
     from needed_periods
     cross join (
-        select max_span_h + greatest((select max(max_gap_h) from journey_map), survey_window_h, switch_window_h) as span_h
-        from settings
+        select $max_span_h + greatest(max(max_gap_h), $survey_window_h, $switch_window_h) as span_h from journey_map
     ) as s
     group by s.span_h
 ),
@@ -145,7 +140,7 @@ instanced as (
     select
         * exclude (latest_start_at),
         case
-            when occurred_at - latest_start_at <= (select to_hours(cast(max_span_h as bigint)) from settings)
+            when occurred_at - latest_start_at <= to_hours(cast($max_span_h as bigint))
                 then latest_start_at
             else occurred_at
         end as journey_start
@@ -195,8 +190,8 @@ visits_continued as (
         j.last_step_at > v.first_at or (s.final and v.status = 1) as continued,
         not (j.last_step_at > v.first_at or (s.final and v.status = 1))
         and v.last_at + to_hours(cast(s.max_gap_h as bigint)) > (select data_end_at from data_end) as pending,
-        j.journey_end + to_hours(cast((select survey_window_h from settings) as bigint)) as answers_until,
-        v.last_at + to_hours(cast((select switch_window_h from settings) as bigint)) as switch_until
+        j.journey_end + to_hours(cast($survey_window_h as bigint)) as answers_until,
+        v.last_at + to_hours(cast($switch_window_h as bigint)) as switch_until
     from visits as v
     inner join journey_spans as j using (customer_id, journey_no, journey_start)
     inner join steps as s using (journey_no, step_no)
@@ -238,12 +233,8 @@ later_nps as (
 -- stops are matched on the customer and a time bucket as long as the window (an event in the window of a
 -- stop falls in the stop's bucket or the next one), so that a customer's many events are not all compared
 -- with each of its stops.
-switch_bucket as (
-    select 7 * cast((select switch_window_h from settings) as bigint) * 3600000000 as us
-),
-
 other_events as (
-    select customer_id, occurred_at, channel, epoch_us(occurred_at) // (select us from switch_bucket) as bucket
+    select customer_id, occurred_at, channel, epoch_us(occurred_at) // (7 * cast($switch_window_h as bigint) * 3600000000) as bucket
     from (
         select customer_id, occurred_at, channel
         from staging.stg_contacts
@@ -269,7 +260,7 @@ stops as (
         last_at,
         switch_until,
         unnest(list_distinct([
-            epoch_us(last_at) // (select us from switch_bucket), epoch_us(switch_until) // (select us from switch_bucket)
+            epoch_us(last_at) // (7 * cast($switch_window_h as bigint) * 3600000000), epoch_us(switch_until) // (7 * cast($switch_window_h as bigint) * 3600000000)
         ])) as bucket
     from visits_continued
     where not continued and not pending
@@ -414,15 +405,14 @@ with_baseline as (
         cast(sum(b.pending) as bigint) as baseline_pending,
         cast(sum(b.failed) as bigint) as baseline_failed
     from funnel as f
-    cross join settings
     left join baseline_funnel as b
         on b.period_type = f.period_type
         and b.journey = f.journey
         and b.step = f.step
         and b.period_start < f.period_start
         and b.period_start >= case f.period_type
-            when 'week' then f.period_start - to_days(7 * settings.baseline_weeks)
-            else f.period_start - to_months(settings.baseline_months)
+            when 'week' then f.period_start - to_days(7 * $baseline_weeks)
+            else f.period_start - to_months($baseline_months)
         end
     group by all
 ),
@@ -442,8 +432,8 @@ tests as (
             baseline_entered - baseline_continued - baseline_pending,
             baseline_entered - baseline_pending
         ) as p
-    from with_baseline, settings
-    where entered - pending >= rupture_min_n and baseline_entered - baseline_pending >= rupture_min_n
+    from with_baseline
+    where entered - pending >= $rupture_min_n and baseline_entered - baseline_pending >= $rupture_min_n
     union all
     select
         period_type,
@@ -453,8 +443,8 @@ tests as (
         'failure',
         failed / entered - baseline_failed / baseline_entered,
         journey_rupture_p(failed, entered, baseline_failed, baseline_entered)
-    from with_baseline, settings
-    where entered >= rupture_min_n and baseline_entered >= rupture_min_n
+    from with_baseline
+    where entered >= $rupture_min_n and baseline_entered >= $rupture_min_n
 ),
 
 -- Benjamini-Hochberg across the steps (and both measures) tested in the period: q_i = min over the
@@ -485,7 +475,7 @@ verdicts as (
         step,
         min(q) as rupture_q,
         string_agg(measure, ',' order by measure) filter (
-            where q <= (select rupture_alpha from settings) and delta >= (select rupture_min_effect from settings)
+            where q <= $rupture_alpha and delta >= $rupture_min_effect
         ) as rupture_measures
     from adjusted
     group by all
@@ -515,7 +505,7 @@ final as (
             'anger': a.anger / a.emotion_n,
             'disgust': a.disgust / a.emotion_n
         } end as emotion_mix,
-        case when least(f.mot_n_failed, f.mot_n_ok) >= (select moment_min_n from settings)
+        case when least(f.mot_n_failed, f.mot_n_ok) >= $moment_min_n
             then f.mot_nps_failed - f.mot_nps_ok
         end as moment_of_truth,
         coalesce(v.rupture_measures is not null, false) as rupture,
