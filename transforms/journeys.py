@@ -4,8 +4,9 @@ and thresholds of marts.journey_steps, validated, and exposed to SQL for a build
 `register(con)` creates the temp tables `journey_map` (one row per journey step), `journey_settings` (one
 row: the windows and thresholds) and the scalar function `journey_rupture_p(a1, n1, a2, n2)`: the p-value
 of the pooled two-proportion z-test (the test the drift alerts use, in closed form), the one thing the SQL
-of the mart cannot compute (DuckDB has no normal distribution function). Errors name the journey
-and the key at fault.
+of the mart cannot compute (DuckDB has no normal distribution function). `parameters()` gives the same
+windows and thresholds as bound parameters of the build, which the mart reads (journey_settings serves
+the rebuild scopes, transforms/rebuild/). Errors name the journey and the key at fault.
 """
 
 from __future__ import annotations

@@ -248,7 +248,10 @@ later_nps as (
 -- than the distinct of a list.
 other_events as (
     select
-        customer_id, occurred_at, channel, epoch_us(occurred_at) // (7 * cast($switch_window_h as bigint) * 3600000000) as bucket
+        customer_id,
+        occurred_at,
+        channel,
+        epoch_us(occurred_at) // (7 * cast($switch_window_h as bigint) * 3600000000) as bucket
     from (
         select customer_id, occurred_at, channel
         from staging.stg_contacts
