@@ -137,6 +137,8 @@ def _parameters(settings: Settings) -> dict[str, Any]:
         "hourly_cost_eur": settings.hourly_cost_eur,
         # how many days back a repeat window can reach, at most (a bound for mart_scopes)
         "window_days": -(-settings.fcr_window_h // 24),
+        # the windows and thresholds of transforms/journeys.yaml ($max_span_h, $switch_window_h, ...)
+        **journeys.parameters(),
     }
 
 

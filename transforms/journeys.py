@@ -4,8 +4,9 @@ and thresholds of marts.journey_steps, validated, and exposed to SQL for a build
 `register(con)` creates the temp tables `journey_map` (one row per journey step), `journey_settings` (one
 row: the windows and thresholds) and the scalar function `journey_rupture_p(a1, n1, a2, n2)`: the p-value
 of the pooled two-proportion z-test (the test the drift alerts use, in closed form), the one thing the SQL
-of the mart cannot compute (DuckDB has no normal distribution function). Errors name the journey
-and the key at fault.
+of the mart cannot compute (DuckDB has no normal distribution function). `parameters()` gives the same
+windows and thresholds as bound parameters of the build, which the mart reads (journey_settings serves
+the rebuild scopes, transforms/rebuild/). Errors name the journey and the key at fault.
 """
 
 from __future__ import annotations
@@ -161,6 +162,13 @@ def two_proportion_p(a1: pa.Array, n1: pa.Array, a2: pa.Array, n2: pa.Array) -> 
         z = (x1 / m1 - x2 / m2) / math.sqrt(variance)
         out.append(math.erfc(abs(z) * _SQRT1_2))
     return pa.array(out, pa.float64())
+
+
+def parameters() -> dict[str, Any]:
+    """The settings of journeys.yaml as bound parameters of the build ($switch_window_h, ...): the mart
+    reads them as constants, which the planner folds and estimates (a scalar subquery on the one-row
+    journey_settings became a cross product per row and hid the sizes the join order needs)."""
+    return dict(load_map().settings)
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:

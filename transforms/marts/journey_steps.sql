@@ -2,17 +2,16 @@
 -- and month, journey and step, how many journeys entered the step, how it ended, how many went on, the
 -- answers given about the step, the step's effect on the journey's later NPS (moment of truth), channel
 -- switches after leaving, and whether drop-off or failure rose significantly (rupture).
--- The journey map, windows and thresholds: temp tables journey_map and journey_settings
--- (transforms/journeys.yaml, loaded by transforms/journeys.py); journey_rupture_p(): the p-value of the
+-- The journey map: temp table journey_map; its windows and thresholds: the parameters $max_span_h,
+-- $survey_window_h, $switch_window_h, $moment_min_n, $baseline_weeks, $baseline_months, $rupture_min_n,
+-- $rupture_alpha, $rupture_min_effect (transforms/journeys.yaml, loaded by transforms/journeys.py: constants
+-- for the planner, where subqueries on the one-row journey_settings were cross products over millions of
+-- rows and hid the sizes its join order needs); journey_rupture_p(): the p-value of the
 -- pooled two-proportion z-test (proportions_ztest's, in closed form: a Python UDF). Only the periods in temp
 -- table rebuild_journey_periods are written; the rupture test reads the baseline periods before them that are not rebuilt from their stored rows.
-with settings as (
-    select * from journey_settings
-),
-
 -- the periods to write (the baseline periods before them that are not rebuilt are read from their stored
 -- rows: temp table kept_journey_baselines, transforms/rebuild/mart_state.sql)
-needed_periods as (
+with needed_periods as (
     select period_type, period_start from rebuild_journey_periods
 ),
 
@@ -26,8 +25,7 @@ bounds as (
         )) + to_hours(cast(s.span_h as bigint)) as read_to
     from needed_periods
     cross join (
-        select max_span_h + greatest((select max(max_gap_h) from journey_map), survey_window_h, switch_window_h) as span_h
-        from settings
+        select $max_span_h + greatest(max(max_gap_h), $survey_window_h, $switch_window_h) as span_h from journey_map
     ) as s
     group by s.span_h
 ),
@@ -145,7 +143,7 @@ instanced as (
     select
         * exclude (latest_start_at),
         case
-            when occurred_at - latest_start_at <= (select to_hours(cast(max_span_h as bigint)) from settings)
+            when occurred_at - latest_start_at <= to_hours(cast($max_span_h as bigint))
                 then latest_start_at
             else occurred_at
         end as journey_start
@@ -185,7 +183,9 @@ data_end as (
 -- went on: another step of the journey began after this one, or this final step ended ok (completed);
 -- pending: did not go on, but its next step may still come (the data end less than max_gap_h after it);
 -- the ends of its answer and switch windows as columns, so that the joins below use them as join
--- conditions (an expression with a subquery there made them nested-loop filters)
+-- conditions (an expression with a subquery there made them nested-loop filters). The data end enters per
+-- step (pending_after = data end - max_gap_h, on the few step rows), not as a scalar subquery per visit,
+-- which was a cross product over every visit.
 visits_continued as (
     select
         v.*,
@@ -194,12 +194,15 @@ visits_continued as (
         staging.local_day(v.first_at) as day,
         j.last_step_at > v.first_at or (s.final and v.status = 1) as continued,
         not (j.last_step_at > v.first_at or (s.final and v.status = 1))
-        and v.last_at + to_hours(cast(s.max_gap_h as bigint)) > (select data_end_at from data_end) as pending,
-        j.journey_end + to_hours(cast((select survey_window_h from settings) as bigint)) as answers_until,
-        v.last_at + to_hours(cast((select switch_window_h from settings) as bigint)) as switch_until
+        and v.last_at > s.pending_after as pending,
+        j.journey_end + to_hours(cast($survey_window_h as bigint)) as answers_until,
+        v.last_at + to_hours(cast($switch_window_h as bigint)) as switch_until
     from visits as v
     inner join journey_spans as j using (customer_id, journey_no, journey_start)
-    inner join steps as s using (journey_no, step_no)
+    inner join (
+        select steps.*, d.data_end_at - to_hours(cast(steps.max_gap_h as bigint)) as pending_after
+        from steps cross join data_end as d
+    ) as s using (journey_no, step_no)
 ),
 
 -- the journey's later NPS: the first answer with an NPS (post-journey or post-contact survey of the same
@@ -221,6 +224,9 @@ later_nps as (
         v.journey_no,
         v.journey_start,
         v.step_no,
+        any_value(v.day) as day,
+        any_value(v.status) as status,
+        any_value(v.had_failure) as had_failure,
         arg_min(
             case when a.is_promoter then 100 when a.is_detractor then -100 else 0 end, (a.occurred_at, a.response_id)
         ) as nps_points
@@ -230,20 +236,22 @@ later_nps as (
         and a.journey = v.journey
         and a.occurred_at > v.first_at
         and a.occurred_at <= v.answers_until
-    group by all
+    group by v.customer_id, v.journey_no, v.journey_start, v.step_no
 ),
 
 -- a customer who left at this step (did not go on) and has an event on another channel within
 -- switch_window_h after its last attempt: a contact, a case opened, a step of any journey. Events and
 -- stops are matched on the customer and a time bucket as long as the window (an event in the window of a
 -- stop falls in the stop's bucket or the next one), so that a customer's many events are not all compared
--- with each of its stops.
-switch_bucket as (
-    select 7 * cast((select switch_window_h from settings) as bigint) * 3600000000 as us
-),
-
+-- with each of its stops. The width, 7 x switch_window_h, a constant ($switch_window_h): as a subquery it
+-- was a cross product over every event. A stop's buckets are range(first, last + 1), one or two: cheaper
+-- than the distinct of a list.
 other_events as (
-    select customer_id, occurred_at, channel, epoch_us(occurred_at) // (select us from switch_bucket) as bucket
+    select
+        customer_id,
+        occurred_at,
+        channel,
+        epoch_us(occurred_at) // (7 * cast($switch_window_h as bigint) * 3600000000) as bucket
     from (
         select customer_id, occurred_at, channel
         from staging.stg_contacts
@@ -265,18 +273,20 @@ stops as (
         journey_no,
         journey_start,
         step_no,
+        day,
         channel,
         last_at,
         switch_until,
-        unnest(list_distinct([
-            epoch_us(last_at) // (select us from switch_bucket), epoch_us(switch_until) // (select us from switch_bucket)
-        ])) as bucket
+        unnest(range(
+            epoch_us(last_at) // (7 * cast($switch_window_h as bigint) * 3600000000),
+            epoch_us(switch_until) // (7 * cast($switch_window_h as bigint) * 3600000000) + 1
+        )) as bucket
     from visits_continued
     where not continued and not pending
 ),
 
 switches as (
-    select distinct s.customer_id, s.journey_no, s.journey_start, s.step_no
+    select distinct s.customer_id, s.journey_no, s.journey_start, s.step_no, s.day
     from stops as s
     inner join other_events as o
         on o.customer_id = s.customer_id
@@ -287,44 +297,65 @@ switches as (
 ),
 
 -- the funnel per day first (its counts add up), then per period: the periods repeat a few hundred rows a
--- day, not every journey
-visit_facts as (
-    select
-        v.day,
-        v.journey,
-        v.step,
-        v.journey_no,
-        v.step_no,
-        v.status,
-        v.had_failure,
-        v.continued,
-        v.pending,
-        n.nps_points,
-        w.customer_id is not null as switched
-    from visits_continued as v
-    left join later_nps as n using (customer_id, journey_no, journey_start, step_no)
-    left join switches as w using (customer_id, journey_no, journey_start, step_no)
-),
-
-funnel_days as (
+-- day, not every journey. The answers and switches are counted per day from their own rows, and
+-- joined per day, journey and step: joining them to each visit cost two joins of every visit.
+visit_days as (
     select
         day,
-        journey,
-        step,
+        journey_no,
+        step_no,
+        any_value(journey) as journey,
+        any_value(step) as step,
         count(*) as entered,
         count(*) filter (where status = 1) as ok,
         count(*) filter (where status = 2) as failed,
         count(*) filter (where status = 3) as abandoned,
         count(*) filter (where continued) as continued,
         count(*) filter (where pending) as pending,
-        count(*) filter (where status = 1 and had_failure) as recovered,
-        count(*) filter (where switched) as channel_switches,
-        count(nps_points) filter (where had_failure) as mot_n_failed,
+        count(*) filter (where status = 1 and had_failure) as recovered
+    from visits_continued
+    group by day, journey_no, step_no
+),
+
+switch_days as (
+    select day, journey_no, step_no, count(*) as channel_switches
+    from switches
+    group by day, journey_no, step_no
+),
+
+nps_days as (
+    select
+        day,
+        journey_no,
+        step_no,
+        count(*) filter (where had_failure) as mot_n_failed,
         sum(nps_points) filter (where had_failure) as mot_points_failed,
-        count(nps_points) filter (where not had_failure and status = 1) as mot_n_ok,
+        count(*) filter (where not had_failure and status = 1) as mot_n_ok,
         sum(nps_points) filter (where not had_failure and status = 1) as mot_points_ok
-    from visit_facts
-    group by day, journey, step
+    from later_nps
+    group by day, journey_no, step_no
+),
+
+funnel_days as (
+    select
+        v.day,
+        v.journey,
+        v.step,
+        v.entered,
+        v.ok,
+        v.failed,
+        v.abandoned,
+        v.continued,
+        v.pending,
+        v.recovered,
+        coalesce(w.channel_switches, 0) as channel_switches,
+        coalesce(n.mot_n_failed, 0) as mot_n_failed,
+        n.mot_points_failed,
+        coalesce(n.mot_n_ok, 0) as mot_n_ok,
+        n.mot_points_ok
+    from visit_days as v
+    left join switch_days as w using (day, journey_no, step_no)
+    left join nps_days as n using (day, journey_no, step_no)
 ),
 
 periods as (
@@ -414,15 +445,14 @@ with_baseline as (
         cast(sum(b.pending) as bigint) as baseline_pending,
         cast(sum(b.failed) as bigint) as baseline_failed
     from funnel as f
-    cross join settings
     left join baseline_funnel as b
         on b.period_type = f.period_type
         and b.journey = f.journey
         and b.step = f.step
         and b.period_start < f.period_start
         and b.period_start >= case f.period_type
-            when 'week' then f.period_start - to_days(7 * settings.baseline_weeks)
-            else f.period_start - to_months(settings.baseline_months)
+            when 'week' then f.period_start - to_days(7 * $baseline_weeks)
+            else f.period_start - to_months($baseline_months)
         end
     group by all
 ),
@@ -442,8 +472,8 @@ tests as (
             baseline_entered - baseline_continued - baseline_pending,
             baseline_entered - baseline_pending
         ) as p
-    from with_baseline, settings
-    where entered - pending >= rupture_min_n and baseline_entered - baseline_pending >= rupture_min_n
+    from with_baseline
+    where entered - pending >= $rupture_min_n and baseline_entered - baseline_pending >= $rupture_min_n
     union all
     select
         period_type,
@@ -453,8 +483,8 @@ tests as (
         'failure',
         failed / entered - baseline_failed / baseline_entered,
         journey_rupture_p(failed, entered, baseline_failed, baseline_entered)
-    from with_baseline, settings
-    where entered >= rupture_min_n and baseline_entered >= rupture_min_n
+    from with_baseline
+    where entered >= $rupture_min_n and baseline_entered >= $rupture_min_n
 ),
 
 -- Benjamini-Hochberg across the steps (and both measures) tested in the period: q_i = min over the
@@ -485,7 +515,7 @@ verdicts as (
         step,
         min(q) as rupture_q,
         string_agg(measure, ',' order by measure) filter (
-            where q <= (select rupture_alpha from settings) and delta >= (select rupture_min_effect from settings)
+            where q <= $rupture_alpha and delta >= $rupture_min_effect
         ) as rupture_measures
     from adjusted
     group by all
@@ -515,7 +545,7 @@ final as (
             'anger': a.anger / a.emotion_n,
             'disgust': a.disgust / a.emotion_n
         } end as emotion_mix,
-        case when least(f.mot_n_failed, f.mot_n_ok) >= (select moment_min_n from settings)
+        case when least(f.mot_n_failed, f.mot_n_ok) >= $moment_min_n
             then f.mot_nps_failed - f.mot_nps_ok
         end as moment_of_truth,
         coalesce(v.rupture_measures is not null, false) as rupture,
