@@ -46,44 +46,13 @@ steps as (
         and occurred_at < staging.day_start((select end_day from needed_range))
 ),
 
--- the survey answers and the journey steps of each period (is_step), to count per scope in one pass
-observations as (
+-- the survey answers and the journey steps counted per day, channel and segment first (a few thousand
+-- rows), then per period and scope: counts and integer sums add up exactly whatever the order
+survey_days as (
     select
-        periods.period_type,
-        cast(date_trunc(periods.period_type, r.day) as date) as period_start,
-        r.channel,
-        r.segment,
-        false as is_step,
-        r.survey,
-        r.nps,
-        r.csat,
-        r.expected,
-        r.emotion,
-        r.is_promoter,
-        r.is_detractor,
-        r.is_negative_emotion,
-        null as went_well
-    from staging.stg_survey_responses as r
-    cross join periods
-    where r.occurred_at >= staging.day_start((select first_day from needed_range))
-        and r.occurred_at < staging.day_start((select end_day from needed_range))
-    union all
-    select
-        periods.period_type,
-        cast(date_trunc(periods.period_type, steps.day) as date),
-        steps.channel,
-        steps.segment,
-        true, null, null, null, null, null, null, null, null,
-        steps.went_well
-    from steps
-    cross join periods
-),
-
-measures as (
-    select
-        period_type,
-        period_start,
-        staging.scope_of(channel, segment) as scope,
+        day,
+        channel,
+        segment,
         count(nps) filter (where survey = 'relationship') as relationship_nps_n,
         count(*) filter (where survey = 'relationship' and is_promoter) as relationship_promoters,
         count(*) filter (where survey = 'relationship' and is_detractor) as relationship_detractors,
@@ -91,12 +60,48 @@ measures as (
         sum(csat - expected) as expectation_gap_sum,
         count(emotion) as emotion_n,
         count(*) filter (where is_negative_emotion) as negative_emotions,
-        count(*) filter (where emotion = 'joy') as joys,
-        count(*) filter (where is_step) as steps,
-        count(*) filter (where went_well) as steps_ok
-    from observations
-    group by grouping sets ((period_type, period_start), (period_type, period_start, channel),
-        (period_type, period_start, segment))
+        count(*) filter (where emotion = 'joy') as joys
+    from staging.stg_survey_responses
+    where occurred_at >= staging.day_start((select first_day from needed_range))
+        and occurred_at < staging.day_start((select end_day from needed_range))
+    group by day, channel, segment
+),
+
+step_days as (
+    select day, channel, segment, count(*) as steps, count(*) filter (where went_well) as steps_ok
+    from steps
+    group by day, channel, segment
+),
+
+observation_days as (
+    select
+        day, channel, segment, relationship_nps_n, relationship_promoters, relationship_detractors, expectation_n,
+        expectation_gap_sum, emotion_n, negative_emotions, joys, null as steps, null as steps_ok
+    from survey_days
+    union all
+    select day, channel, segment, null, null, null, null, null, null, null, null, steps, steps_ok
+    from step_days
+),
+
+measures as (
+    select
+        periods.period_type,
+        cast(date_trunc(periods.period_type, o.day) as date) as period_start,
+        staging.scope_of(o.channel, o.segment) as scope,
+        coalesce(sum(o.relationship_nps_n), 0)::bigint as relationship_nps_n,
+        coalesce(sum(o.relationship_promoters), 0)::bigint as relationship_promoters,
+        coalesce(sum(o.relationship_detractors), 0)::bigint as relationship_detractors,
+        coalesce(sum(o.expectation_n), 0)::bigint as expectation_n,
+        sum(o.expectation_gap_sum) as expectation_gap_sum,
+        coalesce(sum(o.emotion_n), 0)::bigint as emotion_n,
+        coalesce(sum(o.negative_emotions), 0)::bigint as negative_emotions,
+        coalesce(sum(o.joys), 0)::bigint as joys,
+        coalesce(sum(o.steps), 0)::bigint as steps,
+        coalesce(sum(o.steps_ok), 0)::bigint as steps_ok
+    from observation_days as o
+    cross join periods
+    group by grouping sets ((periods.period_type, period_start), (periods.period_type, period_start, o.channel),
+        (periods.period_type, period_start, o.segment))
 ),
 
 -- every touchpoint a customer went through (live contacts and journey steps), once, with its ISO week and
@@ -126,10 +131,11 @@ touches as (
     )
 ),
 
--- In a customer's touches in time order, those of one week (month) follow each other: a touch shares
--- its week (month) with the touch before or after it exactly when the customer had two touches at
--- least in that week (month). One sort finds them, instead of grouping every touch per customer and
--- period (most customers have one touch in a week, and are left out here).
+-- In a customer's touches in time order, those of one week (month) follow each other: the two touches
+-- before and the two after each one tell whether the customer had one touch in its week (month), two,
+-- or more. One sort finds them, instead of grouping every touch per customer and period (most customers
+-- have one touch in a week, and are left out here). The touch before also comes along: a customer with
+-- exactly two touches in a period is then settled on the second one, without grouping.
 neighbours as (
     select
         week_start,
@@ -139,27 +145,63 @@ neighbours as (
         segment,
         touchpoint_key,
         went_well,
-        week_start = lag(week_start) over by_customer or week_start = lead(week_start) over by_customer
-            as shares_week,
-        month_start = lag(month_start) over by_customer or month_start = lead(month_start) over by_customer
-            as shares_month
+        lag(week_start) over by_customer as week_1, lag(week_start, 2) over by_customer as week_2,
+        lead(week_start) over by_customer as next_week_1, lead(week_start, 2) over by_customer as next_week_2,
+        lag(month_start) over by_customer as month_1, lag(month_start, 2) over by_customer as month_2,
+        lead(month_start) over by_customer as next_month_1, lead(month_start, 2) over by_customer as next_month_2,
+        lag(channel) over by_customer as channel_1,
+        lag(segment) over by_customer as segment_1,
+        lag(touchpoint_key) over by_customer as touchpoint_key_1,
+        lag(went_well) over by_customer as went_well_1
     from touches
     window by_customer as (partition by customer_key order by day)
 ),
 
+-- the touches of customers with two touches at least in their week or month; `*_pair`: the second of
+-- exactly two in the period, `*_more`: one of three or more
+classified as materialized (
+    select
+        *,
+        week_start = week_1 and week_start is distinct from week_2 and week_start is distinct from next_week_1
+            as week_pair,
+        (week_start = week_1 and (week_start = week_2 or week_start = next_week_1))
+            or (week_start = next_week_1 and week_start = next_week_2) as week_more,
+        month_start = month_1 and month_start is distinct from month_2 and month_start is distinct from next_month_1
+            as month_pair,
+        (month_start = month_1 and (month_start = month_2 or month_start = next_month_1))
+            or (month_start = next_month_1 and month_start = next_month_2) as month_more
+    from neighbours
+    where week_start = week_1 or week_start = next_week_1 or month_start = month_1 or month_start = next_month_1
+),
+
+-- the touches of the customers with three touches or more in a period, to group per customer
 several_touches as (
     select 'week' as period_type, week_start as period_start, customer_key, channel, segment, touchpoint_key,
         went_well
-    from neighbours
-    where shares_week
+    from classified
+    where week_more
     union all
     select 'month', month_start, customer_key, channel, segment, touchpoint_key, went_well
-    from neighbours
-    where shares_month
+    from classified
+    where month_more
+),
+
+-- one row per customer with exactly two touches in a period, at two distinct touchpoints: both went well
+-- (least: the bool_and of the two, NULL skipped)
+pairs as (
+    select 'week' as period_type, week_start as period_start, channel, segment, channel_1, segment_1,
+        least(went_well, went_well_1) as all_went_well
+    from classified
+    where week_pair and touchpoint_key <> touchpoint_key_1
+    union all
+    select 'month', month_start, channel, segment, channel_1, segment_1, least(went_well, went_well_1)
+    from classified
+    where month_pair and touchpoint_key <> touchpoint_key_1
 ),
 
 -- one row per customer and scope (all, channel, segment) with two distinct touchpoints at least in the
--- period (min < max: the same as count(distinct touchpoint) >= 2, for less work): did every one go well
+-- period (min < max: the same as count(distinct touchpoint) >= 2, for less work): did every one go well.
+-- A customer's pair counts in the channel (segment) scope when both touches share the channel (segment).
 customer_touches as (
     select
         period_type,
@@ -170,6 +212,13 @@ customer_touches as (
     group by grouping sets ((period_type, period_start, customer_key),
         (period_type, period_start, channel, customer_key), (period_type, period_start, segment, customer_key))
     having min(touchpoint_key) < max(touchpoint_key)
+    union all
+    select period_type, period_start, 'all', all_went_well from pairs
+    union all
+    select period_type, period_start, 'channel:' || channel, all_went_well from pairs where channel = channel_1
+    union all
+    select period_type, period_start, 'segment:' || segment, all_went_well from pairs
+    where segment is not distinct from segment_1
 ),
 
 consistency as (
