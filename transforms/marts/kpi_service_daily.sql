@@ -8,6 +8,7 @@
 -- straight from the window below, without joining back. customer_key, a 64-bit hash of customer_id,
 -- partitions the window instead of the string (cheaper to sort); the window checks that it does not
 -- merge two customers (below).
+-- the range as one row joined once (a scalar subquery per bound was a join each over every event)
 with follow_up_range as (
     select
         staging.day_start(min(day)) as range_start,
@@ -37,10 +38,10 @@ follow_ups as (
 -- For each event, the next event of the same customer and reason (lead: one sort per (customer_key,
 -- reason); a frame counting the events in the window cost ~1 CPU s more at 10M events): when it is
 -- strictly later, the contact is repeated if it comes at most fcr_window_h after. Two rare kinds of
--- keys are flagged exactly below instead, by comparing the ids themselves: shares_key, this event and
--- the one before it in that order are of two customers whose ids hash alike (a collision: at 10^6
--- customers the chance that any two collide is ~3 in 10^8), so the order may mix them; and a next
--- event at the same instant (the next strictly later one may come after it).
+-- (customer_key, reason) are flagged exactly below instead, by comparing the ids themselves:
+-- shares_key, this event and the one before it in that order are of two customers whose ids hash
+-- alike (a collision: at 10^6 customers the chance that any two collide is ~3 in 10^8), so the order
+-- may mix them; and a next event at the same instant (the next strictly later one may come after it).
 later_events as materialized (
     select
         *,
