@@ -1,7 +1,8 @@
 """kpi_service_daily partitions its repeat window by a 64-bit hash of customer_id (customer_key) and
 counts exactly where two customers share a key. Real collisions are too rare to provoke, so these
 tests run the mart's SQL with every customer given the same key and compare it with the build's rows
-(and show that without the check the shared key would change them)."""
+(and show that without the check the shared key would change them). Events of a customer and reason at
+the same instant take the same exact path (the next event after one of them is no later than it)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,23 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
     contact(con, "2026-03-23T10:00:00Z", "X", "phone", "billing_hotline", "answered", 5, "billing", 60, 0, 0)
 
 
+def load_ties(con: duckdb.DuckDBPyConnection) -> None:
+    load_fixture(con)
+    # 2026-03-25: T twice for billing at 08:00, nothing after (no repeat); U twice for billing at 08:00
+    # and again at 09:00 (both 08:00 contacts repeated)
+    for customer in ("T", "T", "U", "U"):
+        contact(con, "2026-03-25T08:00:00Z", customer, "phone", "billing_hotline", "answered", 5, "billing", 60, 0, 0)
+    contact(con, "2026-03-25T09:00:00Z", "U", "phone", "billing_hotline", "answered", 5, "billing", 60, 0, 0)
+
+
 @pytest.fixture
 def con(settings: Settings) -> duckdb.DuckDBPyConnection:
     yield from built_warehouse(settings, load)
+
+
+@pytest.fixture
+def tied(settings: Settings) -> duckdb.DuckDBPyConnection:
+    yield from built_warehouse(settings, load_ties)
 
 
 def service_rows(con: duckdb.DuckDBPyConnection, settings: Settings, sql: str) -> list[tuple]:
@@ -71,3 +86,14 @@ def test_without_the_check_a_shared_key_would_mix_customers(settings, con) -> No
         bound(unguarded, _parameters(settings)),
     ).fetchall()
     assert rows == [(5, 2)]  # X 08:00 (by Y 09:00 or X 10:00) and Y 09:00 billing (by X 10:00)
+
+
+def test_a_contact_at_the_instant_of_another_is_repeated_only_by_a_later_event(settings, tied) -> None:
+    day = "select answered, repeated from ({}) where day = date '2026-03-25' and channel = 'all'"
+    stored = tied.execute(day.format("select * from marts.kpi_service_daily")).fetchall()
+    assert stored == [(5, 2)]  # U's two 08:00 contacts, by U 09:00
+    # without the exact path for ties, one of T's 08:00 contacts would count the other as its repeat
+    sql = model_sql("marts", "kpi_service_daily")
+    untied = sql.replace("where shares_key or next_at = occurred_at", "where shares_key")
+    assert untied != sql
+    assert tied.execute(day.format(untied), bound(untied, _parameters(settings))).fetchall() == [(5, 3)]

@@ -119,21 +119,61 @@ recount_days as (
     where kept.day is null
 ),
 
+-- A customer counts once in their day and once in each channel of a case they touched that day. One
+-- aggregation by day and customer (not one per grouping set, each over every touchpoint) keeps their
+-- case channels of the day as bits; the few distinct sets of channels are then counted per day and
+-- expanded to their channels.
+case_channels as (
+    select
+        channel,
+        -- an error rather than a wrong count past the 63 bits of a bigint
+        case when rank <= 63 then cast(rank - 1 as integer) else error('more than 63 case channels') end as bit
+    from (
+        select channel, row_number() over (order by channel) as rank
+        from (select distinct channel from cases where channel is not null)
+    )
+),
+
+-- the range and the list of channels in one row, joined once (two scalar subqueries and a third for
+-- the list would each be a join over every touchpoint)
 touchpoints as (
-    select staging.local_day(occurred_at) as day, channel, customer_id
-    from raw.touchpoints
-    where occurred_at >= staging.day_start((select min(day) from recount_days))
-        and occurred_at < staging.day_start((select max(day) from recount_days) + 1)
+    select
+        staging.local_day(t.occurred_at) as day,
+        t.customer_id,
+        coalesce(cast(1 as bigint) << (list_position(r.channels, t.channel) - 1), 0) as channel_bit
+    from raw.touchpoints as t,
+        (
+            select
+                staging.day_start(min(day)) as range_start,
+                staging.day_start(max(day) + 1) as range_end,
+                (select list(channel order by bit) from case_channels) as channels
+            from recount_days
+        ) as r
+    where t.occurred_at >= r.range_start and t.occurred_at < r.range_end
+),
+
+customer_days as (
+    select day, bit_or(channel_bit) as channels
+    from touchpoints
+    group by day, customer_id
+),
+
+channel_sets as (
+    select day, channels, count(*) as customers
+    from customer_days
+    group by day, channels
 ),
 
 -- counted per day of the range, then kept for the days to count (a filter on a few aggregated rows)
 counted_customers as (
-    select
-        day,
-        case when grouping(channel) = 1 then 'all' else channel end as channel,
-        count(distinct customer_id) as active_customers
-    from touchpoints
-    group by grouping sets ((day, channel), (day))
+    select day, 'all' as channel, cast(sum(customers) as bigint) as active_customers
+    from channel_sets
+    group by day
+    union all
+    select channel_sets.day, case_channels.channel, cast(sum(channel_sets.customers) as bigint)
+    from channel_sets
+    inner join case_channels on (channel_sets.channels >> case_channels.bit) & 1 = 1
+    group by channel_sets.day, case_channels.channel
 ),
 
 active_customers as (

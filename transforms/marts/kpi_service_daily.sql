@@ -8,7 +8,15 @@
 -- straight from the window below, without joining back. customer_key, a 64-bit hash of customer_id,
 -- partitions the window instead of the string (cheaper to sort); the window checks that it does not
 -- merge two customers (below).
-with follow_ups as (
+-- the range as one row joined once (a scalar subquery per bound was a join each over every event)
+with follow_up_range as (
+    select
+        staging.day_start(min(day)) as range_start,
+        staging.day_start(max(day) + 1) + to_hours(cast($fcr_window_h as bigint)) as range_end
+    from rebuild_service_days
+),
+
+follow_ups as (
     select
         customer_id, reason, occurred_at, hash(customer_id) as customer_key,
         day, channel, queue,
@@ -17,66 +25,65 @@ with follow_ups as (
         case when outcome = 'answered' then wait_s end as answered_wait_s,
         case when outcome = 'answered' then handle_s end as answered_handle_s,
         true as is_contact
-    from staging.stg_contacts
-    where occurred_at >= staging.day_start((select min(day) from rebuild_service_days))
-        and occurred_at <= staging.day_start((select max(day) from rebuild_service_days) + 1)
-            + to_hours(cast($fcr_window_h as bigint))
+    from staging.stg_contacts, follow_up_range
+    where occurred_at >= range_start and occurred_at <= range_end
     union all
     select
         customer_id, reason, occurred_at, hash(customer_id) as customer_key,
         null, null, null, null, null, null, null, false as is_contact
-    from staging.stg_case_events
-    where event_type = 'case_opened'
-        and occurred_at >= staging.day_start((select min(day) from rebuild_service_days))
-        and occurred_at <= staging.day_start((select max(day) from rebuild_service_days) + 1)
-            + to_hours(cast($fcr_window_h as bigint))
+    from staging.stg_case_events, follow_up_range
+    where event_type = 'case_opened' and occurred_at >= range_start and occurred_at <= range_end
 ),
 
--- For each event, how many events of the same customer and reason come strictly later (timestamps
--- are in microseconds: 1 µs after) and at most fcr_window_h after it: a window frame, no correlated
--- subquery, one sort per (customer_key, reason). shares_key: this event and the one before it in
--- that order are of two customers whose ids hash alike (a collision: at 10^6 customers the chance
--- that any two collide is ~3 in 10^8): the counts of that key may mix them, so its contacts are
--- flagged exactly below, by comparing the ids themselves.
-later_counts as materialized (
+-- For each event, the next event of the same customer and reason (lead: one sort per (customer_key,
+-- reason); a frame counting the events in the window cost ~1 CPU s more at 10M events): when it is
+-- strictly later, the contact is repeated if it comes at most fcr_window_h after. Two rare kinds of
+-- (customer_key, reason) are flagged exactly below instead, by comparing the ids themselves:
+-- shares_key, this event and the one before it in that order are of two customers whose ids hash
+-- alike (a collision: at 10^6 customers the chance that any two collide is ~3 in 10^8), so the order
+-- may mix them; and a next event at the same instant (the next strictly later one may come after it).
+later_events as materialized (
     select
         *,
-        count(*) over (
-            by_customer range between interval 1 microsecond following
-                and to_hours(cast($fcr_window_h as bigint)) following
-        ) as later_in_window,
+        lead(occurred_at) over by_customer as next_at,
         lag(customer_id) over by_customer <> customer_id as shares_key
     from follow_ups
     window by_customer as (partition by customer_key, reason order by occurred_at)
 ),
 
-collided_keys as (
-    select distinct customer_key from later_counts where shares_key
+inexact_keys as (
+    select distinct customer_key, reason from later_events where shares_key or next_at = occurred_at
 ),
 
-collided_events as materialized (
-    select * from later_counts where customer_key in (select customer_key from collided_keys)
+inexact_events as materialized (
+    select *
+    from later_events as e
+    where exists (
+        select 1 from inexact_keys as k where k.customer_key = e.customer_key and k.reason is not distinct from e.reason
+    )
 ),
 
 -- the contacts (of the rebuilt days and of the window after them: the days not rebuilt are dropped
--- once aggregated); those of a collided key are flagged from their own customer's events only
+-- once aggregated)
 flagged as (
-    select *, later_in_window > 0 as is_repeated
-    from later_counts
-    where is_contact and customer_key not in (select customer_key from collided_keys)
+    select *, coalesce(next_at <= occurred_at + to_hours(cast($fcr_window_h as bigint)), false) as is_repeated
+    from later_events as e
+    where is_contact and not exists (
+        select 1 from inexact_keys as k where k.customer_key = e.customer_key and k.reason is not distinct from e.reason
+    )
     union all
     select
         *,
         exists (
             select 1
-            from collided_events as later
+            from inexact_events as later
             where later.customer_key = contact.customer_key
                 and later.customer_id = contact.customer_id
                 and later.reason is not distinct from contact.reason
                 and later.occurred_at > contact.occurred_at
                 and later.occurred_at <= contact.occurred_at + to_hours(cast($fcr_window_h as bigint))
         ) as is_repeated
-    from collided_events as contact
+    from inexact_events as contact
     where contact.is_contact
 ),
 
