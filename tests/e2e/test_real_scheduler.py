@@ -143,25 +143,12 @@ def test_events_reach_the_bi_snapshot_through_the_real_scheduler(
         seen = published_totals(settings.published_path)
     freshness = time.monotonic() - clock
 
-    # The runs that carried the events: started by the landing files and the Assets (not by hand),
-    # successful. One exception: the time-scheduled cx_load run that Airflow creates for the last hourly
-    # tick when it starts (catchup=False) may still be running when the files land, and load them first
-    # (max_active_runs=1); it is then the run that carried them (seen once, in CI, at 12:03 UTC). The
-    # snapshot is written before its run is marked successful: wait for the runs' end too, within the
-    # same bound.
+    # The runs that carried the events: started by the landing files and the Assets (not by the
+    # hourly safety net, not by hand), successful. The snapshot is written before its run is marked
+    # successful: wait for the runs' end too, within the same bound.
     def carried(dag_id: str) -> list[dict]:
-        def ended_after_produce(run: dict) -> bool:
-            return run["end_date"] is not None and datetime.fromisoformat(run["end_date"]) >= produced_at
-
-        return [
-            r
-            for r in api.dag_runs(dag_id)
-            if r["state"] == "success"
-            and (
-                (r["run_type"] == "asset_triggered" and datetime.fromisoformat(r["run_after"]) >= produced_at)
-                or (dag_id == "cx_load" and r["run_type"] == "scheduled" and ended_after_produce(r))
-            )
-        ]
+        runs = [r for r in api.dag_runs(dag_id) if datetime.fromisoformat(r["run_after"]) >= produced_at]
+        return [r for r in runs if r["run_type"] == "asset_triggered" and r["state"] == "success"]
 
     for dag_id in CHAIN:
         while not carried(dag_id):
