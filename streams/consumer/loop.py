@@ -67,6 +67,8 @@ class LandingConsumer(Batching, Restart, DeadLetters):
         self._buffers: dict[TopicPartition, _PartitionBuffer] = {}
         # Per partition, the first offset no landed batch covers yet (the start of the next batch).
         self._next: dict[TopicPartition, int] = {}
+        # Per revoked partition with nothing landed, where its dropped messages began (Restart.remember_unlanded).
+        self._unlanded_from: dict[TopicPartition, int] = {}
         self._oldest: float | None = None
         self._stop = False
         self._wake = threading.Event()  # set by request_stop: ends a wait at once (other threads)
@@ -148,6 +150,9 @@ class LandingConsumer(Batching, Restart, DeadLetters):
                         enable_idempotence=False,
                         **common,
                     )
+                    consumer.subscribe(list(self.settings.source_topics), listener=_Rebalance(self))
+                    if not self._await_source_topics(consumer):
+                        raise _Interrupted
                 finally:
                     self._in_connect = False
             except _Interrupted:
@@ -169,8 +174,36 @@ class LandingConsumer(Batching, Restart, DeadLetters):
                 continue
             self._consumer, self._producer = consumer, producer
             self._hot = HotRules(self.settings, self._send_alert)
-            self._consumer.subscribe(list(self.settings.source_topics), listener=_Rebalance(self))
             return
+
+    def _await_source_topics(self, consumer: KafkaConsumer) -> bool:
+        """Subscribed, wait until the client's metadata holds every source topic (False when stopped first).
+
+        kafka-python's group leader assigns partitions from its own metadata cache, and rejoins when that
+        cache changes after the assignment. Joining before the subscribed topics are in it, it may hand
+        the group 0 partitions and, when their metadata lands during the join, never rebalance
+        (dpkp/kafka-python#1237; seen here: a service assigned nothing for 5 minutes); or it rebalances
+        once more right after the start, and the first batch is read twice. Fetched before the first
+        poll (`topics()` always asks the broker and updates that cache), the first assignment is whole
+        and final. A topic that does not exist yet (created later by its producers or by
+        `cxpulse broker start`) is waited for here, not left to the next periodic refresh (5 minutes).
+        """
+        delay = 1.0
+        while not self._stop:
+            known = consumer.topics()
+            missing = [t for t in self.settings.source_topics if t not in known]
+            if not missing:
+                return True
+            log.warning(
+                "topics %s do not exist on %s yet; looking again in %.0f s (create them with "
+                "`cxpulse broker start` or your platform's tooling)",
+                ", ".join(missing),
+                self.settings.kafka_bootstrap,
+                delay,
+            )
+            self._sleep(delay)
+            delay = min(delay * 2, BACKOFF_MAX_S)
+        return False
 
     @staticmethod
     def _close_clients(consumer: KafkaConsumer | None, producer: KafkaProducer | None) -> None:

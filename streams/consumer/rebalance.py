@@ -29,6 +29,7 @@ class _Rebalance(ConsumerRebalanceListener):
         # kafka-python keeps revoked partitions in assignment(), with their positions, until the
         # rejoin completes (often several polls later): only `_owned` says what is still ours.
         self.owner._owned = self.owner._owned - revoked
+        self.owner.remember_unlanded(revoked)
         open_batches = {tp: len(b) for tp, b in self.owner._buffers.items() if tp in revoked and len(b)}
         if open_batches:
             log.info(
@@ -65,12 +66,27 @@ class Restart:
         if not self._buffers:
             self._oldest = None
 
+    def remember_unlanded(self, revoked: set[TopicPartition]) -> None:
+        """Note where each revoked partition's unlanded messages start, for the case it comes back here.
+
+        kafka-python keeps a partition's position when a rebalance gives it back to the same member. With
+        no landing file yet, nothing else says where its dropped batch began: resuming at the kept position
+        would skip that batch, and the next batch would cover its offsets without their messages.
+        """
+        for tp in revoked:
+            buffer = self._buffers.get(tp)
+            start = buffer.first_offset if buffer is not None and buffer.first_offset is not None else None
+            start = self._next.get(tp) if start is None else start
+            if start is not None:
+                self._unlanded_from[tp] = start
+
     def resume_from_landing(self, assigned: set[TopicPartition]) -> None:
         """Seek each newly assigned partition past its last landed batch and clear crash leftovers.
 
         Landing files, not Kafka's committed offset, say where to resume: a crash between a file's
         rename and the commit must not land that batch twice. Retention keeps the newest landing
-        file of every partition, so the files never lag behind the commit.
+        file of every partition, so the files never lag behind the commit. With no landing file, a
+        partition this process held before resumes where its dropped messages began (remember_unlanded).
         """
         self.discard(assigned)
         for tp in assigned:
@@ -84,8 +100,18 @@ class Restart:
                 )
             if removed:
                 log.info("%s[%d]: removed %d leftovers of an interrupted batch", tp.topic, tp.partition, removed)
+            unlanded_from = self._unlanded_from.pop(tp, None)
             if landed is None:
-                continue  # Kafka's committed offset (or the earliest) applies
+                if unlanded_from is not None:
+                    self._next[tp] = unlanded_from
+                    log.info(
+                        "%s[%d]: resuming at offset %d, where its dropped messages began",
+                        tp.topic,
+                        tp.partition,
+                        unlanded_from,
+                    )
+                    self._consumer.seek(tp, unlanded_from)
+                continue  # otherwise Kafka's committed offset (or the earliest) applies
             self._next[tp] = landed
             log.info("%s[%d]: resuming after the last landed batch, at offset %d", tp.topic, tp.partition, landed)
             self._consumer.seek(tp, landed)
