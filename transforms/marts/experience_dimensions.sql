@@ -28,7 +28,7 @@ cases as (
     select
         periods.period_type,
         cast(date_trunc(periods.period_type, c.day) as date) as period_start,
-        case when c.channel = 'all' then 'all' else 'channel:' || c.channel end as scope,
+        staging.channel_scope(c.channel) as scope,
         sum(c.complaints) as complaints,
         sum(c.active_customers) as active_customer_days
     from marts.kpi_cases_daily as c
@@ -215,9 +215,9 @@ customer_touches as (
     union all
     select period_type, period_start, 'all', all_went_well from pairs
     union all
-    select period_type, period_start, 'channel:' || channel, all_went_well from pairs where channel = channel_1
+    select period_type, period_start, staging.channel_scope(channel), all_went_well from pairs where channel = channel_1
     union all
-    select period_type, period_start, 'segment:' || segment, all_went_well from pairs
+    select period_type, period_start, staging.segment_scope(segment), all_went_well from pairs
     where segment is not distinct from segment_1
 ),
 

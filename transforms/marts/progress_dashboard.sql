@@ -29,7 +29,7 @@ service as (
     select
         periods.period_type,
         cast(date_trunc(periods.period_type, s.day) as date) as period_start,
-        case when s.channel = 'all' then 'all' else 'channel:' || s.channel end as scope,
+        staging.channel_scope(s.channel) as scope,
         sum(s.offered) as offered,
         sum(s.answered) as answered,
         sum(s.answered_in_target) as answered_in_target,
@@ -48,7 +48,7 @@ experience as (
     select
         periods.period_type,
         cast(date_trunc(periods.period_type, e.day) as date) as period_start,
-        case when e.channel = 'all' then 'all' else 'channel:' || e.channel end as scope,
+        staging.channel_scope(e.channel) as scope,
         sum(e.nps_n) as nps_n,
         sum(e.promoters) as promoters,
         sum(e.detractors) as detractors,
@@ -85,7 +85,7 @@ complaint_times as (
     select
         period_type,
         period_start,
-        case when grouping(channel) = 1 then 'all' else 'channel:' || channel end as scope,
+        case when grouping(channel) = 1 then 'all' else staging.channel_scope(channel) end as scope,
         count(first_reply_h) as replied,
         count(resolution_h) as resolved,
         quantile_cont(first_reply_h, 0.5) as first_reply_p50_h,
