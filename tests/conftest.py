@@ -78,10 +78,18 @@ def kafka_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
     """Settings on the session broker with a fresh data home and topics of its own (tests stay apart)."""
     from cxpulse.broker import ensure_topics
 
+    settings = settings_apart(kafka_bootstrap, tmp_path / "home")
+    ensure_topics(kafka_bootstrap, settings)
+    return settings
+
+
+def settings_apart(kafka_bootstrap: str, home: Path) -> Settings:
+    """Settings on the broker at `kafka_bootstrap` with `home` and topic names and a group of their own
+    (the topics are not created)."""
     suffix = uuid.uuid4().hex[:8]
-    settings = dataclasses.replace(
+    return dataclasses.replace(
         Settings(),
-        home=tmp_path / "home",
+        home=home,
         kafka_bootstrap=kafka_bootstrap,
         topic_touchpoints=f"cx.touchpoints.{suffix}",
         topic_surveys=f"cx.surveys.{suffix}",
@@ -89,5 +97,3 @@ def kafka_settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
         topic_alerts=f"cx.alerts.{suffix}",
         consumer_group=f"cxpulse-{suffix}",
     )
-    ensure_topics(kafka_bootstrap, settings)
-    return settings

@@ -11,15 +11,14 @@ import dataclasses
 import logging
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from cxpulse.broker import ensure_topics
-from cxpulse.config import Settings
 from streams.consumer import LandingConsumer
 from streams.landing import landed_next_offset
+from tests.conftest import settings_apart
 from tests.integration.test_ingest import produce
 from tests.integration.until_landed import end_offsets
 from tests.sample import generate
@@ -33,18 +32,7 @@ BOUND_S = 120
 def test_a_consumer_started_before_its_topics_consumes_them_once_created(
     kafka_bootstrap: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    settings = dataclasses.replace(
-        Settings(),
-        home=tmp_path / "home",
-        kafka_bootstrap=kafka_bootstrap,
-        topic_touchpoints=f"cx.touchpoints.late.{suffix}",
-        topic_surveys=f"cx.surveys.late.{suffix}",
-        topic_deadletter=f"cx.deadletter.late.{suffix}",
-        topic_alerts=f"cx.alerts.late.{suffix}",
-        consumer_group=f"cxpulse-late-{suffix}",
-        batch_max_seconds=1,
-    )
+    settings = dataclasses.replace(settings_apart(kafka_bootstrap, tmp_path / "home"), batch_max_seconds=1)
     caplog.set_level(logging.INFO, logger="streams.consumer")
     consumer = LandingConsumer(settings)
     failure: list[BaseException] = []
