@@ -71,13 +71,31 @@ def pairwise_correlations(moments: np.ndarray) -> np.ndarray:
 
 def _positive_definite(flat: np.ndarray) -> np.ndarray:
     """Which matrices of (m, p, p) have a Cholesky factor (positive definite), far cheaper than their
-    eigenvalues. numpy's batched Cholesky leaves NaN where a matrix has none; its public wrapper raises
-    for the whole batch instead, so the gufunc is called directly (eigenvalues where it is missing)."""
+    eigenvalues. numpy's batched Cholesky gufunc leaves NaN where a matrix has none; its public wrapper
+    raises for the whole batch instead. The gufunc is private, so without it the public Cholesky is
+    used, halving a batch that raises until those matrices are found: the same answers (tested), ~5
+    times slower on a 10M-event build's matrices (0.5 % without a factor), 0.3 s of CPU."""
     cholesky = getattr(getattr(np.linalg, "_umath_linalg", None), "cholesky_lo", None)
-    if cholesky is None:
-        return np.linalg.eigvalsh(flat)[:, 0] > 0
-    with np.errstate(invalid="ignore"):
-        return ~np.isnan(cholesky(flat, signature="d->d")[:, 0, 0])
+    if cholesky is not None:
+        with np.errstate(invalid="ignore"):
+            return ~np.isnan(cholesky(flat, signature="d->d")[:, 0, 0])
+    return _positive_definite_public(flat)
+
+
+def _positive_definite_public(flat: np.ndarray) -> np.ndarray:
+    out = np.ones(len(flat), dtype=bool)
+    pending = [(0, len(flat))]
+    while pending:
+        start, end = pending.pop()
+        try:
+            np.linalg.cholesky(flat[start:end])
+        except np.linalg.LinAlgError:
+            if end - start == 1:
+                out[start] = False
+            else:
+                middle = (start + end) // 2
+                pending += [(start, middle), (middle, end)]
+    return out
 
 
 def positive_semidefinite(corr: np.ndarray) -> np.ndarray:

@@ -98,6 +98,30 @@ def test_an_indefinite_pairwise_matrix_is_projected_and_r2_stays_below_1() -> No
     assert 0 <= relative_weights.relative_weights(fixed).sum() <= 1 + 1e-9
 
 
+def test_the_public_cholesky_fallback_tells_the_same_matrices_positive_definite() -> None:
+    """Without numpy's private Cholesky gufunc the public one is used, batch by halves: the same answers,
+    borderline matrices included (eigenvalues within 1e-15 of 0, where an eigenvalue test disagrees)."""
+    rng = np.random.default_rng(11)
+    p = 6
+    factors = rng.normal(size=(400, p, p))
+    eigenvalues = rng.choice([1.0, 1e-3, 1e-15, 0.0, -1e-15, -1e-3, -1.0], size=(400, p), p=[0.7] + [0.05] * 6)
+    eigenvalues[:, 0] = 1.0
+    vectors = np.linalg.qr(factors)[0]
+    flat = (vectors * eigenvalues[:, None, :]) @ np.swapaxes(vectors, -1, -2)
+    expected = np.array([_has_cholesky(m) for m in flat])
+    assert 10 < (~expected).sum() < 390  # both kinds, and those without a factor not all together
+    np.testing.assert_array_equal(relative_weights._positive_definite_public(flat), expected)
+    np.testing.assert_array_equal(relative_weights._positive_definite(flat), expected)
+
+
+def _has_cholesky(matrix: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
 def settings_with(**changes: int) -> drivers.DriverSettings:
     return dataclasses.replace(CATALOGUE, **changes)
 
