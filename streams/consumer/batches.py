@@ -297,8 +297,6 @@ class Batching:
         if owned:
             self._next[tp] = landed
             self._consumer.seek(tp, landed)
-        else:
-            self._next.pop(tp, None)
         return True
 
     # -- a full landing disk --------------------------------------------------------------------

@@ -65,10 +65,9 @@ class LandingConsumer(Batching, Restart, DeadLetters):
         self._hot: HotRules | None = None
         self.stats = ConsumeStats()
         self._buffers: dict[TopicPartition, _PartitionBuffer] = {}
-        # Per partition, the first offset no landed batch covers yet (the start of the next batch).
+        # Per partition, the first offset no landed batch covers yet (the start of the next batch); kept
+        # when the partition is revoked (Restart.discard).
         self._next: dict[TopicPartition, int] = {}
-        # Per revoked partition with nothing landed, where its dropped messages began (Restart.remember_unlanded).
-        self._unlanded_from: dict[TopicPartition, int] = {}
         self._oldest: float | None = None
         self._stop = False
         self._wake = threading.Event()  # set by request_stop: ends a wait at once (other threads)

@@ -29,7 +29,6 @@ class _Rebalance(ConsumerRebalanceListener):
         # kafka-python keeps revoked partitions in assignment(), with their positions, until the
         # rejoin completes (often several polls later): only `_owned` says what is still ours.
         self.owner._owned = self.owner._owned - revoked
-        self.owner.remember_unlanded(revoked)
         open_batches = {tp: len(b) for tp, b in self.owner._buffers.items() if tp in revoked and len(b)}
         if open_batches:
             log.info(
@@ -60,33 +59,20 @@ class Restart:
     """What LandingConsumer does when partitions come and go (a mixin: it uses the consumer's state)."""
 
     def discard(self, partitions: set[TopicPartition]) -> None:
+        """Drop the unlanded batches of `partitions`. Where each one's next batch starts (`_next`) is kept:
+        kafka-python keeps a partition's position when a rebalance gives it back to the same member, past
+        the dropped messages, and with no landing file nothing else says where they began."""
         for tp in partitions:
             self._buffers.pop(tp, None)
-            self._next.pop(tp, None)
         if not self._buffers:
             self._oldest = None
-
-    def remember_unlanded(self, revoked: set[TopicPartition]) -> None:
-        """Note where each revoked partition's unlanded messages start, for the case it comes back here.
-
-        kafka-python keeps a partition's position when a rebalance gives it back to the same member. With
-        no landing file yet, nothing else says where its dropped batch began: resuming at the kept position
-        would skip that batch, and the next batch would cover its offsets without their messages.
-        """
-        for tp in revoked:
-            buffer = self._buffers.get(tp)
-            start = buffer.first_offset if buffer is not None and buffer.first_offset is not None else None
-            start = self._next.get(tp) if start is None else start
-            if start is not None:
-                self._unlanded_from[tp] = start
 
     def resume_from_landing(self, assigned: set[TopicPartition]) -> None:
         """Seek each newly assigned partition past its last landed batch and clear crash leftovers.
 
         Landing files, not Kafka's committed offset, say where to resume: a crash between a file's
         rename and the commit must not land that batch twice. Retention keeps the newest landing
-        file of every partition, so the files never lag behind the commit. With no landing file, a
-        partition this process held before resumes where its dropped messages began (remember_unlanded).
+        file of every partition, so the files never lag behind the commit.
         """
         self.discard(assigned)
         for tp in assigned:
@@ -100,18 +86,17 @@ class Restart:
                 )
             if removed:
                 log.info("%s[%d]: removed %d leftovers of an interrupted batch", tp.topic, tp.partition, removed)
-            unlanded_from = self._unlanded_from.pop(tp, None)
-            if landed is None:
-                if unlanded_from is not None:
-                    self._next[tp] = unlanded_from
-                    log.info(
-                        "%s[%d]: resuming at offset %d, where its dropped messages began",
-                        tp.topic,
-                        tp.partition,
-                        unlanded_from,
-                    )
-                    self._consumer.seek(tp, unlanded_from)
-                continue  # otherwise Kafka's committed offset (or the earliest) applies
-            self._next[tp] = landed
-            log.info("%s[%d]: resuming after the last landed batch, at offset %d", tp.topic, tp.partition, landed)
-            self._consumer.seek(tp, landed)
+            # With no landing file, a partition this process held before resumes where its dropped
+            # messages began (`_next`, kept by discard); any other, at Kafka's committed offset (or the earliest).
+            resume = landed if landed is not None else self._next.get(tp)
+            if resume is None:
+                continue
+            self._next[tp] = resume
+            log.info(
+                "%s[%d]: resuming %s, at offset %d",
+                tp.topic,
+                tp.partition,
+                "after the last landed batch" if landed is not None else "where its dropped messages began",
+                resume,
+            )
+            self._consumer.seek(tp, resume)
