@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from cxpulse.broker import ensure_topics
-from streams.consumer import LandingConsumer
-from streams.landing import landed_next_offset
 from tests.conftest import settings_apart
 from tests.integration.test_ingest import produce
-from tests.integration.until_landed import end_offsets
+from tests.integration.until_landed import consumer_running, end_offsets, wait_until_landed
 from tests.sample import generate
 
 pytestmark = pytest.mark.integration
@@ -34,22 +31,11 @@ def test_a_consumer_started_before_its_topics_consumes_them_once_created(
 ) -> None:
     settings = dataclasses.replace(settings_apart(kafka_bootstrap, tmp_path / "home"), batch_max_seconds=1)
     caplog.set_level(logging.INFO, logger="streams.consumer")
-    consumer = LandingConsumer(settings)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            consumer.run()
-        except BaseException as exc:  # reported below
-            failure.append(exc)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    try:
+    with consumer_running(settings) as (consumer, alive):
         deadline = time.monotonic() + BOUND_S
         # Synchronised on the consumer saying it waits for the missing topics, not on a sleep.
         while not any("do not exist" in r.getMessage() for r in caplog.records):
-            assert worker.is_alive(), f"the consumer stopped: {failure}"
+            alive()
             assert time.monotonic() < deadline, "the consumer never reported its missing topics"
             time.sleep(0.1)
         assert not consumer.assigned
@@ -60,17 +46,7 @@ def test_a_consumer_started_before_its_topics_consumes_them_once_created(
         produce(settings, settings.topic_surveys, sample.surveys)
         ends = end_offsets(settings)
         assert len(ends) == 6 and sum(ends.values()) == len(sample.touchpoints) + len(sample.surveys)
-
-        while any(
-            (landed_next_offset(settings.landing_dir, tp.topic, tp.partition) or 0) < end for tp, end in ends.items()
-        ):
-            assert worker.is_alive(), f"the consumer stopped: {failure}"
-            assert time.monotonic() < deadline, f"not landed {BOUND_S} s after the consumer started"
-            time.sleep(0.2)
-    finally:
-        consumer.request_stop()
-        worker.join(timeout=60)
-    assert not failure, failure
+        wait_until_landed(settings, ends, alive, deadline)
     assert consumer.stats.consumed == sum(ends.values())
     assignments = [r.getMessage() for r in caplog.records if r.getMessage().startswith("assigned ")]
     # Alone in its group, it was given every partition of both topics at once, and kept them: no second
