@@ -29,6 +29,7 @@ from pathlib import Path
 from bench.support import summary
 from cxpulse.config import Settings
 from transforms.runner import build
+from warehouse import customer_keys
 from warehouse.db import connect, transaction
 
 DAYS = 365
@@ -176,6 +177,8 @@ def generate(con, touchpoints: int, prefix: str, start: date, days: int, *, shuf
                 },
             )
         con.execute(_SURVEYS.format(**sql), {**params, "first": 0, "last": surveys})
+        # the loader writes each row's customer key as it loads it, outside the build: so here
+        customer_keys.key_unkeyed_rows(con)
         con.execute(
             "insert or ignore into ops.dirty_days select distinct cast(occurred_at as date) from raw.touchpoints"
         )

@@ -58,6 +58,7 @@ from transforms.dag import build_order, references
 from transforms.schema import SchemaTestError, load_schema, run_schema_tests
 from transforms.sql import bound, identifier, model_names, model_sql, run_file, statements
 from transforms.verbatims import store as verbatims
+from warehouse import customer_keys
 from warehouse.db import transaction
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,9 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
     parameters = _parameters(settings)
     clock = _StepClock()
     with _memory_limit(con, settings.build_memory_mb), transaction(con):
+        # rows written without a customer key (not by the loader): keyed before any mart reads them
+        with clock("customer_keys"):
+            customer_keys.key_unkeyed_rows(con)
         # per-answer verbatim analysis first: the days of the answers it analyses become dirty days
         with clock("verbatims"):
             verbatims.analyse_new(con, full=full)

@@ -31,6 +31,17 @@ and the weeks and months around them. The staging views (`staging.stg_contacts`,
 `is_easy`, ...: the one definition of the thresholds); `staging.stg_cases` (one row per case) is a
 table kept up to date case by case, so that a new day re-reads the events of the cases it touches,
 not all cases.
+
+## Customer keys
+
+The marts follow customers by `customer_key`, an integer given once to each `customer_id` and kept in
+`ops.customers` (`customer_id`, `customer_key`). The loader writes it beside the id into `raw.touchpoints`
+and `raw.surveys` (their column `customer_key`) as it loads the rows; the staging views carry it. Grouping,
+sorting and joining millions of events on 8 bytes costs less than on ids of up to 128 characters, and it
+is exact. Rows written without a key (a warehouse from before keys, a backfill written straight into
+`raw.*`) get theirs at the start of the next build. The marts hold no key and no id. An erasure (`cxpulse
+forget`) deletes the customer's row of `ops.customers`; keys come from a sequence, so that key is never
+given to another customer (warehouse/customer_keys.py).
 """
 
 EXAMPLES = """## Example queries
@@ -150,11 +161,10 @@ def _dimension_lines() -> list[str]:
         "min n, otherwise the score is NULL (`no_data`). The target is the mean of the components' targets",
         "on the same scales.",
         "",
-        "`consistency_rate` follows each customer by the 64-bit hash of `customer_id` and counts distinct",
-        "touchpoints by the hash of `touchpoint`: integers sort and compare faster than strings. Two ids with",
-        "one hash would count as one; with K distinct ids the chance that any two collide is about K^2 / 2^65",
-        "(3e-8 for a million customers, 3e-6 for ten million), and a collision changes the count by at most",
-        "one customer per period and scope where both ids occur.",
+        "`consistency_rate` follows each customer by its `customer_key` (exact: one integer per `customer_id`,",
+        'see "Customer keys" below) and counts distinct touchpoints by the 64-bit hash of `touchpoint`:',
+        "integers sort and compare faster than strings. Two touchpoint names with one hash would count as one;",
+        "with K names the chance that any two collide is about K^2 / 2^65 (3e-14 for a thousand).",
         "",
         "| dimension | component | English | français | unit | worst | best | target | min n | n counts | source |",
         "|---|---|---|---|---|---|---|---|---|---|---|",

@@ -198,7 +198,7 @@ def build_answer_levers(con: duckdb.DuckDBPyConnection, build_parameters: dict[s
         first += _TOUCH_CHUNK
     sql = model_sql("levers", "answer_levers")
     con.execute(f"create or replace temp table answer_levers as {sql}", bound(sql, parameters))
-    # the steps' tables hold customer ids: not kept on the connection after the build step
+    # the steps' own tables: not kept on the connection after the build step
     for table in ("lever_answers", "lever_chunk", "answer_touchpoints"):
         con.execute(f"drop table {table}")
     columns = {r[0] for r in con.execute("describe answer_levers").fetchall()}

@@ -1,5 +1,6 @@
-"""GDPR erasure: `cxpulse forget CUSTOMER_ID` removes one customer from the raw tables, the landing and
-quarantine files and the dead letters; the caller rebuilds the marts of the days they touched,
+"""GDPR erasure: `cxpulse forget CUSTOMER_ID` removes one customer from the raw tables, its key
+(ops.customers), the landing and quarantine files and the dead letters; the caller rebuilds the marts of
+the days they touched,
 republishes every published surface and checks that none still holds the id.
 
 Matching is exact everywhere: `customer_id` of the raw tables and landing files; for a dead letter,
@@ -42,6 +43,7 @@ import pyarrow.parquet as pq
 
 from cxpulse.config import Settings, require_erasure_salt
 from streams.landing import batch_files, write_atomically, write_durably
+from warehouse import customer_keys
 from warehouse.db import table_exists, transaction
 from warehouse.loader import load
 from warehouse.verbatim_examples import ERASED, quote
@@ -187,6 +189,7 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, customer_id: str)
                 )
                 result.raw_rows += rows
             con.execute(f"delete from {table} where customer_id = ?", [customer_id])  # noqa: S608
+        customer_keys.forget_customer(con, customer_id)
         # Dead letters: exact customer_id of the original JSON, or a Kafka key seen in the quarantine files.
         dead = [
             (t, p, o)

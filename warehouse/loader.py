@@ -18,6 +18,7 @@ import duckdb
 
 from cxpulse.config import Settings
 from streams.landing import SURVEY_SCHEMA, TOUCHPOINT_SCHEMA, BatchFile, batch_files, skipped_offsets
+from warehouse import customer_keys
 from warehouse.db import transaction
 
 log = logging.getLogger(__name__)
@@ -108,10 +109,12 @@ def _load_events(con: duckdb.DuckDBPyConnection, files: list[BatchFile], home: P
         select * from final
     """  # noqa: S608
     con.execute(incoming, [[str(f.path) for f in files]])
+    customer_keys.key_new_customers(con, "(select customer_id from incoming where keep)")
     con.execute(f"""
         insert into {table} by name
-        select * exclude (filename, copy_no, keep), current_timestamp as loaded_at
-        from incoming where keep
+        select i.* exclude (filename, copy_no, keep), c.customer_key, current_timestamp as loaded_at
+        from incoming as i inner join ops.customers as c on c.customer_id = i.customer_id
+        where i.keep
     """)  # noqa: S608
     con.execute("""
         insert or ignore into ops.dirty_days

@@ -70,7 +70,7 @@ def test_forget_erases_everywhere_and_keeps_the_books_balanced(tmp_path: Path) -
     assert (result.raw_rows, result.dead_letters) == (events + answers, 1)
 
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    for table in ("raw.touchpoints", "raw.surveys"):
+    for table in ("raw.touchpoints", "raw.surveys", "ops.customers"):
         assert con.execute(f"select count(*) from {table} where customer_id = ?", [target]).fetchall() == [(0,)]
     assert con.execute("select count(*) from ops.deadletters").fetchall() == [(0,)]
     assert con.execute("select sum(offered) from marts.kpi_service_daily where channel = 'all'").fetchall()[0][0] == (

@@ -17,7 +17,7 @@ with answers as (
 
 final as (
     select
-        response_id, customer_id, occurred_at, day, channel, segment, contact_id, case_id, nps, csat, ces,
+        response_id, customer_key, occurred_at, day, channel, segment, contact_id, case_id, nps, csat, ces,
         expected, is_easy
     from answers
 )

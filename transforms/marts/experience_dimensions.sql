@@ -40,7 +40,7 @@ cases as (
 
 -- the journey steps of the periods, read once for the step counts and the consistency
 steps as (
-    select day, customer_id, channel, segment, touchpoint, step_status = 'ok' as went_well
+    select day, customer_key, channel, segment, touchpoint, step_status = 'ok' as went_well
     from staging.stg_journey_steps
     where occurred_at >= staging.day_start((select first_day from needed_range))
         and occurred_at < staging.day_start((select end_day from needed_range))
@@ -105,26 +105,25 @@ measures as (
 ),
 
 -- every touchpoint a customer went through (live contacts and journey steps), once, with its ISO week and
--- month, and whether it went well: a contact answered, a step ended ok. Customers and touchpoints are
--- keyed by the 64-bit hash of their id (integers sort and compare faster than strings). Two ids with one
--- hash would count as one: with K distinct ids, the chance that any two collide is about K^2 / 2^65
--- (3e-8 for a million customers), and a collision could change a count by one customer per period
--- and scope where both have touches (docs/warehouse.md).
+-- month, and whether it went well: a contact answered, a step ended ok. Customers are followed by their
+-- customer_key (integers sort and compare faster than ids), touchpoints by the 64-bit hash of their name:
+-- two names with one hash would count as one touchpoint, a chance of about K^2 / 2^65 for K names (3e-16
+-- for a thousand touchpoints; docs/warehouse.md).
 touches as (
     select
         day,
         cast(date_trunc('week', day) as date) as week_start,
         cast(date_trunc('month', day) as date) as month_start,
-        hash(customer_id) as customer_key,
+        customer_key,
         channel,
         segment,
         hash(touchpoint) as touchpoint_key,
         went_well
     from (
-        select day, customer_id, channel, segment, touchpoint, went_well
+        select day, customer_key, channel, segment, touchpoint, went_well
         from steps
         union all
-        select day, customer_id, channel, segment, queue, outcome = 'answered'
+        select day, customer_key, channel, segment, queue, outcome = 'answered'
         from staging.stg_contacts
         where occurred_at >= staging.day_start((select first_day from needed_range))
             and occurred_at < staging.day_start((select end_day from needed_range))

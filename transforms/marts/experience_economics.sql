@@ -12,18 +12,18 @@ with bounds as (
 -- the customers' touches of the months: live contacts (with their handling time), case openings and journey
 -- steps
 events as (
-    select 'contact' as kind, day, journey, customer_id, handle_s
+    select 'contact' as kind, day, journey, customer_key, handle_s
     from staging.stg_contacts
     where occurred_at >= staging.day_start((select first_day from bounds))
         and occurred_at < staging.day_start((select end_day from bounds))
     union all
-    select 'case_opened', day, journey, customer_id, null
+    select 'case_opened', day, journey, customer_key, null
     from staging.stg_case_events
     where occurred_at >= staging.day_start((select first_day from bounds))
         and occurred_at < staging.day_start((select end_day from bounds))
         and event_type = 'case_opened'
     union all
-    select 'journey_step', day, journey, customer_id, null
+    select 'journey_step', day, journey, customer_key, null
     from staging.stg_journey_steps
     where occurred_at >= staging.day_start((select first_day from bounds))
         and occurred_at < staging.day_start((select end_day from bounds))
@@ -34,7 +34,7 @@ customer_touches as (
         kind,
         cast(date_trunc('month', day) as date) as month,
         coalesce(journey, 'unassigned') as journey,
-        customer_id,
+        customer_key,
         handle_s
     from events
 ),
@@ -53,29 +53,29 @@ cases as (
 
 -- the customers of each month who entered the termination journey (a step of journey 'termination')
 terminating as (
-    select distinct month, customer_id from customer_touches where kind = 'journey_step' and journey = 'termination'
+    select distinct month, customer_key from customer_touches where kind = 'journey_step' and journey = 'termination'
 ),
 
 -- distinct customers per month and journey, and per month over every journey ('all'): each customer of a
 -- month counted once from its distinct (month, journey, customer) rows, with no count(distinct) per
 -- grouping set (which hashed the ~10M touches four times)
 customer_journeys as (
-    select month, journey, customer_id from customer_touches group by month, journey, customer_id
+    select month, journey, customer_key from customer_touches group by month, journey, customer_key
 ),
 
 customer_months as (
-    select month, customer_id from customer_journeys group by month, customer_id
+    select month, customer_key from customer_journeys group by month, customer_key
 ),
 
 customers as (
-    select c.month, c.journey, count(*) as customers, count(x.customer_id) as termination_customers
+    select c.month, c.journey, count(*) as customers, count(x.customer_key) as termination_customers
     from customer_journeys as c
-    left join terminating as x on x.month = c.month and x.customer_id = c.customer_id
+    left join terminating as x on x.month = c.month and x.customer_key = c.customer_key
     group by c.month, c.journey
     union all
-    select c.month, 'all', count(*), count(x.customer_id)
+    select c.month, 'all', count(*), count(x.customer_key)
     from customer_months as c
-    left join terminating as x on x.month = c.month and x.customer_id = c.customer_id
+    left join terminating as x on x.month = c.month and x.customer_key = c.customer_key
     group by c.month
 ),
 

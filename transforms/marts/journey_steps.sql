@@ -31,7 +31,7 @@ bounds as (
 ),
 
 events as (
-    select customer_id, occurred_at, hash(event_id) as tie, channel, journey, touchpoint, step_status
+    select customer_key, occurred_at, hash(event_id) as tie, channel, journey, touchpoint, step_status
     from staging.stg_journey_steps
     where occurred_at >= (select read_from from bounds)
         and occurred_at < (select read_to from bounds)
@@ -91,7 +91,7 @@ steps as (
 -- (`attempt_no`): the next window sorts on that number alone, and it tells a step's last attempt below.
 ordered as (
     select
-        e.customer_id,
+        e.customer_key,
         t.journey_no,
         t.step_no,
         t.step_order,
@@ -119,7 +119,7 @@ ordered as (
     ) as e
     inner join touchpoint_steps as t on t.journey = e.journey and t.touchpoint = e.touchpoint
     -- ties in time broken by the event id's hash: deterministic, and cheaper to sort than the text
-    window w as (partition by e.customer_id, t.journey_no order by e.occurred_at, e.tie)
+    window w as (partition by e.customer_key, t.journey_no order by e.occurred_at, e.tie)
 ),
 
 -- an event belongs to the latest journey start before it when that is at most max_span_h before it, else it
@@ -134,7 +134,7 @@ latest_start as (
                     step_order <= prev_order and not (step_no = prev_step_no and prev_status = 2), false
                 )
                 then occurred_at
-        end) over (partition by customer_id, journey_no order by attempt_no rows unbounded preceding)
+        end) over (partition by customer_key, journey_no order by attempt_no rows unbounded preceding)
             as latest_start_at
     from ordered
 ),
@@ -153,7 +153,7 @@ instanced as (
 -- one row per journey and step: its attempts (a failed step may be retried), how the last one ended
 visits as (
     select
-        customer_id,
+        customer_key,
         journey_no,
         journey_start,
         step_no,
@@ -163,13 +163,13 @@ visits as (
         bool_or(status = 2) as had_failure,
         arg_max(channel, attempt_no) as channel
     from instanced
-    group by customer_id, journey_no, journey_start, step_no
+    group by customer_key, journey_no, journey_start, step_no
 ),
 
 journey_spans as (
-    select customer_id, journey_no, journey_start, max(last_at) as journey_end, max(first_at) as last_step_at
+    select customer_key, journey_no, journey_start, max(last_at) as journey_end, max(first_at) as last_step_at
     from visits
-    group by customer_id, journey_no, journey_start
+    group by customer_key, journey_no, journey_start
 ),
 
 -- the latest journey step in the data (read from the start of the range on, so that a build of old periods
@@ -198,7 +198,7 @@ visits_continued as (
         j.journey_end + to_hours(cast($survey_window_h as bigint)) as answers_until,
         v.last_at + to_hours(cast($switch_window_h as bigint)) as switch_until
     from visits as v
-    inner join journey_spans as j using (customer_id, journey_no, journey_start)
+    inner join journey_spans as j using (customer_key, journey_no, journey_start)
     inner join (
         select steps.*, d.data_end_at - to_hours(cast(steps.max_gap_h as bigint)) as pending_after
         from steps cross join data_end as d
@@ -209,7 +209,7 @@ visits_continued as (
 -- customer and journey) after the step's first attempt and within survey_window_h after the journey's
 -- last step
 journey_answers as (
-    select customer_id, journey, occurred_at, response_id, is_promoter, is_detractor
+    select customer_key, journey, occurred_at, response_id, is_promoter, is_detractor
     from staging.stg_survey_responses
     where occurred_at >= (select read_from from bounds)
         and occurred_at < (select read_to from bounds)
@@ -220,7 +220,7 @@ journey_answers as (
 
 later_nps as (
     select
-        v.customer_id,
+        v.customer_key,
         v.journey_no,
         v.journey_start,
         v.step_no,
@@ -232,11 +232,11 @@ later_nps as (
         ) as nps_points
     from visits_continued as v
     inner join journey_answers as a
-        on a.customer_id = v.customer_id
+        on a.customer_key = v.customer_key
         and a.journey = v.journey
         and a.occurred_at > v.first_at
         and a.occurred_at <= v.answers_until
-    group by v.customer_id, v.journey_no, v.journey_start, v.step_no
+    group by v.customer_key, v.journey_no, v.journey_start, v.step_no
 ),
 
 -- a customer who left at this step (did not go on) and has an event on another channel within
@@ -248,28 +248,28 @@ later_nps as (
 -- than the distinct of a list.
 other_events as (
     select
-        customer_id,
+        customer_key,
         occurred_at,
         channel,
         epoch_us(occurred_at) // (7 * cast($switch_window_h as bigint) * 3600000000) as bucket
     from (
-        select customer_id, occurred_at, channel
+        select customer_key, occurred_at, channel
         from staging.stg_contacts
         where occurred_at >= (select read_from from bounds) and occurred_at < (select read_to from bounds)
         union all
-        select customer_id, occurred_at, channel
+        select customer_key, occurred_at, channel
         from staging.stg_case_events
         where event_type = 'case_opened'
             and occurred_at >= (select read_from from bounds) and occurred_at < (select read_to from bounds)
         union all
-        select customer_id, occurred_at, channel
+        select customer_key, occurred_at, channel
         from events
     )
 ),
 
 stops as (
     select
-        customer_id,
+        customer_key,
         journey_no,
         journey_start,
         step_no,
@@ -286,10 +286,10 @@ stops as (
 ),
 
 switches as (
-    select distinct s.customer_id, s.journey_no, s.journey_start, s.step_no, s.day
+    select distinct s.customer_key, s.journey_no, s.journey_start, s.step_no, s.day
     from stops as s
     inner join other_events as o
-        on o.customer_id = s.customer_id
+        on o.customer_key = s.customer_key
         and o.bucket = s.bucket
         and o.channel <> s.channel
         and o.occurred_at > s.last_at

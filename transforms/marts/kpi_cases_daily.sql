@@ -139,7 +139,7 @@ case_channels as (
 touchpoints as (
     select
         staging.local_day(t.occurred_at) as day,
-        t.customer_id,
+        t.customer_key,
         coalesce(cast(1 as bigint) << (list_position(r.channels, t.channel) - 1), 0) as channel_bit
     from raw.touchpoints as t,
         (
@@ -155,7 +155,7 @@ touchpoints as (
 customer_days as (
     select day, bit_or(channel_bit) as channels
     from touchpoints
-    group by day, customer_id
+    group by day, customer_key
 ),
 
 channel_sets as (

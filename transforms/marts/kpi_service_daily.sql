@@ -5,9 +5,8 @@
 -- and falls in a repeat window of a rebuilt contact: from the first rebuilt day to fcr_window_h after
 -- the last one (a sargable range). The contacts carry what the measures need along (is_contact;
 -- the outcome as flags, the answered contacts' wait and handling), so that they are aggregated
--- straight from the window below, without joining back. customer_key, a 64-bit hash of customer_id,
--- partitions the window instead of the string (cheaper to sort); the window checks that it does not
--- merge two customers (below).
+-- straight from the window below, without joining back. The customer's integer customer_key partitions
+-- the window (cheaper to sort than the id).
 -- the range as one row joined once (a scalar subquery per bound was a join each over every event)
 with follow_up_range as (
     select
@@ -18,7 +17,7 @@ with follow_up_range as (
 
 follow_ups as (
     select
-        customer_id, reason, occurred_at, hash(customer_id) as customer_key,
+        customer_key, reason, occurred_at,
         day, channel, queue,
         outcome = 'answered' as is_answered,
         outcome = 'abandoned' as is_abandoned,
@@ -29,7 +28,7 @@ follow_ups as (
     where occurred_at >= range_start and occurred_at <= range_end
     union all
     select
-        customer_id, reason, occurred_at, hash(customer_id) as customer_key,
+        customer_key, reason, occurred_at,
         null, null, null, null, null, null, null, false as is_contact
     from staging.stg_case_events, follow_up_range
     where event_type = 'case_opened' and occurred_at >= range_start and occurred_at <= range_end
@@ -37,22 +36,19 @@ follow_ups as (
 
 -- For each event, the next event of the same customer and reason (lead: one sort per (customer_key,
 -- reason); a frame counting the events in the window cost ~1 CPU s more at 10M events): when it is
--- strictly later, the contact is repeated if it comes at most fcr_window_h after. Two rare kinds of
--- (customer_key, reason) are flagged exactly below instead, by comparing the ids themselves:
--- shares_key, this event and the one before it in that order are of two customers whose ids hash
--- alike (a collision: at 10^6 customers the chance that any two collide is ~3 in 10^8), so the order
--- may mix them; and a next event at the same instant (the next strictly later one may come after it).
+-- strictly later, the contact is repeated if it comes at most fcr_window_h after. A (customer_key, reason)
+-- with a next event at the same instant is flagged exactly below instead (the next strictly later event
+-- may come after it).
 later_events as materialized (
     select
         *,
-        lead(occurred_at) over by_customer as next_at,
-        lag(customer_id) over by_customer <> customer_id as shares_key
+        lead(occurred_at) over by_customer as next_at
     from follow_ups
     window by_customer as (partition by customer_key, reason order by occurred_at)
 ),
 
 inexact_keys as (
-    select distinct customer_key, reason from later_events where shares_key or next_at = occurred_at
+    select distinct customer_key, reason from later_events where next_at = occurred_at
 ),
 
 inexact_events as materialized (
@@ -78,7 +74,6 @@ flagged as (
             select 1
             from inexact_events as later
             where later.customer_key = contact.customer_key
-                and later.customer_id = contact.customer_id
                 and later.reason is not distinct from contact.reason
                 and later.occurred_at > contact.occurred_at
                 and later.occurred_at <= contact.occurred_at + to_hours(cast($fcr_window_h as bigint))

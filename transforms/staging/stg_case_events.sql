@@ -13,6 +13,7 @@ final as (
         event_type,
         case_id,
         customer_id,
+        customer_key,
         occurred_at,
         staging.local_day(occurred_at) as day,
         channel,

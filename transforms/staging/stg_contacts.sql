@@ -11,6 +11,7 @@ final as (
         event_id,
         contact_id,
         customer_id,
+        customer_key,
         occurred_at,
         staging.local_day(occurred_at) as day,
         channel,

@@ -12,6 +12,7 @@ final as (
     select
         response_id,
         customer_id,
+        customer_key,
         occurred_at,
         staging.local_day(occurred_at) as day,
         channel,

@@ -1,8 +1,6 @@
-"""kpi_service_daily partitions its repeat window by a 64-bit hash of customer_id (customer_key) and
-counts exactly where two customers share a key. Real collisions are too rare to provoke, so these
-tests run the mart's SQL with every customer given the same key and compare it with the build's rows
-(and show that without the check the shared key would change them). Events of a customer and reason at
-the same instant take the same exact path (the next event after one of them is no later than it)."""
+"""kpi_service_daily's repeat window: each event's next event of the same customer (by customer_key) and
+reason. Another customer's contact repeats nothing, and events of a customer and reason at the same instant
+take an exact path (the next event after one of them is no later than it)."""
 
 from __future__ import annotations
 
@@ -14,8 +12,6 @@ from tests.builders import built_warehouse
 from tests.transforms.test_marts import contact, load_fixture
 from transforms.build import _parameters
 from transforms.sql import bound, model_sql
-
-KEY = "hash(customer_id) as customer_key"
 
 
 def load(con: duckdb.DuckDBPyConnection) -> None:
@@ -55,37 +51,17 @@ def service_rows(con: duckdb.DuckDBPyConnection, settings: Settings, sql: str) -
     return rows.fetchall()
 
 
-def test_the_key_is_a_hash_of_the_customer() -> None:
-    # the tests below replace this expression: they would test nothing if it changed
-    assert KEY in model_sql("marts", "kpi_service_daily")
-
-
-def test_repeats_are_counted_by_customer_when_every_customer_shares_a_key(settings, con) -> None:
-    sql = model_sql("marts", "kpi_service_daily")
-    stored = con.execute("select * exclude (fcr_final) from marts.kpi_service_daily order by all").fetchall()
-    assert service_rows(con, settings, sql) == stored
-    # every customer with the same key: the ids themselves decide
-    shared = sql.replace(KEY, "cast(0 as ubigint) as customer_key")
-    assert service_rows(con, settings, shared) == stored
+def test_repeats_are_counted_by_customer(settings, con) -> None:
     # the 23rd by hand: 5 answered contacts; X 08:00 billing is repeated by X 10:00 billing (2 h later),
-    # Y 09:00 billing by nothing of Y, the NULL-reason contacts by nothing later: 1 repeat
+    # Y 09:00 billing by nothing of Y (X 10:00 is another customer's), the NULL-reason contacts by
+    # nothing later: 1 repeat
     day = con.execute(
         "select answered, repeated from marts.kpi_service_daily where day = date '2026-03-23' and channel = 'all'"
     ).fetchall()
     assert day == [(5, 1)]
-
-
-def test_without_the_check_a_shared_key_would_mix_customers(settings, con) -> None:
-    # the check matters: counting by a shared key alone calls X's first contact repeated by Y's
-    # (whatever X does next) and Y's by X's second, so the test above could fail
-    sql = model_sql("marts", "kpi_service_daily").replace(KEY, "cast(0 as ubigint) as customer_key")
-    unguarded = sql.replace("lag(customer_id) over by_customer <> customer_id", "false")
-    assert unguarded != sql
-    rows = con.execute(
-        f"select answered, repeated from ({unguarded}) where day = date '2026-03-23' and channel = 'all'",
-        bound(unguarded, _parameters(settings)),
-    ).fetchall()
-    assert rows == [(5, 2)]  # X 08:00 (by Y 09:00 or X 10:00) and Y 09:00 billing (by X 10:00)
+    sql = model_sql("marts", "kpi_service_daily")
+    stored = con.execute("select * exclude (fcr_final) from marts.kpi_service_daily order by all").fetchall()
+    assert service_rows(con, settings, sql) == stored
 
 
 def test_a_contact_at_the_instant_of_another_is_repeated_only_by_a_later_event(settings, tied) -> None:
@@ -94,6 +70,6 @@ def test_a_contact_at_the_instant_of_another_is_repeated_only_by_a_later_event(s
     assert stored == [(5, 2)]  # U's two 08:00 contacts, by U 09:00
     # without the exact path for ties, one of T's 08:00 contacts would count the other as its repeat
     sql = model_sql("marts", "kpi_service_daily")
-    untied = sql.replace("where shares_key or next_at = occurred_at", "where shares_key")
+    untied = sql.replace("where next_at = occurred_at", "where false")
     assert untied != sql
     assert tied.execute(day.format(untied), bound(untied, _parameters(settings))).fetchall() == [(5, 3)]
