@@ -1,7 +1,6 @@
 """GDPR erasure: `cxpulse forget CUSTOMER_ID` removes one customer from the raw tables, its key
 (ops.customers), the landing and quarantine files and the dead letters; the caller rebuilds the marts of
-the days they touched,
-republishes every published surface and checks that none still holds the id.
+the days they touched, republishes every published surface and checks that none still holds the id.
 
 Matching is exact everywhere: `customer_id` of the raw tables and landing files; for a dead letter,
 the `customer_id` of its original bytes parsed as JSON (or, when they do not parse, of the
