@@ -3,6 +3,7 @@ given by the build to rows written without one, never given again after an erasu
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -21,18 +22,18 @@ def con(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def contact(event_id: str, customer: str) -> bytes:
-    return (
-        f'{{"event_type":"contact","event_id":"{event_id}","occurred_at":"2026-03-10T10:00:00Z",'
-        f'"customer_id":"{customer}","channel":"phone","touchpoint":"q","contact_id":"k{event_id}",'
-        f'"outcome":"answered","wait_s":3,"talk_s":60,"hold_s":0,"acw_s":5,"reason":"r"}}'
-    ).encode()
+    return json.dumps({
+        "event_type": "contact", "event_id": event_id, "occurred_at": "2026-03-10T10:00:00Z", "customer_id": customer,
+        "channel": "phone", "touchpoint": "q", "contact_id": f"k{event_id}", "outcome": "abandoned", "wait_s": 3,
+        "reason": "r",
+    }).encode()  # fmt: skip
 
 
 def answer(response_id: str, customer: str) -> bytes:
-    return (
-        f'{{"response_id":"{response_id}","occurred_at":"2026-03-10T11:00:00Z","customer_id":"{customer}",'
-        f'"channel":"phone","touchpoint":"q","survey":"post_contact","nps":9}}'
-    ).encode()
+    return json.dumps({
+        "response_id": response_id, "occurred_at": "2026-03-10T11:00:00Z", "customer_id": customer,
+        "channel": "phone", "touchpoint": "q", "survey": "post_contact", "nps": 9,
+    }).encode()  # fmt: skip
 
 
 def keys_by_customer(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, set[int]]:

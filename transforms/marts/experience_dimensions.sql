@@ -107,7 +107,7 @@ measures as (
 -- every touchpoint a customer went through (live contacts and journey steps), once, with its ISO week and
 -- month, and whether it went well: a contact answered, a step ended ok. Customers are followed by their
 -- customer_key (integers sort and compare faster than ids), touchpoints by the 64-bit hash of their name:
--- two names with one hash would count as one touchpoint, a chance of about K^2 / 2^65 for K names (3e-16
+-- two names with one hash would count as one touchpoint, a chance of about K^2 / 2^65 for K names (3e-14
 -- for a thousand touchpoints; docs/warehouse.md).
 touches as (
     select
