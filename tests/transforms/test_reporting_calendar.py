@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from cxpulse.config import ConfigError, Settings, load_settings
+from transforms import calendar
 from transforms.runner import MARTS, build
 from warehouse.db import connect
 
@@ -267,3 +268,67 @@ def test_an_unknown_zone_is_a_configuration_error_naming_the_key(value: str) -> 
 def test_reporting_zone_defaults_to_utc_and_reads_the_environment() -> None:
     assert load_settings({"CXPULSE_CONFIG": ""}).reporting_timezone == "UTC"
     assert load_settings({"CXPULSE_REPORTING_TIMEZONE": PARIS, "CXPULSE_CONFIG": ""}).reporting_timezone == PARIS
+
+
+# Zones whose offsets change in the ways tz data knows: DST by an hour, by half an hour (Lord Howe), a
+# negative DST (Dublin's winter time), DST suspended for Ramadan (Casablanca), a day skipped (Apia
+# crossed the date line at the end of 29 December 2011), none (UTC, Kathmandu's +05:45); and clocks
+# changed at local midnight (Santiago, Havana), where an offset change found at the wrong instant
+# moves instants to another day.
+ZONES = [
+    "UTC",
+    PARIS,
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Europe/Dublin",
+    "Africa/Casablanca",
+    "Pacific/Apia",
+    "Asia/Kathmandu",
+    "America/Santiago",
+    "America/Havana",
+]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_local_day_is_icus_date_of_every_instant(zone: str) -> None:
+    # local_day adds the zone's offset to the instant (transforms/calendar.py); ICU's conversion is the
+    # reference: every quarter hour from 1989 to 2071 (beyond the arithmetic's years at both ends) and
+    # every second two hours around each offset change, and the microsecond before it
+    con = duckdb.connect()
+    con.execute("create schema staging")
+    calendar.create_macros(con, zone)
+    changes = [start for start, _ in calendar.offset_periods(zone)]
+    compared, differing = con.execute(
+        """
+        with instants as (
+            select to_timestamp(s) as ts from range(599616000, 3187296000, 900) as r(s)
+            union all
+            select to_timestamp(change // 1000000 + d) from unnest($changes) as c(change), range(-7200, 7200) as r(d)
+            union all
+            select make_timestamptz(change - 1) from unnest($changes) as c(change)
+            union all
+            select null
+        )
+        select count(*), count(*) filter (where staging.local_day(ts) is distinct from icu_day)
+        from (select ts, cast(timezone($zone, ts) as date) as icu_day from instants)
+        """,
+        {"changes": changes, "zone": zone},
+    ).fetchall()[0]
+    assert differing == 0
+    assert compared > 2_800_000
+    # each change is found at its instant: ICU gives the new offset there and the former one a second before
+    periods = calendar.offset_periods(zone)
+    offsets = con.execute(
+        """
+        select epoch_us(timezone($zone, make_timestamptz(start))) - start,
+            epoch_us(timezone($zone, make_timestamptz(start - 1000000))) - (start - 1000000)
+        from unnest($changes) as c(start)
+        """,
+        {"changes": changes, "zone": zone},
+    ).fetchall()
+    assert [now for now, _ in offsets] == [offset for _, offset in periods]
+    assert [before for _, before in offsets[1:]] == [offset for _, offset in periods[:-1]]
+    if zone in ("UTC", "Asia/Kathmandu"):
+        assert len(changes) == 1  # one offset all along
+    else:
+        assert len(changes) > 20
