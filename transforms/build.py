@@ -22,7 +22,8 @@ were, so the next run redoes the work). The SQL of each step is a file of transf
   transforms/dag.py) deletes the slices of its scope (`rebuild` in its schema.yaml entry) and
   inserts them again; `fcr_final` is refreshed on every row. A mart of PYTHON_STEPS first runs its
   Python step, which fills the temp tables its SQL reads for the slices of its scope (marts.drivers:
-  the relative weights of transforms/drivers.py), in the same transaction.
+  the relative weights of transforms/drivers.py), in the same transaction; the step computes in a
+  thread while the next marts that do not read it are built.
 
 In an incremental build every read of the raw tables is bounded by a sargable range on `occurred_at`
 (from the temp scope tables: DuckDB turns it into a row-group filter), so with raw rows stored
@@ -67,20 +68,25 @@ log = logging.getLogger(__name__)
 # changed_cases); every other file of transforms/staging/ is a view.
 STAGING_TABLES: tuple[str, ...] = ("stg_cases",)
 
-# Marts whose SQL reads temp tables that a Python step fills first, for the slices of the mart's scope
-# (the step gets the build's parameters).
-PYTHON_STEPS: dict[str, Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], None]] = {
+# Marts whose SQL reads temp tables that a Python step fills first, for the slices of the mart's scope.
+# The step gets the build's parameters, runs its SQL, starts its computation off the connection and
+# returns the function that waits for it and writes the temp tables: the marts after it that do not read
+# it are built meanwhile (two cores: the step's Python thread and DuckDB's share them), and the mart once
+# they are or once a mart that reads it comes.
+PYTHON_STEPS: dict[str, Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], Callable[[], None]]] = {
     "drivers": drivers.estimate,
 }
 
 
 @dataclass(frozen=True)
 class MartSpec:
-    """A mart, the temp table listing the slices to rebuild, and the mart columns that key a slice."""
+    """A mart, the temp table listing the slices to rebuild, the mart columns that key a slice, and the
+    marts it reads or depends on."""
 
     name: str
     scope_table: str
     key: tuple[str, ...]
+    after: frozenset[str] = frozenset()
 
 
 def staging_views() -> list[str]:
@@ -103,12 +109,14 @@ def mart_specs() -> list[MartSpec]:
     specs = []
     for name in build_order([m for m in models if m in names], depends):
         rebuild = models[name]["rebuild"]
-        specs.append(MartSpec(name, identifier(rebuild["scope"]), tuple(map(identifier, rebuild["key"]))))
+        key = tuple(map(identifier, rebuild["key"]))
+        specs.append(MartSpec(name, identifier(rebuild["scope"]), key, frozenset(depends[name])))
     return specs
 
 
 MART_SPECS: tuple[MartSpec, ...] = tuple(mart_specs())
 MARTS: tuple[str, ...] = tuple(spec.name for spec in MART_SPECS)
+MART_BY_NAME: dict[str, MartSpec] = {spec.name: spec for spec in MART_SPECS}
 
 
 @dataclass(frozen=True)
@@ -274,15 +282,27 @@ def build(con: duckdb.DuckDBPyConnection, settings: Settings, *, full: bool = Fa
             run_file(con, "rebuild", "mart_scopes", parameters)
             run_file(con, "rebuild", "mart_state_full" if full else "mart_state", parameters)
             scope = {spec.name: _scope_values(con, spec) for spec in MART_SPECS}
-        rows = {}
+        waiting: dict[str, Callable[[], None]] = {}  # marts whose Python step is computing
+
+        def build_waiting(name: str) -> None:
+            with clock(f"{name}.python"):
+                waiting.pop(name)()
+            with clock(name):
+                _build_mart(con, MART_BY_NAME[name], parameters, full)
+
         for spec in MART_SPECS:
             if full or scope[spec.name]:
+                for name in sorted(spec.after & waiting.keys()):
+                    build_waiting(name)
                 if spec.name in PYTHON_STEPS:
                     with clock(f"{spec.name}.python"):
-                        PYTHON_STEPS[spec.name](con, parameters)
+                        waiting[spec.name] = PYTHON_STEPS[spec.name](con, parameters)
+                    continue
                 with clock(spec.name):
                     _build_mart(con, spec, parameters, full)
-            rows[spec.name] = _count(con, spec.name)
+        for name in list(waiting):
+            build_waiting(name)
+        rows = {spec.name: _count(con, spec.name) for spec in MART_SPECS}
         with clock("fcr_final"):
             _refresh_fcr_final(con, parameters)
             calendar.record_zone(con, zone)

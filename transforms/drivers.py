@@ -34,6 +34,8 @@ stream is seeded from the catalogue's `bootstrap_seed` and the model's key, so a
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -355,8 +357,19 @@ def _model_moments(
     return GroupMoments(np.concatenate([linear.reshape(groups, -1), cross], axis=1), expand)
 
 
-def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tuple[Any, ...]]:
-    """The rows of driver_estimates for the periods of rebuild_driver_periods (from answer_levers)."""
+@dataclass(frozen=True)
+class _ModelInputs:
+    """What the models need from the warehouse: the levers that have values, the model columns, the
+    periods to estimate and the sums per cell (the fetched moments)."""
+
+    active: list[str]
+    columns: list[str]
+    periods: set[tuple[str, date]]
+    fetched: dict[str, np.ndarray]
+
+
+def _model_inputs(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> _ModelInputs:
+    """Read from answer_levers and rebuild_driver_periods what _model_rows needs (the step's SQL)."""
     lever_ids = list(settings.levers)
     # levers no answer of the build has (no verbatim analysed, say) leave every model: not summed
     # and the largest value of each: the product of two must fit 64 bits in 1/_SCALE units
@@ -379,6 +392,13 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
         _moments_sql(columns, wide),
         {"bootstrap_seed": settings.bootstrap_seed, "bootstrap_groups": settings.bootstrap_groups},
     ).fetchnumpy()
+    return _ModelInputs(active, columns, periods, fetched)
+
+
+def _model_rows(inputs: _ModelInputs, settings: DriverSettings) -> list[tuple[Any, ...]]:
+    """The rows of driver_estimates: the models of every period and scope of the inputs (numpy only, no
+    connection: it runs in a thread while the build goes on)."""
+    active, columns, periods, fetched = inputs.active, inputs.columns, inputs.periods, inputs.fetched
     if len(fetched["n"]) == 0 or not periods:
         return []
     width = len(columns)
@@ -447,9 +467,23 @@ def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tu
     return rows
 
 
-def estimate(con: duckdb.DuckDBPyConnection, build_parameters: dict[str, Any]) -> None:
-    """The Python step of marts.drivers: temp tables answer_levers and driver_estimates for the periods
-    of rebuild_driver_periods (transforms/marts/drivers.sql reads both)."""
+def _models(con: duckdb.DuckDBPyConnection, settings: DriverSettings) -> list[tuple[Any, ...]]:
+    """The rows of driver_estimates for the periods of rebuild_driver_periods (from answer_levers)."""
+    return _model_rows(_model_inputs(con, settings), settings)
+
+
+def _estimated_rows(inputs: _ModelInputs, settings: DriverSettings) -> list[tuple[Any, ...]]:
+    # One BLAS thread: the matrices are small (10 x 10, 200 x 100), where BLAS threads cost more to wake
+    # than they save, and far more on a busy machine (measured 10-40 x the CPU time).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _model_rows(inputs, settings)
+
+
+def estimate(con: duckdb.DuckDBPyConnection, build_parameters: dict[str, Any]) -> Callable[[], None]:
+    """The Python step of marts.drivers: temp table answer_levers, then the models of the periods of
+    rebuild_driver_periods, estimated in a thread (numpy, off the connection) while the build goes on.
+    Returns the function that waits for them and writes temp table driver_estimates
+    (transforms/marts/drivers.sql reads both)."""
     settings = load_drivers()
     build_answer_levers(con, build_parameters)
     con.execute(
@@ -465,15 +499,20 @@ def estimate(con: duckdb.DuckDBPyConnection, build_parameters: dict[str, Any]) -
         "outcome varchar, driver varchar, importance double, importance_low double, importance_high double, "
         "n bigint, r2 double)"
     )
-    # One BLAS thread: the matrices are small (10 x 10, 200 x 100), where BLAS threads cost more to wake
-    # than they save, and far more on a busy machine (measured 10-40 x the CPU time).
-    with threadpool_limits(limits=1, user_api="blas"):
-        rows = _models(con, settings)
-    if not rows:
-        return
-    frame = pd.DataFrame(rows, columns=list(_ESTIMATE_COLUMNS))
-    con.register("driver_estimates_frame", frame)
-    try:
-        con.execute("insert into driver_estimates select * from driver_estimates_frame")
-    finally:
-        con.unregister("driver_estimates_frame")
+    inputs = _model_inputs(con, settings)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drivers")
+    estimation = pool.submit(_estimated_rows, inputs, settings)
+    pool.shutdown(wait=False)  # its one thread ends with the estimation
+
+    def write_estimates() -> None:
+        rows = estimation.result()
+        if not rows:
+            return
+        frame = pd.DataFrame(rows, columns=list(_ESTIMATE_COLUMNS))
+        con.register("driver_estimates_frame", frame)
+        try:
+            con.execute("insert into driver_estimates select * from driver_estimates_frame")
+        finally:
+            con.unregister("driver_estimates_frame")
+
+    return write_estimates

@@ -34,11 +34,11 @@ def key_new_customers(con: duckdb.DuckDBPyConnection, source: str) -> int:
 def key_unkeyed_rows(con: duckdb.DuckDBPyConnection) -> int:
     """Write the key of every raw row that has none (keying its customer first); returns how many rows."""
     # table names of RAW_TABLES only
-    unkeyed = " union all ".join(f"select customer_id from {t} where customer_key is null" for t in RAW_TABLES)  # noqa: S608
-    con.execute(f"create or replace temp table unkeyed_customers as {unkeyed}")
-    if not con.execute("select count(*) from unkeyed_customers").fetchall()[0][0]:
+    selects = [f"select customer_id from {table} where customer_key is null" for table in RAW_TABLES]  # noqa: S608
+    unkeyed = "(" + " union all ".join(selects) + ")"
+    if not con.execute(f"select count(*) from {unkeyed}").fetchall()[0][0]:  # noqa: S608
         return 0
-    key_new_customers(con, "unkeyed_customers")
+    key_new_customers(con, unkeyed)
     keyed = 0
     for table in RAW_TABLES:
         keyed += con.execute(f"""
@@ -46,7 +46,6 @@ def key_unkeyed_rows(con: duckdb.DuckDBPyConnection) -> int:
             from ops.customers as c
             where r.customer_key is null and c.customer_id = r.customer_id
         """).fetchall()[0][0]  # noqa: S608
-    con.execute("drop table unkeyed_customers")
     return keyed
 
 

@@ -4,6 +4,7 @@ past it: the memory figure itself is measured by bench.marts) and leaves the con
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import duckdb
 import pytest
@@ -27,9 +28,9 @@ def test_the_build_runs_under_its_memory_limit_and_resets_it(settings: Settings,
     seen = []
     drivers_step = build_module.PYTHON_STEPS["drivers"]
 
-    def watching(con: duckdb.DuckDBPyConnection, parameters: dict) -> None:
+    def watching(con: duckdb.DuckDBPyConnection, parameters: dict) -> Callable[[], None]:
         seen.append(_limit(con))
-        drivers_step(con, parameters)
+        return drivers_step(con, parameters)
 
     monkeypatch.setitem(build_module.PYTHON_STEPS, "drivers", watching)
     con = connect(settings.warehouse_path)
