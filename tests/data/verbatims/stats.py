@@ -14,22 +14,17 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
 FILES = ("train.jsonl", "dev.jsonl", "test.jsonl")
-TOPICS = (
-    "waiting",
-    "billing",
-    "delivery",
-    "staff_attitude",
-    "resolution",
-    "effort",
-    "product",
-    "price",
-    "digital",
-    "communication",
-    "store",
-)
-SENTIMENTS = ("negative", "neutral", "positive")
+REPO = HERE.parents[2]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere, as the docstring shows
+
+from transforms.verbatims.learned import SENTIMENTS  # noqa: E402
+
+# the topics in the order of their one definition, the taxonomy
+TOPICS = tuple(yaml.safe_load((REPO / "transforms/verbatims/taxonomy.yaml").read_text(encoding="utf-8"))["topics"])
 LANGUAGES = ("fr", "en")
 BEGIN, END = "<!-- counts:begin -->", "<!-- counts:end -->"
 
