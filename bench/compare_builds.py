@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from bench.support import summary
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -92,8 +93,8 @@ def compare(ref: str, pairs: int, touchpoints: int) -> dict:
         "head": head_sha,
         "ref": ref,
         "pairs": pairs,
-        "wall_ratio": {"median": statistics.median(wall), "min": min(wall), "max": max(wall)},
-        "cpu_ratio": {"median": statistics.median(cpu), "min": min(cpu), "max": max(cpu)},
+        "wall_ratio": summary(wall),
+        "cpu_ratio": summary(cpu),
         "wall_s": {name: [round(r["wall_s"], 2) for r in side] for name, side in runs.items()},
         "cpu_s": {name: [round(r["cpu_s"], 2) for r in side] for name, side in runs.items()},
     }

@@ -339,7 +339,7 @@ def _build_settings(con: duckdb.DuckDBPyConnection, megabytes: int) -> Iterator[
     - `memory_limit` = `megabytes` (DuckDB spills beyond it);
     - `preserve_insertion_order` off: a mart's rows are written in whatever order DuckDB's threads
       produce them, not in the order of the query's input (a table has no order; a statement with
-      `order by`, as stg_cases', keeps it). Measured on whole 10M builds: -5 % CPU (BENCHMARKS.md)."""
+      `order by`, as stg_cases', keeps it). Measured on whole 10M builds: -4 % CPU (BENCHMARKS.md)."""
     con.execute(f"set memory_limit = '{int(megabytes)}MB'")  # an int from the validated config
     con.execute("set preserve_insertion_order = false")
     try:
